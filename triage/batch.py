@@ -1,0 +1,210 @@
+"""`triage batch`: assess every row of a JSONL or CSV file, in order, optionally on every core."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Iterator
+
+import click
+
+from .errors import AnswersError, TriageError
+from .fileio import AtomicTextWriter
+
+CHUNK = 200  # rows sent to a worker at a time: large enough to amortise the pickling
+
+
+@dataclass
+class Row:
+    line: int
+    case_id: object
+    answers: object  # the raw mapping, or None when the row could not be parsed
+    error: str | None = None
+
+
+@dataclass
+class BatchSummary:
+    rows: int = 0
+    errors: int = 0
+    output: str = "-"
+
+    def message(self) -> str:
+        where = "standard output" if self.output == "-" else self.output
+        bad = f", {self.errors} with errors (see their error records)" if self.errors else ""
+        return f"Assessed {self.rows - self.errors} of {self.rows} rows{bad}; wrote {where}."
+
+
+# --------------------------------------------------------------------------- reading
+
+def _open_text(path: str):
+    if path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise TriageError("no such file", file=path) from None
+    except OSError as exc:
+        raise TriageError(f"cannot read: {exc.strerror}", file=path) from None
+
+
+def _detect_format(path: str, handle, declared: str) -> tuple[str, object]:
+    """The input format, and a handle positioned at the start (stdin is peeked, not re-read)."""
+    if declared != "auto":
+        return declared, handle
+    lower = path.lower()
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl", handle
+    if lower.endswith((".csv", ".tsv")):
+        return "csv", handle
+    text = handle.read()
+    first = text.lstrip()[:1]
+    return ("jsonl" if first == "{" else "csv"), io.StringIO(text)
+
+
+def read_rows(path: str, handle, fmt: str, questions) -> Iterator[Row]:
+    if fmt == "jsonl":
+        yield from _jsonl_rows(handle)
+    else:
+        yield from _csv_rows(path, handle, questions)
+
+
+def _jsonl_rows(handle) -> Iterator[Row]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Row(number, None, None, f"line {number}: not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(record, dict):
+            yield Row(number, None, None, f"line {number}: expected a JSON object of answers")
+            continue
+        case_id = record.pop("case_id", None)
+        yield Row(number, case_id, record)
+
+
+def _csv_rows(path: str, handle, questions) -> Iterator[Row]:
+    reader = csv.DictReader(handle)
+    header = reader.fieldnames or []
+    if not header:
+        raise TriageError("empty CSV: expected a header row of question ids", file=path)
+    unknown = [c for c in header if c not in questions and c != "case_id"]
+    if unknown:
+        raise AnswersError(f"column '{unknown[0]}' is not a question id", file=path,
+                           where="line 1")
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            yield Row(line, record.get("case_id") or None, None,
+                      f"line {line}: more cells than columns in the header")
+            continue
+        case_id = record.pop("case_id", None) or None
+        answers = {k: (v if v is not None and v.strip() != "" else None)
+                   for k, v in record.items()}
+        yield Row(line, case_id, answers)
+
+
+# --------------------------------------------------------------------------- assessing
+
+_RULEBOOK = None
+
+
+def _init_worker(rulebook) -> None:
+    global _RULEBOOK
+    _RULEBOOK = rulebook
+
+
+def assess_row(row: Row) -> tuple[str, bool]:
+    """One output line (JSON) for one row, and whether the row was bad."""
+    from .engine import assess
+
+    if row.error is not None:
+        return _error_line(row, row.error), True
+    try:
+        result = assess(row.answers, _RULEBOOK, source=f"line {row.line}")
+    except AnswersError as exc:
+        return _error_line(row, exc.message), True
+    record = {"case_id": row.case_id, "line": row.line}
+    record.update(result.to_dict())
+    return json.dumps(record, ensure_ascii=False), False
+
+
+def _assess_chunk(rows: list) -> list:
+    return [assess_row(row) for row in rows]
+
+
+def _error_line(row: Row, message: str) -> str:
+    return json.dumps({"case_id": row.case_id, "line": row.line, "error": message},
+                      ensure_ascii=False)
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list]:
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str = "auto",
+              workers: int = 1, progress: bool | None = None) -> BatchSummary:
+    """Assess every row of `input_path` into `output_path`, one JSON line per row, in order."""
+    handle = _open_text(input_path)
+    with handle:
+        fmt, source = _detect_format(input_path, handle, input_format)
+        rows = read_rows(input_path, source, fmt, rulebook.questionnaire.questions)
+        first = next(rows, None)  # header problems surface now, before any output is written
+        if first is None:
+            raise TriageError("no rows to assess", file=input_path)
+        rows = _prepend(first, rows)
+        total = _count_rows(input_path, fmt) if input_path != "-" else None
+        workers = workers or os.cpu_count() or 1
+        if progress is None:
+            progress = sys.stderr.isatty()
+        summary = BatchSummary(output=output_path)
+        with AtomicTextWriter(output_path) as out:
+            results = _results(rows, rulebook, workers)
+            with click.progressbar(length=total, label="Assessing", file=sys.stderr,
+                                   hidden=not progress, show_pos=True) as bar:
+                for chunk in results:
+                    for line, bad in chunk:
+                        out.write(line + "\n")
+                        summary.rows += 1
+                        summary.errors += bad
+                    bar.update(len(chunk))
+    return summary
+
+
+def _results(rows, rulebook, workers) -> Iterator[list]:
+    if workers <= 1:
+        _init_worker(rulebook)
+        for chunk in _chunks(rows, CHUNK):
+            yield _assess_chunk(chunk)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(rulebook,)) as pool:
+        # imap keeps the input order; chunks keep the inter-process traffic small
+        yield from pool.imap(_assess_chunk, _chunks(rows, CHUNK))
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
+def _count_rows(path: str, fmt: str) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
+    return max(lines - 1, 0) if fmt == "csv" else lines

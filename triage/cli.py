@@ -1,0 +1,116 @@
+"""The command line: a thin click layer over the library. Each command parses, calls, prints.
+
+Commands other than `assess` and `batch` live in their own modules and are imported only when
+used, so that `triage assess` starts quickly.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+
+import click
+
+from . import __version__
+from .cli_common import fail_on_input_errors, load_answers, load_rules, rules_option, run_main
+
+# name -> "module:attribute", imported on first use
+LAZY_COMMANDS = {
+    "ask": "triage.ask_cli:ask",
+    "questions": "triage.ask_cli:questions",
+    "report": "triage.report_cli:report",
+    "rules": "triage.rules_cli:rules",
+    "explain": "triage.rules_cli:explain",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        lazy = [name for name, target in LAZY_COMMANDS.items()
+                if importlib.util.find_spec(target.split(":")[0]) is not None]
+        return sorted(set(super().list_commands(ctx)) | set(lazy))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in LAZY_COMMANDS:
+            module_name, attribute = LAZY_COMMANDS[name].split(":")
+            if importlib.util.find_spec(module_name) is None:
+                return None
+            command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Examples:\n\n\b\n  triage assess examples/desk_worker.yaml\n"
+                    "  triage batch cases.csv -o results.jsonl --workers 0\n\n"
+                    "Exit codes: 0 success; 2 invalid input or rule files; 1 internal error.\n"
+                    "This tool is not a diagnosis and not a substitute for a clinician.")
+@click.version_option(__version__, "-V", "--version", prog_name="triage")
+def main_group():
+    """Triage lower back pain: red flags first, then targeted stretches."""
+
+
+@main_group.command(epilog="Examples:\n\n\b\n  triage assess answers.json\n"
+                           "  triage assess answers.yaml --format json\n"
+                           "  cat answers.json | triage assess -\n"
+                           "  triage assess answers.json --rules ./my-rules")
+@click.argument("answers", metavar="FILE|-")
+@click.option("--format", "output_format", default="text", show_default=True,
+              type=click.Choice(["text", "json", "html", "markdown"]),
+              help="text: readable in a terminal; json: the contract's assessment; "
+                   "html/markdown: the full report.")
+@rules_option
+@fail_on_input_errors
+def assess(answers, output_format, rules_dir):
+    """Assess one answers file (JSON or YAML; '-' reads standard input)."""
+    from .engine import assess as run_assessment
+
+    rulebook = load_rules(rules_dir)
+    valid = load_answers(answers, rulebook)
+    result = run_assessment(valid, rulebook, source=answers)
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif output_format == "text":
+        from .assessment import format_text
+
+        click.echo(format_text(result, rulebook), nl=False)
+    else:
+        from .report import render_report  # the report module (html and markdown)
+
+        click.echo(render_report(result, rulebook, output_format), nl=False)
+
+
+@main_group.command(epilog="Examples:\n\n\b\n  triage batch cases.jsonl -o results.jsonl\n"
+                           "  triage batch clinic.csv -o results.jsonl --workers 0\n"
+                           "  cat cases.jsonl | triage batch - -o -\n\n"
+                           "Each output line is the assessment JSON of one input row with its "
+                           "case_id and line number, or an error record for a bad row.")
+@click.argument("input_path", metavar="IN|-")
+@click.option("-o", "--output", "output_path", required=True, metavar="OUT|-",
+              help="Where to write the JSON lines ('-' for standard output). Written atomically.")
+@click.option("--input-format", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
+              show_default=True, help="auto: by the file's suffix, else by its first character.")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes to use; 0 means one per CPU core.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: only when standard error is a terminal).")
+@rules_option
+@fail_on_input_errors
+def batch(input_path, output_path, input_format, workers, progress, rules_dir):
+    """Assess every row of a JSONL or CSV file (one column per question id, optional case_id)."""
+    from .batch import run_batch
+
+    rulebook = load_rules(rules_dir)
+    summary = run_batch(input_path, output_path, rulebook, input_format=input_format,
+                        workers=workers, progress=progress)
+    click.echo(summary.message(), err=True)
+    if summary.errors:
+        raise click.exceptions.Exit(2)
+
+
+def main():
+    run_main(main_group)
+
+
+if __name__ == "__main__":
+    main()

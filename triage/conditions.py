@@ -1,0 +1,402 @@
+"""The closed condition grammar of the rule files, and of the questionnaire's skip logic.
+
+A condition is YAML, never code; nothing here is ever ``eval``'d. The forms::
+
+    all: [COND, ...]                   every one holds
+    any: [COND, ...]                   at least one holds
+    not: COND                          it does not hold
+    QUESTION: VALUE                    the answer equals VALUE (yes/no and choice questions)
+    QUESTION: {equals: VALUE}
+    QUESTION: {in: [VALUE, ...]}
+    QUESTION: {">=": PARAMETER}        also ">", "<", "<="; numbers are always named parameters
+    unanswered: [QUESTION, ...]        at least one of them was not answered
+    KIND: VALUE | any                  a conclusion of an earlier rule, KIND one of
+                                       duration_class, red_flag, cause, urgency, posture_sign,
+                                       stretch, avoid_stretch
+    KIND: {in: [VALUE, ...]}
+    count_of: KIND                     at least that many different conclusions of KIND
+    at_least: PARAMETER
+
+An answer test on a question that was not answered is false (and so ``not`` of it is true): rules
+that care about unknown answers say so with ``unanswered``.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import RulebookError
+
+COMPARISONS = {">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le}
+COMPARISON_WORDS = {">=": "at least", ">": "over", "<": "under", "<=": "at most"}
+FINDING_KINDS = ("duration_class", "red_flag", "cause", "urgency", "posture_sign", "stretch",
+                 "avoid_stretch")
+
+
+# --------------------------------------------------------------------------- the condition tree
+
+@dataclass(frozen=True)
+class All:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    child: object
+
+
+@dataclass(frozen=True)
+class AnswerTest:
+    question: str
+    op: str  # "equals", "in", or a comparison
+    operand: Any  # the value, the tuple of values, or the parameter's value
+    parameter: str | None = None  # the named parameter of a comparison
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    questions: tuple
+
+
+@dataclass(frozen=True)
+class FindingTest:
+    kind: str
+    values: tuple | None  # None: any value of the kind; else any one of these values
+
+
+@dataclass(frozen=True)
+class CountTest:
+    kind: str
+    at_least: int
+    parameter: str
+
+
+# --------------------------------------------------------------------------- parsing
+
+class Vocabulary:
+    """What a condition may name: questions (with their types), parameters, conclusion values."""
+
+    def __init__(self, questions: Mapping[str, Any], parameters: Mapping[str, Any],
+                 finding_values: Mapping[str, tuple]):
+        self.questions = questions  # id -> Question (needs .type, .values, .accepts(value))
+        self.parameters = parameters  # name -> number
+        self.finding_values = finding_values  # kind -> allowed values
+
+
+def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
+                    where: str | None = None):
+    """Turn the YAML of a condition into a tree, or raise one RulebookError naming the problem."""
+
+    def fail(problem: str):
+        raise RulebookError(problem, file=file, where=where)
+
+    def parse(node):
+        if not isinstance(node, dict) or not node:
+            fail(f"a condition must be a mapping such as {{fever: true}}, not {node!r}")
+        if "count_of" in node or "at_least" in node:
+            return parse_count(node)
+        if len(node) != 1:
+            keys = ", ".join(map(str, node))
+            fail(f"a condition has one key (use all: [...] to combine), found: {keys}")
+        (key, value), = node.items()
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                fail(f"'{key}' takes a non-empty list of conditions")
+            children = tuple(parse(child) for child in value)
+            return All(children) if key == "all" else AnyOf(children)
+        if key == "not":
+            return Not(parse(value))
+        if key == "unanswered":
+            questions = value if isinstance(value, list) else [value]
+            for q in questions:
+                if q not in vocab.questions:
+                    fail(f"unknown question '{q}' in unanswered")
+            return Unanswered(tuple(questions))
+        if key in FINDING_KINDS:
+            return parse_finding(key, value)
+        if key in vocab.questions:
+            return parse_answer(key, value)
+        fail(f"unknown question '{key}'")
+
+    def parse_finding(kind, value):
+        allowed = vocab.finding_values.get(kind, ())
+        if value == "any":
+            return FindingTest(kind, None)
+        if isinstance(value, dict) and set(value) == {"in"} and isinstance(value["in"], list):
+            values = value["in"]
+        elif isinstance(value, str):
+            values = [value]
+        else:
+            fail(f"'{kind}' takes a value, 'any', or {{in: [...]}}, not {value!r}")
+        for v in values:
+            if v not in allowed:
+                fail(f"unknown {kind} '{v}' (known: {', '.join(allowed)})")
+        return FindingTest(kind, tuple(values))
+
+    def parse_count(node):
+        if set(node) != {"count_of", "at_least"}:
+            fail("a count condition is exactly {count_of: KIND, at_least: PARAMETER}")
+        kind, parameter = node["count_of"], node["at_least"]
+        if kind not in FINDING_KINDS:
+            fail(f"count_of: unknown conclusion kind '{kind}'")
+        return CountTest(kind, int(resolve(parameter, "at_least")), parameter)
+
+    def resolve(parameter, op):
+        if isinstance(parameter, bool) or not isinstance(parameter, str):
+            fail(f"'{op}' compares with a named parameter, not the literal {parameter!r}; "
+                 f"define it under parameters in rulebook.yaml")
+        if parameter not in vocab.parameters:
+            fail(f"unknown parameter '{parameter}'")
+        return vocab.parameters[parameter]
+
+    def check_value(question, value):
+        q = vocab.questions[question]
+        if not q.accepts(value):
+            fail(f"'{value}' is not a possible answer to '{question}' ({q.describe_values()})")
+
+    def parse_answer(question, value):
+        q = vocab.questions[question]
+        if isinstance(value, dict):
+            if len(value) != 1:
+                fail(f"'{question}' takes one test, found: {', '.join(map(str, value))}")
+            (op, operand), = value.items()
+            if op == "equals":
+                check_value(question, operand)
+                return AnswerTest(question, "equals", operand)
+            if op == "in":
+                if not isinstance(operand, list) or not operand:
+                    fail(f"'{question}: in' takes a non-empty list of values")
+                for v in operand:
+                    check_value(question, v)
+                return AnswerTest(question, "in", tuple(operand))
+            if op in COMPARISONS:
+                if q.type not in ("integer", "number"):
+                    fail(f"'{op}' compares numbers, but '{question}' is a {q.type} question")
+                return AnswerTest(question, op, resolve(operand, op), operand)
+            fail(f"unknown test '{op}' on '{question}' (use equals, in, >=, >, <, <=)")
+        if q.type in ("integer", "number"):
+            fail(f"'{question}' is a number: compare it with a named parameter, "
+                 f"e.g. {{{question}: {{'>=': PARAMETER}}}}")
+        check_value(question, value)
+        return AnswerTest(question, "equals", value)
+
+    return parse(raw)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@dataclass(frozen=True)
+class Evidence:
+    """One leaf of a condition, whether it held, and the answer or conclusion it looked at."""
+    leaf: object
+    held: bool
+    seen: Any  # the answer (None if unanswered), the conclusions of a kind, or the unanswered ids
+    negated: bool = False  # under an odd number of `not`s: it supports the rule when it fails
+
+    @property
+    def supports(self) -> bool:
+        return self.held != self.negated
+
+
+def evaluate(node, answers: Mapping[str, Any], findings: Mapping[str, Any]) -> bool:
+    """Whether the condition holds for these answers and conclusions (kind -> set of values)."""
+    return _eval(node, answers, findings, None)
+
+
+def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence]]:
+    """Whether it holds, and the leaves that decided it (for reasons and near misses)."""
+    evidence: list[Evidence] = []
+    return _eval(node, answers, findings, evidence), evidence
+
+
+def all_leaves(node, answers, findings) -> list[Evidence]:
+    """Every leaf of the condition with whether it holds on its own (for `triage explain`)."""
+    out: list[Evidence] = []
+    for leaf in iter_leaves(node):
+        held, seen = _leaf(leaf, answers, findings)
+        out.append(Evidence(leaf, held, seen))
+    return out
+
+
+def _eval(node, answers, findings, evidence):
+    if isinstance(node, All):
+        results = [(_eval(c, answers, findings, sub := ([] if evidence is not None else None)), sub)
+                   for c in node.children]
+        held = all(r for r, _ in results)
+        _collect(evidence, results, want=True if held else False)
+        return held
+    if isinstance(node, AnyOf):
+        results = [(_eval(c, answers, findings, sub := ([] if evidence is not None else None)), sub)
+                   for c in node.children]
+        held = any(r for r, _ in results)
+        _collect(evidence, results, want=True if held else False)
+        return held
+    if isinstance(node, Not):
+        sub = [] if evidence is not None else None
+        held = not _eval(node.child, answers, findings, sub)
+        if evidence is not None:
+            evidence.extend(Evidence(e.leaf, e.held, e.seen, not e.negated) for e in sub)
+        return held
+    held, seen = _leaf(node, answers, findings)
+    if evidence is not None:
+        evidence.append(Evidence(node, held, seen))
+    return held
+
+
+def _collect(evidence, results, want):
+    if evidence is None:
+        return
+    for result, sub in results:
+        if result == want:
+            evidence.extend(sub)
+
+
+def _leaf(node, answers, findings):
+    if isinstance(node, AnswerTest):
+        value = answers.get(node.question)
+        if value is None:
+            return False, None
+        if node.op == "equals":
+            return value == node.operand, value
+        if node.op == "in":
+            return value in node.operand, value
+        return COMPARISONS[node.op](value, node.operand), value
+    if isinstance(node, Unanswered):
+        missing = tuple(q for q in node.questions if answers.get(q) is None)
+        return bool(missing), missing
+    if isinstance(node, FindingTest):
+        values = findings.get(node.kind, ())
+        if node.values is None:
+            return bool(values), tuple(sorted(values))
+        return any(v in values for v in node.values), tuple(sorted(values))
+    if isinstance(node, CountTest):
+        values = findings.get(node.kind, ())
+        return len(values) >= node.at_least, tuple(sorted(values))
+    raise TypeError(f"not a condition: {node!r}")
+
+
+def iter_leaves(node):
+    if isinstance(node, (All, AnyOf)):
+        for child in node.children:
+            yield from iter_leaves(child)
+    elif isinstance(node, Not):
+        yield from iter_leaves(node.child)
+    else:
+        yield node
+
+
+def questions_read(node) -> list[str]:
+    """The question ids a condition reads, in order of first mention."""
+    seen: dict[str, None] = {}
+    for leaf in iter_leaves(node):
+        if isinstance(leaf, AnswerTest):
+            seen.setdefault(leaf.question)
+        elif isinstance(leaf, Unanswered):
+            for q in leaf.questions:
+                seen.setdefault(q)
+    return list(seen)
+
+
+def parameters_used(node) -> list[str]:
+    seen: dict[str, None] = {}
+    for leaf in iter_leaves(node):
+        parameter = getattr(leaf, "parameter", None)
+        if parameter:
+            seen.setdefault(parameter)
+    return list(seen)
+
+
+# --------------------------------------------------------------------------- plain words
+
+def show_value(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace("_", " ") if isinstance(value, str) else str(value)
+
+
+def describe(node, *, negate: bool = False) -> str:
+    """The condition as a plain sentence, e.g. 'saddle numbness is yes, or bladder bowel ...'."""
+    if isinstance(node, All):
+        parts = [describe(c) for c in node.children]
+        text = " and ".join(_group(p) for p in parts)
+        return f"not ({text})" if negate else text
+    if isinstance(node, AnyOf):
+        parts = [describe(c) for c in node.children]
+        text = " or ".join(_group(p) for p in parts)
+        return f"none of: {'; '.join(parts)}" if negate else text
+    if isinstance(node, Not):
+        return describe(node.child, negate=not negate)
+    return describe_leaf(node, negate=negate)
+
+
+def _group(text: str) -> str:
+    return f"({text})" if (" and " in text or " or " in text) else text
+
+
+def describe_leaf(leaf, *, negate: bool = False) -> str:
+    if isinstance(leaf, AnswerTest):
+        name = leaf.question.replace("_", " ")
+        if leaf.op == "equals":
+            verb = "is not" if negate else "is"
+            return f"{name} {verb} {show_value(leaf.operand)}"
+        if leaf.op == "in":
+            values = ", ".join(show_value(v) for v in leaf.operand)
+            return f"{name} is {'none' if negate else 'one'} of {values}"
+        word = COMPARISON_WORDS[leaf.op]
+        text = f"{name} is {word} {show_value(leaf.operand)} ({leaf.parameter})"
+        return f"not ({text})" if negate else text
+    if isinstance(leaf, Unanswered):
+        names = ", ".join(q.replace("_", " ") for q in leaf.questions)
+        if negate:
+            return f"all of these were answered: {names}"
+        return f"any of these was left unanswered: {names}"
+    if isinstance(leaf, FindingTest):
+        kind = leaf.kind.replace("_", " ")
+        if leaf.values is None:
+            return f"no {kind} was concluded" if negate else f"some {kind} was concluded"
+        values = " or ".join(show_value(v) for v in leaf.values)
+        verb = "was not" if negate else "was"
+        return f"{kind} {values} {verb} concluded"
+    if isinstance(leaf, CountTest):
+        kind = leaf.kind.replace("_", " ")
+        text = f"at least {leaf.at_least} ({leaf.parameter}) different {kind}s were concluded"
+        return f"fewer than {leaf.at_least} ({leaf.parameter}) {kind}s were concluded" if negate else text
+    raise TypeError(f"not a condition: {leaf!r}")
+
+
+def describe_evidence(evidence: Evidence) -> str:
+    """What an answer or conclusion was, for a reason sentence: 'saddle numbness: yes'."""
+    leaf = evidence.leaf
+    if isinstance(leaf, AnswerTest):
+        name = leaf.question.replace("_", " ")
+        if evidence.seen is None:
+            return f"{name}: not answered"
+        return f"{name}: {show_value(evidence.seen)}"
+    if isinstance(leaf, Unanswered):
+        missing = evidence.seen or ()
+        if missing:
+            return "not answered: " + ", ".join(q.replace("_", " ") for q in missing)
+        return "all of " + ", ".join(q.replace("_", " ") for q in leaf.questions) + " answered"
+    if isinstance(leaf, FindingTest):
+        kind = leaf.kind.replace("_", " ")
+        if leaf.values is None:
+            values = ", ".join(show_value(v) for v in evidence.seen) or "none"
+            return f"{kind}: {values}"
+        values = " or ".join(show_value(v) for v in leaf.values)
+        if evidence.held:
+            return f"{kind} {values}"
+        return f"no {kind} {values} concluded"
+    if isinstance(leaf, CountTest):
+        values = ", ".join(show_value(v) for v in evidence.seen) or "none"
+        return f"{len(evidence.seen)} {leaf.kind.replace('_', ' ')}s ({values})"
+    raise TypeError(f"not a condition: {leaf!r}")

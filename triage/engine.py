@@ -1,0 +1,267 @@
+"""The rulebook compiled into an experta knowledge engine, and ``assess``.
+
+How a rule becomes experta rules
+--------------------------------
+Facts are of three kinds: one ``Answers`` fact holding the validated answers; a ``Finding(kind,
+value)`` for each conclusion (a duration class, a posture sign, a red flag, a cause, an urgency, a
+stretch to recommend or avoid); and a ``Snapshot`` of all findings, declared between strata.
+
+A rule's condition is put in disjunctive normal form over three sorts of atoms:
+
+* tests on answers only (any mix of all/any/not): one ``TEST`` on the ``Answers`` fact;
+* "X was concluded": a ``Finding(kind=..., value=...)`` pattern, so rules chain forward;
+* "X was not concluded" and counts: a ``TEST`` on the ``Snapshot`` of the stratum before.
+
+Each conjunction becomes one experta rule named after the rule id (``RF-CES-01``, or
+``RF-CES-01/2`` for its second conjunction); a rule fires at most once however many of its
+conjunctions match. The engine class is built once per rulebook and reused for every case.
+
+Why the experta agenda bug cannot bite
+--------------------------------------
+No rule here contains a ``NOT`` element and the engine never retracts or modifies a fact, so the
+set of matches only ever grows: no activation is ever taken off the agenda, and the faulty removal
+in experta 1.9.4's ``DepthStrategy`` is never reached. Absences are decided on a ``Snapshot``
+declared only after every rule that could conclude the absent thing has run (the strata computed
+in rulebook.py). As a second line of defence ``assess`` re-checks, in plain Python, that every rule
+that fired holds on the final facts and every rule that holds has fired; any disagreement is an
+internal error (exit 1), never a quietly wrong answer.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Mapping
+
+from . import _experta as xp
+from .assessment import Assessment, Reason
+from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
+                         describe_evidence, evaluate, evaluate_with_evidence)
+from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
+from .errors import RulebookError
+from .rulebook import Rulebook, RuleSpec
+
+
+class Answers(xp.Fact):
+    """The validated answers of one case: one field per answered question."""
+
+
+class Finding(xp.Fact):
+    """A conclusion: kind (red_flag, cause, urgency, ...) and value."""
+
+
+class Snapshot(xp.Fact):
+    """Every finding so far, declared once the rules of `stratum` have all run."""
+
+
+class EngineInconsistency(RuntimeError):
+    """The engine and the plain-Python check of the rules disagree: a bug, never shown as advice."""
+
+
+# --------------------------------------------------------------------------- compiling
+
+def _nnf(node, negated=False):
+    """Push every `not` down to the leaves."""
+    if isinstance(node, Not):
+        return _nnf(node.child, not negated)
+    if isinstance(node, (All, AnyOf)):
+        children = tuple(_nnf(c, negated) for c in node.children)
+        flip = isinstance(node, All) == negated  # De Morgan
+        return AnyOf(children) if flip else All(children)
+    return Not(node) if negated else node
+
+
+def _answers_only(node) -> bool:
+    if isinstance(node, (All, AnyOf)):
+        return all(_answers_only(c) for c in node.children)
+    if isinstance(node, Not):
+        return _answers_only(node.child)
+    return isinstance(node, (AnswerTest, Unanswered))
+
+
+def _dnf(node) -> list[list[tuple]]:
+    """Conjunctions of atoms: ('answers', cond) | ('finding', kind, value) | ('closed', cond)."""
+    if _answers_only(node):
+        return [[("answers", node)]]
+    if isinstance(node, FindingTest):  # "X or Y was concluded": one conjunction for each
+        return [[("finding", node.kind, value)] for value in (node.values or (None,))]
+    if isinstance(node, (CountTest, Not)):  # after _nnf a Not wraps a finding or count leaf
+        return [[("closed", node)]]
+    if isinstance(node, AnyOf):
+        return [conj for child in node.children for conj in _dnf(child)]
+    if isinstance(node, All):
+        conjunctions: list[list[tuple]] = [[]]
+        for child in node.children:
+            conjunctions = [a + b for a in conjunctions for b in _dnf(child)]
+        return conjunctions
+    raise TypeError(node)
+
+
+def _answers_test(conditions):
+    # experta passes a TEST's arguments by name from the matched facts, so the closure captures
+    # the conditions; the single parameter must be called exactly `answers`.
+    def test(answers):
+        return all(evaluate(c, answers, {}) for c in conditions)
+    return test
+
+
+def _snapshot_test(conditions):
+    def test(snapshot):
+        return all(evaluate(c, {}, snapshot) for c in conditions)
+    return test
+
+
+def _rhs(rule: RuleSpec, name: str):
+    then = rule.then
+
+    def fire(self, **_context):
+        if rule.id in self.fired_ids:
+            return  # another conjunction of the same rule already fired
+        self.fired_ids.add(rule.id)
+        self.fired.append(rule.id)
+        new = []
+        for kind, value in then:
+            self.findings.setdefault(kind, set()).add(value)
+            new.append(Finding(kind=kind, value=value))
+        self.declare(*new)
+    fire.__name__ = fire.__qualname__ = name  # experta traces show the clinical rule id
+    return fire
+
+
+def _experta_rules(rule: RuleSpec, salience: int) -> dict:
+    """The experta rules of one rulebook rule, by name: its id, then id/2, id/3... for the
+    further conjunctions of its condition."""
+    out = {}
+    for n, conjunction in enumerate(_dnf(_nnf(rule.when)), start=1):
+        name = rule.id if n == 1 else f"{rule.id}/{n}"
+        patterns = []
+        answer_conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
+        closed_conds = [atom[1] for atom in conjunction if atom[0] == "closed"]
+        if answer_conds:
+            patterns += [xp.AS.answers << Answers(), xp.TEST(_answers_test(answer_conds))]
+        for atom in conjunction:
+            if atom[0] == "finding":
+                _, kind, value = atom
+                patterns.append(Finding(kind=kind) if value is None
+                                else Finding(kind=kind, value=value))
+        if closed_conds:
+            patterns += [xp.AS.snapshot << Snapshot(stratum=rule.stratum - 1),
+                         xp.TEST(_snapshot_test(closed_conds))]
+        # Within a cycle rules fire in rulebook order (salience), so the reasons read in the order
+        # a clinician wrote them: duration, red flags, causes, urgency, stretches.
+        out[name] = xp.Rule(*patterns, salience=salience)(_rhs(rule, name))
+    return out
+
+
+class _TriageEngine(xp.KnowledgeEngine):
+    """Base of the generated engines: per-case bookkeeping and a cached deffacts lookup."""
+
+    def start_case(self):
+        self.fired: list[str] = []
+        self.fired_ids: set[str] = set()
+        self.findings: dict[str, set] = {}
+
+    def get_deffacts(self):
+        # experta looks deffacts up with inspect.getmembers on every reset(); they never change.
+        cached = self.__dict__.get("_deffacts")
+        if cached is None:
+            cached = self.__dict__["_deffacts"] = super().get_deffacts()
+        return cached
+
+
+def build_engine_class(rulebook: Rulebook) -> type:
+    """One experta KnowledgeEngine subclass for the rulebook's active rules."""
+    attrs: dict[str, Any] = {"rulebook_version": rulebook.version}
+    rules = rulebook.active_rules
+    for index, rule in enumerate(rules):
+        attrs.update(_experta_rules(rule, salience=len(rules) - index))
+    return type("TriageEngine", (_TriageEngine,), attrs)
+
+
+_ENGINES: "weakref.WeakKeyDictionary[Rulebook, Any]" = weakref.WeakKeyDictionary()
+
+
+def engine_for(rulebook: Rulebook):
+    """The engine of a rulebook, built on first use and reused for every case after."""
+    engine = _ENGINES.get(rulebook)
+    if engine is None:
+        engine = _ENGINES[rulebook] = build_engine_class(rulebook)()
+    return engine
+
+
+# --------------------------------------------------------------------------- running
+
+def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str], dict]:
+    """Run the engine on validated answers: the rule ids in firing order, and the findings."""
+    engine = engine_for(rulebook)
+    engine.reset()
+    engine.start_case()
+    engine.declare(Answers(**answers))
+    engine.run()
+    top = max((r.stratum for r in rulebook.active_rules), default=0)
+    for stratum in range(1, top + 1):
+        engine.declare(Snapshot(stratum=stratum - 1,
+                                **{k: frozenset(v) for k, v in engine.findings.items()}))
+        engine.run()
+    return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
+
+
+def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers"
+           ) -> Assessment:
+    """Assess one case. Raises AnswersError for answers that do not fit the questionnaire."""
+    valid = rulebook.questionnaire.validate(answers, source=source)
+    fired, findings = run_rules(valid, rulebook)
+    _cross_check(valid, rulebook, fired, findings)
+    return _assessment(valid, rulebook, fired, findings)
+
+
+def _cross_check(answers, rulebook, fired, findings) -> None:
+    fired_set = set(fired)
+    for rule in rulebook.active_rules:
+        holds = evaluate(rule.when, answers, findings)
+        if holds != (rule.id in fired_set):
+            raise EngineInconsistency(
+                f"{rule.id}: the engine {'fired' if rule.id in fired_set else 'did not fire'} "
+                f"it, but its condition {'holds' if holds else 'does not hold'} on the final "
+                f"facts")
+
+
+def _assessment(answers, rulebook: Rulebook, fired, findings) -> Assessment:
+    urgencies = findings.get("urgency", set())
+    if not urgencies:
+        raise RulebookError("no rule concluded an urgency for this case (the rulebook needs a "
+                            "default self-care rule)", file=rulebook.directory)
+    urgency = max(urgencies, key=URGENCY_RANK.__getitem__)
+    durations = findings.get("duration_class", set())
+    if len(durations) != 1:
+        raise RulebookError(f"the rules concluded {len(durations)} duration classes "
+                            f"({', '.join(sorted(durations)) or 'none'}); exactly one is needed",
+                            file=rulebook.directory)
+    avoid = findings.get("avoid_stretch", set())
+    if urgency in NO_STRETCHES_AT:
+        stretches: list[str] = []
+    else:
+        stretches = [s for s in rulebook.stretches
+                     if s in findings.get("stretch", set()) and s not in avoid]
+    if urgency == "self_care" and not stretches:
+        raise RulebookError("self-care with no stretch left to recommend: the rules avoided every "
+                            "stretch they chose", file=rulebook.directory)
+    reasons = []
+    for rule_id in fired:
+        rule = rulebook.rule(rule_id)
+        _, evidence = evaluate_with_evidence(rule.when, answers, findings)
+        shown = list(dict.fromkeys(describe_evidence(e) for e in evidence if e.supports))
+        reasons.append(Reason(rule.id, f"{rule.title}: {'; '.join(shown)}." if shown
+                              else f"{rule.title}."))
+    red_flag_questions = rulebook.questionnaire.red_flag_questions
+    return Assessment(
+        urgency=urgency,
+        duration_class=next(iter(durations)),
+        red_flags=[f for f in RED_FLAGS if f in findings.get("red_flag", set())],
+        causes=[c for c in CAUSES if c in findings.get("cause", set())],
+        stretches=stretches,
+        reasons=reasons,
+        unanswered_red_flags=[q for q in red_flag_questions if q not in answers],
+        posture_signs=sorted(findings.get("posture_sign", set())),
+        avoided_stretches=[s for s in rulebook.stretches if s in avoid],
+        rulebook_version=rulebook.version,
+        answers=dict(answers),
+    )

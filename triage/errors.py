@@ -1,0 +1,38 @@
+"""Errors a user can cause, and how they are reported.
+
+Every problem with an answers file or a rule file is a ``TriageError``: one line that names the file,
+the question or rule id, and what is wrong (``rules/red_flags.yaml: RF-CES-01: unknown question
+'sadle_numbness'``). The command line turns it into exit code 2 with no traceback.
+"""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # something unexpected: a bug
+EXIT_INVALID = 2  # a usage error, or an invalid answers or rule file
+
+
+class TriageError(Exception):
+    """A problem with the user's input: bad answers, bad rule files, a bad option."""
+
+    def __init__(self, problem: str, *, file: str | None = None, where: str | None = None):
+        self.problem = problem
+        self.file = file
+        self.where = where
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = [p for p in (self.file, self.where) if p]
+        return ": ".join(parts + [self.problem])
+
+    def located(self, *, file: str | None = None, where: str | None = None) -> "TriageError":
+        """The same error with a file (or id) filled in where it was not known yet."""
+        return TriageError(self.problem, file=self.file or file, where=self.where or where)
+
+
+class AnswersError(TriageError):
+    """An answers file that does not fit the questionnaire."""
+
+
+class RulebookError(TriageError):
+    """A rule file that does not load, or that breaks the rule grammar."""

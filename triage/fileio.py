@@ -1,0 +1,76 @@
+"""Writing output files so that a reader never sees half of one."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` to `path` all at once: a temporary file beside it, flushed, then renamed over
+    it. On any failure (including Ctrl-C) the old file, if any, is left as it was. '-' writes to
+    standard output."""
+    if str(path) == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8",
+                                                             "newline": ""})) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class AtomicTextWriter:
+    """A text file written line by line and put in place only when closed without error."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self._tmp = None
+        if self.path == "-":
+            self._handle = sys.stdout
+        else:
+            target = Path(self.path)
+            directory = target.parent if str(target.parent) else Path(".")
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                             dir=directory)
+            self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def write(self, text: str) -> None:
+        self._handle.write(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._tmp is None:
+            self._handle.flush()
+            return False
+        try:
+            if exc_type is None:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            self._handle.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+        return False

@@ -1,0 +1,336 @@
+"""The questionnaire (rules/questionnaire.yaml) and the answers that it accepts.
+
+Validation is driven by the file: each question says its type, its choices or range, whether it is
+required and whether it is a red-flag question. Nothing here knows a question by name.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import AnswersError, RulebookError
+
+TYPES = ("integer", "number", "bool", "choice", "text")
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+# libyaml's loader when PyYAML was built with it (the wheels are): several times faster to start.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str
+    text: str
+    help: str
+    section: str
+    required: bool = False
+    red_flag: bool = False
+    choices: tuple = ()  # ((value, label), ...) for choice questions
+    min: float | None = None
+    max: float | None = None
+    default: Any = None
+    alarming: tuple = ()  # answers that raise concern (red-flag questions), for tests and the report
+    skip_if: Any = None  # a parsed condition: when it holds, the question is not asked...
+    skip_if_raw: Any = None
+    value_if_skipped: Any = None  # ...and this answer is implied
+
+    @property
+    def values(self) -> tuple:
+        if self.type == "bool":
+            return (True, False)
+        return tuple(value for value, _ in self.choices)
+
+    def describe_values(self) -> str:
+        if self.type == "bool":
+            return "yes or no"
+        if self.type == "choice":
+            return "one of " + ", ".join(self.values)
+        if self.type in ("integer", "number"):
+            low = "" if self.min is None else f"{_num(self.min)}"
+            high = "" if self.max is None else f"{_num(self.max)}"
+            kind = "a whole number" if self.type == "integer" else "a number"
+            if low and high:
+                return f"{kind} from {low} to {high}"
+            if low:
+                return f"{kind}, at least {low}"
+            return kind
+        return "any text"
+
+    def accepts(self, value) -> bool:
+        """Whether a rule may compare this question with `value` (no coercion)."""
+        if self.type == "bool":
+            return isinstance(value, bool)
+        if self.type == "choice":
+            return value in self.values
+        return False
+
+    def coerce(self, value):
+        """The answer in its proper type, or raise ValueError with the reason."""
+        if self.type == "text":
+            if not isinstance(value, str):
+                raise ValueError("expected text")
+            return value
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise ValueError(f"expected yes or no, got {value!r}")
+        if self.type == "choice":
+            text = value.strip().lower() if isinstance(value, str) else value
+            if text in self.values:
+                return text
+            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
+        # numbers
+        if isinstance(value, bool):
+            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ValueError(f"expected {self.describe_values()}, got {value!r}") from None
+        if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
+            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
+        if self.type == "integer":
+            if float(value) != int(value):
+                raise ValueError(f"expected a whole number, got {value!r}")
+            value = int(value)
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValueError(f"{_num(value)} is out of range: expected {self.describe_values()}")
+        return value
+
+
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    questions: tuple  # of question ids
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    version: str
+    sections: tuple
+    questions: Mapping[str, Question] = field(hash=False)
+
+    @property
+    def red_flag_questions(self) -> list[str]:
+        return [q.id for q in self.questions.values() if q.red_flag]
+
+    @property
+    def required(self) -> list[str]:
+        return [q.id for q in self.questions.values() if q.required]
+
+    def validate(self, raw: Any, *, source: str = "answers") -> dict:
+        """Check and normalise an answers mapping; raise AnswersError naming the first problem.
+
+        Returns a new dict holding only answered questions (``None`` means unanswered and is
+        dropped), values in their proper types, plus the answers implied by skip logic.
+        """
+        if not isinstance(raw, Mapping):
+            raise AnswersError(f"expected a mapping of question id to answer, got "
+                               f"{type(raw).__name__}", file=source)
+        answers: dict[str, Any] = {}
+        for key, value in raw.items():
+            if not isinstance(key, str) or key not in self.questions:
+                hint = _close_match(str(key), self.questions)
+                raise AnswersError(f"unknown question{hint}", file=source, where=str(key))
+            if value is None or (isinstance(value, str) and not value.strip()
+                                 and self.questions[key].type != "text"):
+                continue  # unanswered
+            try:
+                answers[key] = self.questions[key].coerce(value)
+            except ValueError as exc:
+                raise AnswersError(str(exc), file=source, where=key) from None
+        for qid in self.required:
+            if qid not in answers:
+                raise AnswersError(f"required question not answered "
+                                   f"({self.questions[qid].describe_values()})",
+                                   file=source, where=qid)
+        return self.apply_skip_logic(answers)
+
+    def apply_skip_logic(self, answers: dict) -> dict:
+        """Fill in the answers that skip logic implies (e.g. no leg symptoms: not on both sides)."""
+        from .conditions import evaluate
+
+        for q in self.questions.values():
+            if q.skip_if is not None and q.id not in answers and q.value_if_skipped is not None:
+                if evaluate(q.skip_if, answers, {}):
+                    answers[q.id] = q.value_if_skipped
+        return answers
+
+    def is_skipped(self, qid: str, answers: Mapping) -> bool:
+        from .conditions import evaluate
+
+        q = self.questions[qid]
+        return q.skip_if is not None and evaluate(q.skip_if, answers, {})
+
+
+def _close_match(key: str, known) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+# --------------------------------------------------------------------------- loading the file
+
+def load_questionnaire(path: Path) -> Questionnaire:
+    from .conditions import Vocabulary, parse_condition
+
+    name = str(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
+        raise RulebookError("expected 'sections:', a list of sections with their questions",
+                            file=name)
+    questions: dict[str, Question] = {}
+    sections = []
+    pending_skips = []
+    for s_index, raw_section in enumerate(data["sections"]):
+        sid = raw_section.get("id") if isinstance(raw_section, dict) else None
+        if not sid or not isinstance(raw_section.get("questions"), list):
+            raise RulebookError("a section needs an id and a list of questions", file=name,
+                                where=f"section {s_index + 1}")
+        ids = []
+        for raw in raw_section["questions"]:
+            q = _parse_question(raw, sid, name)
+            if q.id in questions:
+                raise RulebookError("question defined twice", file=name, where=q.id)
+            questions[q.id] = q
+            ids.append(q.id)
+            if raw.get("skip_if") is not None:
+                pending_skips.append((q.id, raw["skip_if"]))
+        sections.append(Section(sid, str(raw_section.get("title", sid)), tuple(ids)))
+    # skip logic may name any question of the file, so it is parsed once all are known
+    vocab = Vocabulary(questions, {}, {})
+    for qid, raw_skip in pending_skips:
+        parsed = parse_condition(raw_skip, vocab, file=name, where=qid)
+        q = questions[qid]
+        if q.value_if_skipped is not None and not _fits(q, q.value_if_skipped):
+            raise RulebookError(f"value_if_skipped {q.value_if_skipped!r} is not a possible "
+                                f"answer ({q.describe_values()})", file=name, where=qid)
+        questions[qid] = _replace(q, skip_if=parsed, skip_if_raw=raw_skip)
+    return Questionnaire(str(data.get("version", "1")), tuple(sections), questions)
+
+
+def _fits(q: Question, value) -> bool:
+    try:
+        return q.coerce(value) == value
+    except ValueError:
+        return False
+
+
+def _replace(q, **changes):
+    from dataclasses import replace
+
+    return replace(q, **changes)
+
+
+def _parse_question(raw, section: str, name: str) -> Question:
+    if not isinstance(raw, dict) or not raw.get("id"):
+        raise RulebookError(f"a question needs at least an id, type and text, got {raw!r}",
+                            file=name, where=section)
+    qid = raw["id"]
+    known = {"id", "type", "text", "help", "required", "red_flag", "choices", "min", "max",
+             "default", "alarming", "skip_if", "value_if_skipped"}
+    unknown = set(raw) - known
+    if unknown:
+        raise RulebookError(f"unknown field(s): {', '.join(sorted(unknown))}", file=name, where=qid)
+    qtype = raw.get("type")
+    if qtype not in TYPES:
+        raise RulebookError(f"type must be one of {', '.join(TYPES)}, not {qtype!r}",
+                            file=name, where=qid)
+    for needed in ("text", "help"):
+        if not isinstance(raw.get(needed), str) or not raw[needed].strip():
+            raise RulebookError(f"'{needed}' is missing: every question has its wording and a "
+                                f"one-line help", file=name, where=qid)
+    choices: list[tuple] = []
+    if qtype == "choice":
+        if not isinstance(raw.get("choices"), list) or not raw["choices"]:
+            raise RulebookError("a choice question needs 'choices'", file=name, where=qid)
+        for choice in raw["choices"]:
+            if isinstance(choice, dict) and "value" in choice:
+                choices.append((str(choice["value"]), str(choice.get("label", choice["value"]))))
+            else:
+                choices.append((str(choice), str(choice).replace("_", " ")))
+    q = Question(
+        id=qid, type=qtype, text=raw["text"].strip(), help=raw["help"].strip(), section=section,
+        required=bool(raw.get("required", False)), red_flag=bool(raw.get("red_flag", False)),
+        choices=tuple(choices), min=raw.get("min"), max=raw.get("max"),
+        default=raw.get("default"), value_if_skipped=raw.get("value_if_skipped"),
+    )
+    alarming = raw.get("alarming", [])
+    alarming = alarming if isinstance(alarming, list) else [alarming]
+    for value in alarming:
+        if not _fits(q, value):
+            raise RulebookError(f"alarming value {value!r} is not a possible answer "
+                                f"({q.describe_values()})", file=name, where=qid)
+    if q.red_flag and not alarming:
+        raise RulebookError("a red-flag question must list its alarming answer(s)", file=name,
+                            where=qid)
+    if q.default is not None and not _fits(q, q.default):
+        raise RulebookError(f"default {q.default!r} is not a possible answer", file=name, where=qid)
+    return _replace(q, alarming=tuple(alarming))
+
+
+# --------------------------------------------------------------------------- reading files
+
+def read_yaml(path: Path):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulebookError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return yaml.load(text, Loader=SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RulebookError(f"not valid YAML: {problem}", file=str(path), where=where) from None
+
+
+def read_answers_text(text: str, source: str):
+    """Parse an answers document: JSON, or YAML (of which JSON is nearly a subset)."""
+    stripped = text.lstrip()
+    if not stripped:
+        raise AnswersError("empty: expected a JSON or YAML mapping of answers", file=source)
+    if stripped.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AnswersError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
+                               f"{exc.colno})", file=source) from None
+    try:
+        return yaml.load(text, Loader=SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        raise AnswersError(f"not valid JSON or YAML: {problem}", file=source, where=where) from None
+
+
+def read_answers_file(path: str):
+    """The raw answers of a file, or of standard input for '-'; validation is separate."""
+    if path == "-":
+        return read_answers_text(sys.stdin.read(), "<stdin>")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnswersError("no such file", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnswersError(f"cannot read: {getattr(exc, 'strerror', None) or exc}",
+                           file=path) from None
+    return read_answers_text(text, path)

@@ -1,0 +1,457 @@
+"""The rulebook: the rule files of a directory, loaded and checked, with no experta in sight.
+
+A rules directory holds:
+
+``rulebook.yaml``       name, version, review period, the named parameters (every threshold),
+                        the conclusion vocabulary with plain-language labels
+``questionnaire.yaml``  the questions (see questionnaire.py)
+``stretches.yaml``      the stretch catalogue
+any other ``*.yaml``    rules, as a list under ``rules:``
+
+Loading fails with one RulebookError naming the file, the rule id and the problem.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import contract
+from .conditions import (FINDING_KINDS, CountTest, FindingTest, Not, Vocabulary, All, AnyOf,
+                         parse_condition, questions_read)
+from .errors import RulebookError
+from .questionnaire import Questionnaire, load_questionnaire, read_yaml
+
+RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml")
+STATUSES = ("draft", "active", "retired")
+RULE_FIELDS = {"id", "title", "category", "status", "version", "rationale", "references",
+               "reviewed_by", "reviewed_on", "when", "then", "examples"}
+REQUIRED_RULE_FIELDS = ("id", "title", "status", "version", "rationale", "references", "when",
+                        "then")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    unit: str
+    description: str
+    references: tuple = ()
+
+
+@dataclass(frozen=True)
+class Stretch:
+    id: str
+    name: str
+    target: str
+    steps: tuple
+    hold: str
+    repetitions: str
+    cautions: tuple
+    stop_if: tuple
+    gentle: bool = False  # fit for irritable nerve-root pain
+    spinal_flexion: bool = False  # bends the spine forward towards its end of range
+    spinal_extension: bool = False
+    drawing: str = ""  # name of the report's drawing for it
+
+
+@dataclass(frozen=True)
+class Example:
+    fires: bool
+    answers: Mapping[str, Any] = field(hash=False)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    title: str
+    category: str
+    status: str
+    version: int
+    rationale: str
+    references: tuple
+    reviewed_by: str
+    reviewed_on: _dt.date | None
+    when: Any  # the parsed condition tree
+    when_raw: Any = field(hash=False, compare=False)
+    then: tuple  # ((kind, value), ...) in file order
+    examples: tuple
+    file: str
+    stratum: int = 0
+
+    @property
+    def concludes(self) -> dict:
+        out: dict[str, list] = {}
+        for kind, value in self.then:
+            out.setdefault(kind, []).append(value)
+        return out
+
+    @property
+    def urgency(self) -> str | None:
+        return self.concludes.get("urgency", [None])[0]
+
+    @property
+    def questions(self) -> list[str]:
+        return questions_read(self.when)
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    name: str
+    version: str
+    review_period_days: int
+    directory: str
+    parameters: Mapping[str, Parameter] = field(hash=False)
+    labels: Mapping[str, Mapping[str, str]] = field(hash=False)  # kind -> value -> plain words
+    questionnaire: Questionnaire = field(hash=False)
+    stretches: Mapping[str, Stretch] = field(hash=False)
+    rules: tuple = ()  # every rule, active or not, in file order
+    raw_meta: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def active_rules(self) -> tuple:
+        return tuple(r for r in self.rules if r.status == "active")
+
+    @property
+    def finding_values(self) -> dict:
+        return finding_values(self.labels, self.stretches)
+
+    def rule(self, rule_id: str) -> RuleSpec:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def label(self, kind: str, value: str) -> str:
+        return self.labels.get(kind, {}).get(value, value.replace("_", " "))
+
+
+def finding_values(labels, stretches) -> dict:
+    values = {kind: tuple(labels.get(kind, {})) for kind in FINDING_KINDS}
+    values["stretch"] = values["avoid_stretch"] = tuple(stretches)
+    return values
+
+
+# --------------------------------------------------------------------------- loading
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(directory: str) -> Rulebook:
+    return _load(Path(directory))
+
+
+def load_rulebook(directory: str | Path | None = None) -> Rulebook:
+    """Load and check the rule files of `directory` (default: the shipped rules)."""
+    from .resources import rules_dir
+
+    path = Path(directory) if directory is not None else rules_dir()
+    if not path.is_dir():
+        raise RulebookError("not a directory of rule files", file=str(directory))
+    return _load_cached(str(path.resolve()))
+
+
+def _display(path: Path) -> str:
+    """A path as the user will recognise it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load(directory: Path) -> Rulebook:
+    meta_file = directory / "rulebook.yaml"
+    if not meta_file.exists():
+        raise RulebookError("missing rulebook.yaml (name, version, parameters, conclusions)",
+                            file=_display(directory))
+    meta_name = _display(meta_file)
+    meta = read_yaml(meta_file)
+    if not isinstance(meta, dict):
+        raise RulebookError("expected a mapping", file=meta_name)
+    for needed in ("name", "version", "review_period_days", "parameters", "conclusions"):
+        if needed not in meta:
+            raise RulebookError(f"missing '{needed}'", file=meta_name)
+    parameters = _parse_parameters(meta["parameters"], meta_name)
+    labels = _parse_labels(meta["conclusions"], meta_name)
+
+    q_file = directory / "questionnaire.yaml"
+    if not q_file.exists():
+        raise RulebookError("missing questionnaire.yaml", file=_display(directory))
+    questionnaire = load_questionnaire(q_file)
+    _check_questionnaire_names(questionnaire, _display(q_file))
+
+    s_file = directory / "stretches.yaml"
+    if not s_file.exists():
+        raise RulebookError("missing stretches.yaml", file=_display(directory))
+    stretches = _parse_stretches(read_yaml(s_file), _display(s_file))
+
+    vocab = Vocabulary(questionnaire.questions, {n: p.value for n, p in parameters.items()},
+                       finding_values(labels, stretches))
+    rules: list[RuleSpec] = []
+    seen: dict[str, str] = {}
+    rule_files = _rule_files(directory, meta, meta_name)
+    for rule_file in rule_files:
+        name = _display(rule_file)
+        data = read_yaml(rule_file)
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            raise RulebookError("expected 'rules:', a list of rules", file=name)
+        for index, raw in enumerate(data["rules"]):
+            rule = _parse_rule(raw, index, name, vocab, questionnaire)
+            if rule.id in seen:
+                raise RulebookError(f"duplicate rule id (also in {seen[rule.id]})", file=name,
+                                    where=rule.id)
+            seen[rule.id] = name
+            rules.append(rule)
+    rules = _stratify(rules)
+    return Rulebook(
+        name=str(meta["name"]), version=str(meta["version"]),
+        review_period_days=int(meta["review_period_days"]), directory=str(directory),
+        parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
+        rules=tuple(rules), raw_meta=meta,
+    )
+
+
+def _rule_files(directory: Path, meta, meta_name) -> list[Path]:
+    """The rule files in the order rulebook.yaml lists them; an unlisted one is an error."""
+    present = sorted(p.name for p in directory.glob("*.yaml") if p.name not in RESERVED_FILES)
+    listed = meta.get("rule_files")
+    if listed is None:
+        listed = present
+    if not isinstance(listed, list) or not listed:
+        raise RulebookError("'rule_files' must list the rule files in order", file=meta_name)
+    missing = [f for f in listed if f not in present]
+    if missing:
+        raise RulebookError(f"rule_files lists {missing[0]}, which is not in the directory",
+                            file=meta_name)
+    unlisted = [f for f in present if f not in listed]
+    if unlisted:
+        raise RulebookError(f"{unlisted[0]} is not listed in rule_files, so its rules would be "
+                            f"ignored; add it to the list or remove the file", file=meta_name)
+    return [directory / f for f in listed]
+
+
+def _parse_parameters(raw, name) -> dict:
+    if not isinstance(raw, dict) or not raw:
+        raise RulebookError("'parameters' must map each name to {value, unit, description}",
+                            file=name)
+    out = {}
+    for pname, spec in raw.items():
+        if not isinstance(spec, dict) or "value" not in spec:
+            raise RulebookError("a parameter needs at least a value", file=name, where=pname)
+        value = spec["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RulebookError(f"value must be a number, not {value!r}", file=name, where=pname)
+        refs = spec.get("references", [])
+        out[pname] = Parameter(pname, value, str(spec.get("unit", "")),
+                               str(spec.get("description", "")).strip(),
+                               tuple(refs if isinstance(refs, list) else [refs]))
+    return out
+
+
+def _parse_labels(raw, name) -> dict:
+    if not isinstance(raw, dict):
+        raise RulebookError("'conclusions' must map each kind to its values", file=name)
+    labels: dict[str, dict] = {}
+    for kind, values in raw.items():
+        if kind not in FINDING_KINDS or kind in ("stretch", "avoid_stretch"):
+            raise RulebookError(f"unknown conclusion kind '{kind}'", file=name)
+        if not isinstance(values, dict):
+            raise RulebookError(f"'{kind}' must map each value to a plain-language label",
+                                file=name)
+        labels[kind] = {str(k): str(v).strip() for k, v in values.items()}
+    fixed = {"urgency": contract.URGENCIES, "duration_class": contract.DURATION_CLASSES,
+             "red_flag": contract.RED_FLAGS, "cause": contract.CAUSES}
+    for kind, values in fixed.items():
+        missing = [v for v in values if v not in labels.get(kind, {})]
+        extra = [v for v in labels.get(kind, {}) if v not in values]
+        if missing or extra:
+            raise RulebookError(
+                f"conclusions.{kind} must be exactly the contract's values "
+                f"({', '.join(values)}); " + (f"missing {', '.join(missing)}" if missing else
+                                              f"not in the contract: {', '.join(extra)}"),
+                file=name)
+    labels.setdefault("posture_sign", {})
+    return labels
+
+
+def _check_questionnaire_names(questionnaire: Questionnaire, name: str) -> None:
+    clashes = [q for q in questionnaire.questions if q in FINDING_KINDS or q in
+               ("all", "any", "not", "unanswered", "count_of", "at_least")]
+    if clashes:
+        raise RulebookError("question id clashes with a word of the rule grammar", file=name,
+                            where=clashes[0])
+
+
+def _parse_stretches(data, name) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("stretches"), list):
+        raise RulebookError("expected 'stretches:', a list", file=name)
+    out = {}
+    for raw in data["stretches"]:
+        sid = raw.get("id") if isinstance(raw, dict) else None
+        if not sid:
+            raise RulebookError(f"a stretch needs an id, got {raw!r}", file=name)
+        for needed in ("name", "target", "steps", "hold", "repetitions", "cautions", "stop_if"):
+            if not raw.get(needed):
+                raise RulebookError(f"missing '{needed}'", file=name, where=sid)
+        if sid in out:
+            raise RulebookError("stretch defined twice", file=name, where=sid)
+        out[sid] = Stretch(
+            id=sid, name=str(raw["name"]), target=str(raw["target"]),
+            steps=tuple(str(s).strip() for s in raw["steps"]), hold=str(raw["hold"]),
+            repetitions=str(raw["repetitions"]),
+            cautions=tuple(str(s).strip() for s in raw["cautions"]),
+            stop_if=tuple(str(s).strip() for s in raw["stop_if"]),
+            gentle=bool(raw.get("gentle", False)),
+            spinal_flexion=bool(raw.get("spinal_flexion", False)),
+            spinal_extension=bool(raw.get("spinal_extension", False)),
+            drawing=str(raw.get("drawing", sid)),
+        )
+    return out
+
+
+def _parse_rule(raw, index, name, vocab, questionnaire) -> RuleSpec:
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    where = str(rid) if rid else f"rule {index + 1}"
+    if not isinstance(raw, dict):
+        raise RulebookError("a rule must be a mapping", file=name, where=where)
+    for needed in REQUIRED_RULE_FIELDS:
+        if raw.get(needed) in (None, "", []):
+            raise RulebookError(f"missing '{needed}'", file=name, where=where)
+    unknown = set(raw) - RULE_FIELDS
+    if unknown:
+        raise RulebookError(f"unknown field(s): {', '.join(sorted(unknown))}", file=name,
+                            where=where)
+    if raw["status"] not in STATUSES:
+        raise RulebookError(f"status must be one of {', '.join(STATUSES)}", file=name, where=where)
+    when = parse_condition(raw["when"], vocab, file=name, where=where)
+    then = _parse_then(raw["then"], vocab, name, where)
+    examples = []
+    for e_index, ex in enumerate(raw.get("examples") or []):
+        if not isinstance(ex, dict) or len({"fires", "silent"} & set(ex)) != 1:
+            raise RulebookError(f"example {e_index + 1} must have 'fires:' or 'silent:' answers",
+                                file=name, where=where)
+        fires = "fires" in ex
+        answers = ex["fires" if fires else "silent"]
+        if not isinstance(answers, dict):
+            raise RulebookError(f"example {e_index + 1}: answers must be a mapping", file=name,
+                                where=where)
+        examples.append(Example(fires, answers, str(ex.get("note", ""))))
+    reviewed_on = raw.get("reviewed_on")
+    if reviewed_on is not None and not isinstance(reviewed_on, _dt.date):
+        try:
+            reviewed_on = _dt.date.fromisoformat(str(reviewed_on))
+        except ValueError:
+            raise RulebookError(f"reviewed_on must be a date (YYYY-MM-DD), not {reviewed_on!r}",
+                                file=name, where=where) from None
+    refs = raw["references"]
+    refs = refs if isinstance(refs, list) else [refs]
+    category = raw.get("category") or (then[0][0] if then else "other")
+    try:
+        version = int(raw["version"])
+    except (TypeError, ValueError):
+        raise RulebookError(f"version must be a whole number, not {raw['version']!r}", file=name,
+                            where=where) from None
+    return RuleSpec(
+        id=str(rid), title=str(raw["title"]).strip(), category=str(category),
+        status=raw["status"], version=version, rationale=" ".join(str(raw["rationale"]).split()),
+        references=tuple(_reference_text(r) for r in refs),
+        reviewed_by=str(raw.get("reviewed_by", "")), reviewed_on=reviewed_on,
+        when=when, when_raw=raw["when"], then=then, examples=tuple(examples), file=name,
+    )
+
+
+def _reference_text(ref) -> str:
+    if isinstance(ref, dict):
+        parts = [str(ref.get(k)) for k in ("source", "section", "year") if ref.get(k)]
+        return ", ".join(parts)
+    return str(ref)
+
+
+def _parse_then(raw, vocab, name, where) -> tuple:
+    if not isinstance(raw, dict) or not raw:
+        raise RulebookError("'then' must map conclusion kinds to values, e.g. {urgency: soon}",
+                            file=name, where=where)
+    out = []
+    for kind, value in raw.items():
+        if kind not in FINDING_KINDS:
+            raise RulebookError(f"unknown conclusion kind '{kind}' (known: "
+                                f"{', '.join(FINDING_KINDS)})", file=name, where=where)
+        values = value if isinstance(value, list) else [value]
+        allowed = vocab.finding_values[kind]
+        for v in values:
+            if v not in allowed:
+                what = "stretch id outside the catalogue" if "stretch" in kind else kind
+                raise RulebookError(f"unknown {what} '{v}'", file=name, where=where)
+            out.append((kind, v))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- stratification
+
+def closed_world_reads(node, negated: bool = False):
+    """(kind, value|None) pairs a condition reads as absences or counts: they can only be decided
+    once every rule that could conclude them has run."""
+    if isinstance(node, (All, AnyOf)):
+        for child in node.children:
+            yield from closed_world_reads(child, negated)
+    elif isinstance(node, Not):
+        yield from closed_world_reads(node.child, not negated)
+    elif isinstance(node, FindingTest) and negated:
+        for value in node.values or (None,):
+            yield node.kind, value
+    elif isinstance(node, CountTest):
+        yield node.kind, None
+
+
+def positive_reads(node, negated: bool = False):
+    if isinstance(node, (All, AnyOf)):
+        for child in node.children:
+            yield from positive_reads(child, negated)
+    elif isinstance(node, Not):
+        yield from positive_reads(node.child, not negated)
+    elif isinstance(node, FindingTest) and not negated:
+        for value in node.values or (None,):
+            yield node.kind, value
+
+
+def _stratify(rules: list[RuleSpec]) -> list[RuleSpec]:
+    """Give each rule the stratum at which its absences are settled (stratified negation).
+
+    A rule that reads "no X was concluded" runs one stratum after every rule that concludes X; a
+    rule that reads "X was concluded" runs no earlier than the rules that conclude X. A cycle
+    through an absence (a rule that, through others, needs the absence of its own conclusion)
+    cannot be decided and is an error.
+    """
+    from dataclasses import replace
+
+    active = [r for r in rules if r.status == "active"]
+    producers: dict[tuple, list[RuleSpec]] = {}
+    for r in active:
+        for pair in r.then:
+            producers.setdefault(pair, []).append(r)
+
+    def producing(kind, value):
+        if value is None:
+            return [p for (k, _), ps in producers.items() if k == kind for p in ps]
+        return producers.get((kind, value), [])
+
+    strata = {r.id: 0 for r in active}
+    for _ in range(len(active) + 1):
+        changed = False
+        for r in active:
+            level = 0
+            for kind, value in positive_reads(r.when):
+                level = max([level] + [strata[p.id] for p in producing(kind, value)])
+            for kind, value in closed_world_reads(r.when):
+                level = max([level] + [strata[p.id] + 1 for p in producing(kind, value)])
+            if level != strata[r.id]:
+                strata[r.id] = level
+                changed = True
+        if not changed:
+            break
+    else:
+        worst = max(active, key=lambda r: strata[r.id])
+        raise RulebookError("depends on the absence of its own conclusion (through other rules); "
+                            "such a rule can never be decided", file=worst.file, where=worst.id)
+    return [replace(r, stratum=strata.get(r.id, 0)) for r in rules]
