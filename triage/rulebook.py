@@ -138,8 +138,14 @@ def finding_values(labels, stretches) -> dict:
 # --------------------------------------------------------------------------- loading
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(directory: str) -> Rulebook:
+def _load_cached(directory: str, _stamp) -> Rulebook:
     return _load(Path(directory))
+
+
+def _stamp(directory: Path) -> tuple:
+    """Changes whenever a rule file does, so an edited rules directory is read again."""
+    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                        for p in directory.glob("*.yaml")))
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -149,7 +155,8 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     path = Path(directory) if directory is not None else rules_dir()
     if not path.is_dir():
         raise RulebookError("not a directory of rule files", file=str(directory))
-    return _load_cached(str(path.resolve()))
+    resolved = path.resolve()
+    return _load_cached(str(resolved), _stamp(resolved))
 
 
 def _display(path: Path) -> str:
