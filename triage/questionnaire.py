@@ -191,7 +191,7 @@ def _close_match(key: str, known) -> str:
 def load_questionnaire(path: Path) -> Questionnaire:
     from .conditions import Vocabulary, parse_condition
 
-    name = str(path)
+    name = display_path(path)
     data = read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
         raise RulebookError("expected 'sections:', a list of sections with their questions",
@@ -288,18 +288,27 @@ def _parse_question(raw, section: str, name: str) -> Question:
 
 # --------------------------------------------------------------------------- reading files
 
+def display_path(path) -> str:
+    """A path as the user will recognise it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def read_yaml(path: Path):
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise RulebookError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+        raise RulebookError(f"cannot read: {exc.strerror or exc}", file=display_path(path)) from None
     try:
         return yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RulebookError(f"not valid YAML: {problem}", file=str(path), where=where) from None
+        raise RulebookError(f"not valid YAML: {problem}", file=display_path(path),
+                            where=where) from None
 
 
 def read_answers_text(text: str, source: str):

@@ -22,7 +22,7 @@ from . import contract
 from .conditions import (FINDING_KINDS, CountTest, FindingTest, Not, Vocabulary, All, AnyOf,
                          parse_condition, questions_read)
 from .errors import RulebookError
-from .questionnaire import Questionnaire, load_questionnaire, read_yaml
+from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 
 RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml")
 STATUSES = ("draft", "active", "retired")
@@ -159,12 +159,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     return _load_cached(str(resolved), _stamp(resolved))
 
 
-def _display(path: Path) -> str:
-    """A path as the user will recognise it: relative to the working directory when possible."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+_display = display_path
 
 
 def _load(directory: Path) -> Rulebook:
