@@ -54,5 +54,11 @@ KnowledgeEngine = _experta.KnowledgeEngine
 NOT = _experta.NOT  # re-exported for the safety test's naive engine only; triage/engine.py never uses it
 Rule = _experta.Rule
 TEST = _experta.TEST
+# The engine's two documented extension points (KnowledgeEngine.__matcher__ and __strategy__ take
+# subclasses of these); triage/engine.py subclasses them, it never patches them.
+ReteMatcher = sys.modules["experta.matchers"].ReteMatcher
+DepthStrategy = sys.modules["experta.strategies"].DepthStrategy
+ConditionalElement = sys.modules["experta.conditionalelement"].ConditionalElement
 
-__all__ = ["AS", "Fact", "KnowledgeEngine", "NOT", "Rule", "TEST"]
+__all__ = ["AS", "ConditionalElement", "DepthStrategy", "Fact", "KnowledgeEngine", "NOT",
+           "ReteMatcher", "Rule", "TEST"]

@@ -95,42 +95,146 @@ def _dnf(node) -> list[list[tuple]]:
     raise TypeError(node)
 
 
+# --------------------------------------------------------------------------- compiled predicates
+
+def _compile(node):
+    """The condition as a Python function of (answers, findings) -> bool, built once per rule.
+
+    It means exactly what ``conditions.evaluate`` means (an unanswered question fails every answer
+    test; a missing kind of finding is empty); the engine's TESTs use it because it runs several
+    times faster than walking the tree. ``assess`` still re-checks every rule with
+    ``conditions.evaluate`` itself, so the two implementations check each other on every case.
+    """
+    if isinstance(node, (All, AnyOf)):
+        parts = tuple(_compile(child) for child in node.children)
+        if len(parts) == 1:
+            return parts[0]
+        if isinstance(node, All):
+            if len(parts) == 2:
+                first, second = parts
+                return lambda answers, findings: (first(answers, findings)
+                                                  and second(answers, findings))
+            return lambda answers, findings: all(p(answers, findings) for p in parts)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda answers, findings: (first(answers, findings)
+                                              or second(answers, findings))
+        return lambda answers, findings: any(p(answers, findings) for p in parts)
+    if isinstance(node, Not):
+        inner = _compile(node.child)
+        return lambda answers, findings: not inner(answers, findings)
+    if isinstance(node, AnswerTest):
+        return _compile_answer_test(node)
+    if isinstance(node, Unanswered):
+        questions = node.questions
+
+        def unanswered(answers, findings):
+            get = answers.get
+            for question in questions:
+                if get(question) is None:
+                    return True
+            return False
+        return unanswered
+    if isinstance(node, FindingTest):
+        kind, wanted = node.kind, node.values
+        if wanted is None:
+            return lambda answers, findings: bool(findings.get(kind))
+        if len(wanted) == 1:
+            (only,) = wanted
+            return lambda answers, findings: only in findings.get(kind, ())
+        return lambda answers, findings: any(v in findings.get(kind, ()) for v in wanted)
+    if isinstance(node, CountTest):
+        kind, at_least = node.kind, node.at_least
+        return lambda answers, findings: len(findings.get(kind, ())) >= at_least
+    raise TypeError(f"not a condition: {node!r}")
+
+
+def _compile_answer_test(node: AnswerTest):
+    question, operand = node.question, node.operand
+    if node.op == "equals" and operand is not None:
+        # an unanswered question reads as None, which equals no answer a rule may name
+        return lambda answers, findings: answers.get(question) == operand
+    if node.op == "in":
+        return lambda answers, findings: (
+            (value := answers.get(question)) is not None and value in operand)
+    if node.op == ">=":
+        return lambda answers, findings: (
+            (value := answers.get(question)) is not None and value >= operand)
+    if node.op == ">":
+        return lambda answers, findings: (
+            (value := answers.get(question)) is not None and value > operand)
+    if node.op == "<":
+        return lambda answers, findings: (
+            (value := answers.get(question)) is not None and value < operand)
+    if node.op == "<=":
+        return lambda answers, findings: (
+            (value := answers.get(question)) is not None and value <= operand)
+    return lambda answers, findings: evaluate(node, answers, findings)
+
+
+_NO_FINDINGS: Mapping = {}
+_NO_ANSWERS: Mapping = {}
+
+
 def _answers_test(conditions):
     # experta passes a TEST's arguments by name from the matched facts, so the closure captures
     # the conditions; the single parameter must be called exactly `answers`.
+    predicate = _compile(conditions[0] if len(conditions) == 1 else All(tuple(conditions)))
+
     def test(answers):
-        return all(evaluate(c, answers, {}) for c in conditions)
+        return predicate(answers, _NO_FINDINGS)
     return test
 
 
 def _snapshot_test(conditions):
+    predicate = _compile(conditions[0] if len(conditions) == 1 else All(tuple(conditions)))
+
     def test(snapshot):
-        return all(evaluate(c, {}, snapshot) for c in conditions)
+        return predicate(_NO_ANSWERS, snapshot)
     return test
 
 
-def _rhs(rule: RuleSpec, name: str):
+def _conjunctions(rule: RuleSpec) -> list[list[tuple]]:
+    return _dnf(_nnf(rule.when))
+
+
+def _positive_reads(rules) -> frozenset:
+    """The (kind, value) findings some rule matches as a Finding fact; (kind, None): any value."""
+    return frozenset((atom[1], atom[2]) for rule in rules for conjunction in _conjunctions(rule)
+                     for atom in conjunction if atom[0] == "finding")
+
+
+def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
     then = rule.then
+    # A conclusion becomes a Finding fact only if some rule matches it as one; the rest are read
+    # only through Snapshots (absences and counts) and are kept in `self.findings`. Declaring them
+    # would change no match and cost a trip through the network each.
+    declared = tuple((kind, value) for kind, value in then
+                     if (kind, value) in positive_reads or (kind, None) in positive_reads)
 
     def fire(self, **_context):
         if rule.id in self.fired_ids:
             return  # another conjunction of the same rule already fired
         self.fired_ids.add(rule.id)
         self.fired.append(rule.id)
-        new = []
+        findings = self.findings
         for kind, value in then:
-            self.findings.setdefault(kind, set()).add(value)
-            new.append(Finding(kind=kind, value=value))
-        self.declare(*new)
+            values = findings.get(kind)
+            if values is None:
+                findings[kind] = {value}
+            else:
+                values.add(value)
+        if declared:
+            self.declare(*[Finding(kind=kind, value=value) for kind, value in declared])
     fire.__name__ = fire.__qualname__ = name  # experta traces show the clinical rule id
     return fire
 
 
-def _experta_rules(rule: RuleSpec, salience: int) -> dict:
+def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset) -> dict:
     """The experta rules of one rulebook rule, by name: its id, then id/2, id/3... for the
     further conjunctions of its condition."""
     out = {}
-    for n, conjunction in enumerate(_dnf(_nnf(rule.when)), start=1):
+    for n, conjunction in enumerate(_conjunctions(rule), start=1):
         name = rule.id if n == 1 else f"{rule.id}/{n}"
         patterns = []
         answer_conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
@@ -147,12 +251,72 @@ def _experta_rules(rule: RuleSpec, salience: int) -> dict:
                          xp.TEST(_snapshot_test(closed_conds))]
         # Within a cycle rules fire in rulebook order (salience), so the reasons read in the order
         # a clinician wrote them: duration, red flags, causes, urgency, stretches.
-        out[name] = xp.Rule(*patterns, salience=salience)(_rhs(rule, name))
+        out[name] = xp.Rule(*patterns, salience=salience)(_rhs(rule, name, positive_reads))
     return out
+
+
+class _Matcher(xp.ReteMatcher):
+    """experta's Rete matcher with its per-call bookkeeping done once (same network, same results).
+
+    ``changes`` is called after every rule firing. The stock one walks the network to find its
+    conflict-set nodes on every call when more than one engine exists (an ``lru_cache`` of size 1
+    shared by all engines) and asks each of them for its changes; this one lists them once and asks
+    only those with something to report, in the same order. ``reset`` clears each node's memory
+    once instead of once per path that reaches it.
+    """
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self._conflict_set_nodes = tuple(self._get_conflict_set_nodes())
+        nodes: dict[int, Any] = {}
+        pending = [self.root_node]
+        while pending:
+            node = pending.pop()
+            if id(node) not in nodes:
+                nodes[id(node)] = node
+                pending.extend(child.node for child in node.children)
+        self._nodes = tuple(nodes.values())
+
+    def reset(self):
+        for node in self._nodes:
+            node._reset()
+
+    def changes(self, adding=None, deleting=None):
+        root = self.root_node
+        for fact in deleting or ():
+            root.remove(fact)
+        for fact in adding or ():
+            root.add(fact)
+        added: list = []
+        removed: list = []
+        for node in self._conflict_set_nodes:
+            if node.added or node.removed:
+                node_added, node_removed = node.get_activations()
+                added.extend(node_added)
+                removed.extend(node_removed)
+        return added, removed
+
+
+class _Strategy(xp.DepthStrategy):
+    """experta's depth strategy, refusing to take an activation off the agenda.
+
+    Removal is where experta 1.9.4's agenda bug lives. This engine never needs it (no NOT, no
+    retract, no modify), so a removal can only mean that assumption broke: stop, don't guess.
+    """
+
+    def update_agenda(self, agenda, added, removed):
+        if removed:
+            names = ", ".join(sorted(getattr(a.rule, "__name__", "?") for a in removed))
+            raise EngineInconsistency(f"experta cancelled activations ({names}); this engine is "
+                                      f"built never to need that")
+        super().update_agenda(agenda, added, removed)
 
 
 class _TriageEngine(xp.KnowledgeEngine):
     """Base of the generated engines: per-case bookkeeping and a cached deffacts lookup."""
+
+    __matcher__ = _Matcher
+    __strategy__ = _Strategy
 
     def start_case(self):
         self.fired: list[str] = []
@@ -169,10 +333,17 @@ class _TriageEngine(xp.KnowledgeEngine):
 
 def build_engine_class(rulebook: Rulebook) -> type:
     """One experta KnowledgeEngine subclass for the rulebook's active rules."""
-    attrs: dict[str, Any] = {"rulebook_version": rulebook.version}
     rules = rulebook.active_rules
+    positive_reads = _positive_reads(rules)
+    # Snapshot(stratum=s - 1) is declared only when some rule of stratum s reads it
+    snapshot_strata = tuple(sorted({rule.stratum for rule in rules
+                                    if any(atom[0] == "closed" for conjunction
+                                           in _conjunctions(rule) for atom in conjunction)}))
+    attrs: dict[str, Any] = {"rulebook_version": rulebook.version,
+                             "snapshot_strata": snapshot_strata,
+                             "active_rules": rules}
     for index, rule in enumerate(rules):
-        attrs.update(_experta_rules(rule, salience=len(rules) - index))
+        attrs.update(_experta_rules(rule, len(rules) - index, positive_reads))
     return type("TriageEngine", (_TriageEngine,), attrs)
 
 
@@ -196,8 +367,7 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
     engine.start_case()
     engine.declare(Answers(**answers))
     engine.run()
-    top = max((r.stratum for r in rulebook.active_rules), default=0)
-    for stratum in range(1, top + 1):
+    for stratum in engine.snapshot_strata:
         engine.declare(Snapshot(stratum=stratum - 1,
                                 **{k: frozenset(v) for k, v in engine.findings.items()}))
         engine.run()
