@@ -1,0 +1,348 @@
+"""One questionnaire session: which question comes next, going back, saving, the emergency stop.
+
+There is no terminal here (``ask_cli.py`` does the prompting), so every step of the flow can be
+driven and checked directly. The session keeps the answers given so far, in the answers format of
+``triage assess``, and writes them to its session file after every change:
+
+* an answered question holds its value; a question the person chose to leave unanswered holds
+  ``null`` (``triage assess`` reads that as "not answered", and a resumed session does not ask it
+  again);
+* a question whose ``skip_if`` holds is not asked, and its answer is not stored: the answer that
+  skip logic implies is added by the questionnaire's own validation, in ``triage assess`` as here.
+
+Questions come in the file's order. Going back (``back()``) re-opens the previous question with its
+answer kept as the default, and going forward again returns to the questions that were re-opened
+on the way back, so nothing answered is ever dropped by moving about.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .conditions import show_value
+from .errors import AnswersError, TriageError
+from .fileio import atomic_write
+from .questionnaire import Question, Questionnaire, read_answers_file
+
+# The commands understood at every prompt.
+HELP = "?"
+BACK = "<"
+
+
+class AnswerRejected(ValueError):
+    """A typed answer that does not fit the question; its message is the reason, in plain words."""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the end-of-questionnaire summary."""
+    number: int | None  # the number to type to change it; None for a question skip logic settled
+    question: Question
+    value: Any  # the answer, or None
+    status: str  # "answered", "unanswered" (left blank), "implied" (by skip logic), "not asked"
+
+
+# --------------------------------------------------------------------------- the session file
+
+def default_session_path(directory: str | os.PathLike = ".", *, now: _dt.datetime | None = None
+                         ) -> Path:
+    """A new session file name in `directory` that does not exist yet:
+    ``triage-session-YYYYMMDD-HHMMSS.json`` (with -2, -3... if that is taken)."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(directory) / f"triage-session-{stamp}"
+    candidate = base.with_suffix(".json")
+    n = 2
+    while candidate.exists():
+        candidate = Path(f"{base}-{n}.json")
+        n += 1
+    return candidate
+
+
+def load_saved_answers(path: str, questionnaire: Questionnaire) -> dict:
+    """The answers of a saved session (or any answers file, JSON, YAML or a FHIR
+    QuestionnaireResponse), checked answer by answer. Unlike ``Questionnaire.validate`` it does not
+    insist on the required questions, since a session may stop before they are all answered."""
+    source = "<stdin>" if path == "-" else path
+    raw = read_answers_file(path)
+    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
+        from .fhir import answers_from_response
+
+        raw = answers_from_response(raw, questionnaire, source=source)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise AnswersError(f"expected a mapping of question id to answer, got "
+                           f"{type(raw).__name__}", file=source)
+    given: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or key not in questionnaire.questions:
+            match = difflib.get_close_matches(str(key), list(questionnaire.questions), n=1)
+            hint = f" (did you mean '{match[0]}'?)" if match else ""
+            raise AnswersError(f"unknown question{hint}", file=source, where=str(key))
+        q = questionnaire.questions[key]
+        if value is None or (isinstance(value, str) and not value.strip() and q.type != "text"):
+            given[key] = None
+            continue
+        try:
+            given[key] = q.coerce(value)
+        except ValueError as exc:
+            raise AnswersError(str(exc), file=source, where=key) from None
+    return given
+
+
+# --------------------------------------------------------------------------- the session
+
+class Session:
+    """The state of one run of the questionnaire. `path` is the session file it saves to."""
+
+    def __init__(self, rulebook, path: str | os.PathLike, given: Mapping[str, Any] | None = None):
+        self.rulebook = rulebook
+        self.questionnaire: Questionnaire = rulebook.questionnaire
+        self.path = str(path)
+        self.order = [qid for section in self.questionnaire.sections for qid in section.questions]
+        self.section_title = {qid: section.title for section in self.questionnaire.sections
+                              for qid in section.questions}
+        self.given: dict[str, Any] = dict(given or {})
+        self._prune()
+        # the questions answered, most recent last: where `back()` goes
+        self.history: list[str] = [qid for qid in self.order if qid in self.given]
+        self._redo: list[str] = []  # questions re-opened by going back, to return to going forward
+        self._revisit: str | None = None  # an answered question to ask again next
+        self.saved = False  # whether the session file has been written by this session
+
+    @classmethod
+    def resume(cls, rulebook, source: str, path: str | os.PathLike | None = None) -> "Session":
+        """Continue the session saved in `source`, saving to `path` (default: `source` itself)."""
+        given = load_saved_answers(source, rulebook.questionnaire)
+        return cls(rulebook, path if path is not None else source, given)
+
+    # ---- what has been answered
+
+    @property
+    def answers(self) -> dict:
+        """The answers given so far, without those left unanswered (the assessable answers)."""
+        return {qid: value for qid, value in self.given.items() if value is not None}
+
+    def is_skipped(self, qid: str) -> bool:
+        return self.questionnaire.is_skipped(qid, self.answers)
+
+    def to_ask(self) -> list[str]:
+        """Every question that is asked, given the answers so far, in the file's order."""
+        return [qid for qid in self.order if not self.is_skipped(qid)]
+
+    def progress(self, qid: str) -> tuple[int, int]:
+        """(n, total) for "question n of total"; the total shrinks as skip logic rules some out."""
+        asked = self.to_ask()
+        return (asked.index(qid) + 1 if qid in asked else len(asked)), len(asked)
+
+    @property
+    def required_answered(self) -> bool:
+        return all(self.given.get(qid) is not None for qid in self.questionnaire.required)
+
+    # ---- moving through the questions
+
+    def next_question(self) -> Question | None:
+        """The question to ask now, or None when every question has been dealt with."""
+        if self._revisit is not None and not self.is_skipped(self._revisit):
+            return self.questionnaire.questions[self._revisit]
+        for qid in self.order:
+            if qid not in self.given and not self.is_skipped(qid):
+                return self.questionnaire.questions[qid]
+        return None
+
+    def current_default(self, q: Question):
+        """What pressing Enter answers: the answer already given, else the file's default."""
+        if q.id in self.given:
+            return self.given[q.id]
+        return q.default
+
+    def record(self, qid: str, value) -> None:
+        """Store an answer (None: left unanswered) and save the session file at once."""
+        if qid not in self.questionnaire.questions:
+            raise KeyError(qid)
+        self.given[qid] = value
+        self._prune()
+        if qid in self.history:
+            self.history.remove(qid)
+        self.history.append(qid)
+        self._revisit = None
+        while self._redo:
+            candidate = self._redo.pop()
+            if candidate in self.given and not self.is_skipped(candidate):
+                self._revisit = candidate
+                break
+        self.save()
+
+    def back(self) -> Question | None:
+        """Re-open the question answered before the current one (None if there is none)."""
+        while self.history and self.is_skipped(self.history[-1]):
+            self.history.pop()
+        if not self.history:
+            return None
+        current = self.next_question()
+        target = self.history.pop()
+        if current is not None and current.id in self.given:
+            self._redo.append(current.id)  # a re-opened question: come back to it going forward
+        self._revisit = target
+        return self.questionnaire.questions[target]
+
+    def reopen(self, qid: str) -> Question:
+        """Ask an answered question again (to change it from the summary)."""
+        if qid not in self.questionnaire.questions or self.is_skipped(qid):
+            raise KeyError(qid)
+        self._redo.clear()
+        self._revisit = qid
+        return self.questionnaire.questions[qid]
+
+    def _prune(self) -> None:
+        """Drop answers to questions that skip logic now rules out (after an earlier answer
+        changed): their answer is implied, or they no longer apply."""
+        changed = True
+        while changed:
+            changed = False
+            for qid in list(self.given):
+                if self.is_skipped(qid):
+                    del self.given[qid]
+                    changed = True
+
+    # ---- reading and checking an answer
+
+    def parse(self, q: Question, text: str):
+        """The value of a typed answer, or None for an optional question left blank. Raises
+        AnswerRejected with the reason, for the prompt to show before asking again."""
+        text = text.strip()
+        if not text:
+            default = self.current_default(q)
+            if default is not None:
+                return default
+            if q.required:
+                raise AnswerRejected(f"this question needs an answer: {q.describe_values()}")
+            return None
+        if q.type == "choice":
+            return _parse_choice(q, text)
+        if q.type in ("integer", "number") and "," in text and "." not in text:
+            text = text.replace(",", ".")  # 0,5 weeks
+        try:
+            value = q.coerce(text)
+        except ValueError as exc:
+            raise AnswerRejected(str(exc)) from None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 2 weeks is saved as 2, not 2.0
+        return value
+
+    # ---- the emergency check and the outcome
+
+    def emergency(self):
+        """The assessment if the answers so far already make the urgency an emergency, else
+        None. Only asked once the required questions are answered (assess needs them)."""
+        if not self.required_answered:
+            return None
+        result = self.assessment()
+        return result if result.urgency == "emergency" else None
+
+    def assessment(self):
+        from .engine import assess
+
+        return assess(self.answers, self.rulebook, source=self.path)
+
+    def why_asked(self, qid: str) -> list:
+        """The active rules that read this question (for the prompt's help)."""
+        return [rule for rule in self.rulebook.active_rules if qid in rule.questions]
+
+    def summary(self) -> list[SummaryRow]:
+        rows = []
+        implied = self.questionnaire.apply_skip_logic(dict(self.answers))
+        number = 0
+        for qid in self.order:
+            q = self.questionnaire.questions[qid]
+            if self.is_skipped(qid):
+                status = "implied" if qid in implied else "not asked"
+                rows.append(SummaryRow(None, q, implied.get(qid), status))
+                continue
+            number += 1
+            if qid not in self.given:
+                rows.append(SummaryRow(number, q, None, "not asked"))
+            else:
+                value = self.given[qid]
+                rows.append(SummaryRow(number, q, value,
+                                       "answered" if value is not None else "unanswered"))
+        return rows
+
+    def save(self) -> None:
+        """Write the answers so far to the session file, atomically (never half a file)."""
+        data = {qid: self.given[qid] for qid in self.order if qid in self.given}
+        try:
+            atomic_write(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise TriageError(f"cannot save the answers: {exc.strerror or exc}",
+                              file=self.path) from None
+        self.saved = True
+
+
+def display_value(q: Question, value) -> str:
+    """An answer as the person would say it: a choice's label, yes/no, the number, the text."""
+    if value is None:
+        return "not answered"
+    if q.type == "choice":
+        return dict(q.choices).get(value, show_value(value))
+    if q.type == "text":
+        return value
+    return show_value(value)
+
+
+def _parse_choice(q: Question, text: str):
+    """A choice by its number in the list, its value, its label, or an unambiguous beginning."""
+    values = [value for value, _ in q.choices]
+    if text.isdigit():
+        index = int(text)
+        if 1 <= index <= len(values):
+            return values[index - 1]
+        raise AnswerRejected(f"there is no choice {index}: type a number from 1 to {len(values)}")
+    wanted = " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+    for value, label in q.choices:
+        if wanted in (value.replace("_", " "), label.lower()):
+            return value
+    starts = [value for value, label in q.choices
+              if value.replace("_", " ").startswith(wanted) or label.lower().startswith(wanted)]
+    if len(starts) == 1:
+        return starts[0]
+    if len(starts) > 1:
+        raise AnswerRejected(f"'{text}' could be {' or '.join(starts)}: type more of it, or its "
+                             f"number")
+    raise AnswerRejected(f"expected a number from 1 to {len(values)}, or one of "
+                         f"{', '.join(values)}; got {text!r}")
+
+
+# --------------------------------------------------------------------------- the questionnaire
+
+def questionnaire_as_dict(questionnaire: Questionnaire) -> dict:
+    """The questionnaire as plain data (``triage questions --format json``): sections in order,
+    each question with its id, wording, help, type, choices or range, and skip logic."""
+    sections = []
+    for section in questionnaire.sections:
+        items = []
+        for qid in section.questions:
+            q = questionnaire.questions[qid]
+            item: dict[str, Any] = {"id": q.id, "text": q.text, "help": q.help, "type": q.type,
+                                    "required": q.required, "red_flag": q.red_flag}
+            if q.type == "choice":
+                item["choices"] = [{"value": v, "label": label} for v, label in q.choices]
+            if q.min is not None:
+                item["min"] = q.min
+            if q.max is not None:
+                item["max"] = q.max
+            if q.default is not None:
+                item["default"] = q.default
+            if q.alarming:
+                item["alarming"] = list(q.alarming)
+            if q.skip_if_raw is not None:
+                item["skip_if"] = q.skip_if_raw
+                item["value_if_skipped"] = q.value_if_skipped
+            items.append(item)
+        sections.append({"id": section.id, "title": section.title, "questions": items})
+    return {"version": questionnaire.version, "sections": sections}

@@ -1,0 +1,513 @@
+"""`triage ask` (the questionnaire in a terminal) and `triage questions` (the questionnaire as data).
+
+The flow itself (which question is next, skip logic, going back, saving, the emergency stop) is in
+ask.py; this module only prompts and prints. With standard input a terminal the prompt is
+line-edited; otherwise one answer is read per line and echoed, so a piped run leaves a readable
+transcript. Colour is on only when standard output is a terminal and NO_COLOR is not set (or with
+--color).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from .ask import (BACK, HELP, AnswerRejected, Session, default_session_path, display_value,
+                  questionnaire_as_dict)
+from .cli_common import InputError, fail_on_input_errors, load_rules, rules_option
+from .errors import TriageError
+
+REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown", ".pdf", ".json")
+URGENCY_STYLE = {"emergency": {"fg": "red", "bold": True}, "urgent": {"fg": "red", "bold": True},
+                 "soon": {"fg": "yellow", "bold": True}, "self_care": {"fg": "green", "bold": True}}
+EMERGENCY_NUMBERS = "for example 999 in the UK, 112 in most of Europe, 911 in North America"
+
+
+class Console:
+    """Where the questionnaire talks and listens."""
+
+    def __init__(self, color: bool | None = None):
+        self.interactive = _isatty(sys.stdin)
+        if color is None:
+            color = _isatty(sys.stdout) and not os.environ.get("NO_COLOR")
+        self.color = bool(color)
+        self.width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+        self._line_editing = False
+
+    def style(self, text: str, **styles) -> str:
+        return click.style(text, **styles) if self.color and styles else text
+
+    def say(self, text: str = "", *, err: bool = False, **styles) -> None:
+        click.echo(self.style(text, **styles), color=self.color, err=err)
+
+    def wrap(self, text: str, indent: str = "", hang: str | None = None) -> str:
+        return "\n".join(textwrap.wrap(text, self.width, initial_indent=indent,
+                                       subsequent_indent=indent if hang is None else hang)) or indent
+
+    def read(self, prompt: str = "> ") -> str:
+        """One line of input. Raises EOFError at the end of input, KeyboardInterrupt on Ctrl-C."""
+        if self.interactive:
+            if not self._line_editing:
+                try:
+                    import readline  # noqa: F401  (arrow keys and history for input())
+                except ImportError:  # pragma: no cover - e.g. Windows
+                    pass
+                self._line_editing = True
+            return input(prompt)
+        click.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo()
+            raise EOFError
+        line = line.rstrip("\r\n")
+        click.echo(line)  # the answer in the transcript, as a terminal would show it
+        return line
+
+    def clear(self) -> None:
+        if self.interactive and _isatty(sys.stdout):
+            click.clear()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- triage ask
+
+@click.command(epilog="Examples:\n\n\b\n"
+                      "  triage ask\n"
+                      "  triage ask --save my-back.json --report my-back.html\n"
+                      "  triage ask --resume my-back.json\n"
+                      "  printf '45\\n\\n2\\n' | triage ask --save out.json\n\n"
+                      "At any question: ? shows the help and why it is asked, < goes back, Enter "
+                      "takes the answer shown in brackets (or leaves an optional question "
+                      "unanswered), Ctrl-C stops and keeps your answers.\n\n"
+                      "Answers are saved after every question, by default in "
+                      "./triage-session-DATE-TIME.json, in the answers format that "
+                      "`triage assess` reads.")
+@click.option("--save", "save_path", metavar="FILE",
+              help="Session file to save the answers in as you go (JSON; written atomically). "
+                   "Default: a new triage-session-DATE-TIME.json here, or the --resume file.")
+@click.option("--resume", "resume_path", metavar="FILE",
+              help="Continue a saved session (or any answers file): only what is left is asked.")
+@click.option("--report", "report_path", metavar="FILE",
+              help="Also write the report to FILE at the end: html, md or pdf by its suffix, or "
+                   ".json for the assessment JSON.")
+@click.option("--overwrite", is_flag=True,
+              help="Let --save replace an existing file (otherwise it is refused, so that no "
+                   "saved session is lost).")
+@click.option("--color/--no-color", "color", default=None,
+              help="Colour the output (default: only on a terminal, and never with NO_COLOR set).")
+@rules_option
+@fail_on_input_errors
+def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
+    """Answer the questionnaire, then see the assessment (urgency first) and why."""
+    console = Console(color)
+    rulebook = load_rules(rules_dir)
+    if report_path is not None and Path(report_path).suffix.lower() not in REPORT_SUFFIXES:
+        raise click.BadParameter(f"{report_path}: the suffix must be one of "
+                                 f"{', '.join(REPORT_SUFFIXES)}", param_hint="--report")
+    for option, value in (("--save", save_path), ("--resume", resume_path)):
+        if value == "-":
+            raise click.BadParameter("standard input and output carry the questions and answers; "
+                                     "name a file", param_hint=option)
+    if resume_path is not None:
+        target = save_path or resume_path
+        _refuse_to_replace(target, overwrite, same_as=resume_path)
+        session = Session.resume(rulebook, resume_path, target)
+        if session.path != resume_path:
+            session.save()  # the new file holds the answers so far from the start
+        session.saved = True
+    else:
+        target = save_path or str(default_session_path())
+        _refuse_to_replace(target, overwrite)
+        session = Session(rulebook, target)
+    _check_writable(session.path)
+    continue_hint = " ".join(["triage ask --resume", shlex.quote(session.path)]
+                             + (["--rules", shlex.quote(rules_dir)] if rules_dir else [])
+                             + (["--report", shlex.quote(report_path)] if report_path else []))
+    flow = _Flow(session, console, report_path)
+    try:
+        flow.run(resumed=resume_path is not None)
+    except KeyboardInterrupt:
+        console.say(err=True)
+        console.say(_stopped(session, "Stopped.", continue_hint), err=True)
+        raise click.exceptions.Exit(130) from None
+    except EOFError:
+        q = session.next_question()
+        where = f"{q.id}: " if q is not None else ""
+        if session.saved:
+            kept = (f"your {len(session.answers)} answers so far are saved; continue with: "
+                    f"{continue_hint}")
+        else:
+            kept = "nothing was answered, so nothing was saved"
+        raise InputError(f"{session.path}: {where}input ended before this question was "
+                         f"answered; {kept}") from None
+
+
+def _refuse_to_replace(path: str, overwrite: bool, same_as: str | None = None) -> None:
+    if overwrite or not Path(path).exists():
+        return
+    if same_as is not None and Path(path).resolve() == Path(same_as).resolve():
+        return
+    raise InputError(f"{path}: already exists; continue that session with --resume {path}, "
+                     f"save to another file, or add --overwrite to replace it")
+
+
+def _check_writable(path: str) -> None:
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise InputError(f"{path}: cannot save the answers here: no such directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise InputError(f"{path}: cannot save the answers here: the directory is not writable; "
+                         f"choose another place with --save FILE")
+
+
+def _stopped(session: Session, first: str, continue_hint: str) -> str:
+    if not session.saved:
+        return f"{first} Nothing was answered, so nothing was saved.".strip()
+    count = len(session.answers)
+    answers = "answer is" if count == 1 else "answers are"
+    return (f"{first} Your {count} {answers} saved in {session.path}.\n"
+            f"To continue where you left off: {continue_hint}").strip()
+
+
+class _Flow:
+    """One run of the questionnaire in the terminal."""
+
+    def __init__(self, session: Session, console: Console, report_path: str | None):
+        self.session = session
+        self.console = console
+        self.report_path = report_path
+        self.section = None
+
+    # ---- the whole run
+
+    def run(self, *, resumed: bool) -> None:
+        self.intro(resumed)
+        emergency = self.session.emergency()
+        while emergency is None:
+            q = self.session.next_question()
+            if q is None:
+                if self.summary():
+                    break
+            else:
+                self.ask(q)
+            emergency = self.session.emergency()
+        if emergency is not None:
+            self.show_emergency(emergency)
+            self.write_report(emergency)
+            return
+        assessment = self.session.assessment()
+        self.show_assessment(assessment)
+        self.write_report(assessment)
+
+    def intro(self, resumed: bool) -> None:
+        say, session = self.console.say, self.session
+        total = len(session.order)
+        say("Lower back pain triage", bold=True)
+        if resumed:
+            say(f"Continuing {session.path}: {len(session.given)} of {len(session.to_ask())} "
+                f"questions dealt with.")
+        else:
+            say(f"{total} questions in {len(session.questionnaire.sections)} sections, fewer if "
+                f"some do not apply. Your answers are saved as you go in {session.path}.")
+        say(self.console.wrap("At any question: ? shows the help and why it is asked, < goes "
+                              "back, Ctrl-C stops (your answers are kept)."), dim=True)
+        say(self.console.wrap(
+            "If right now you have numbness around your genitals or bottom, new trouble with "
+            "your bladder or bowels, or weakness in both legs, do not wait for the questions: "
+            f"call the emergency number ({EMERGENCY_NUMBERS})."), fg="red")
+        say(self.console.wrap("This is not a diagnosis and not a substitute for a clinician."),
+            dim=True)
+
+    # ---- one question
+
+    def ask(self, q) -> None:
+        console, session = self.console, self.session
+        title = session.section_title[q.id]
+        if title != self.section:
+            console.say()
+            console.say(f"== {title} ==", bold=True, fg="cyan")
+            self.section = title
+        n, total = session.progress(q.id)
+        console.say()
+        console.say(f"Question {n} of {total}", dim=True)
+        console.say(console.wrap(q.text), bold=True)
+        if q.type == "choice":
+            for index, (_, label) in enumerate(q.choices, start=1):
+                console.say(console.wrap(label, f"  {index}) ", " " * 5))
+        console.say(console.wrap(f"({self.hint(q)})", "  "), dim=True)
+        while True:
+            line = console.read("> ")
+            command = line.strip()
+            if command == HELP:
+                self.show_help(q)
+                continue
+            if command == BACK:
+                previous = session.back()
+                if previous is None:
+                    console.say("  This is the first question; there is nothing to go back to.",
+                                fg="yellow")
+                    continue
+                return
+            try:
+                value = session.parse(q, line)
+            except AnswerRejected as exc:
+                console.say(console.wrap(f"Not accepted: {exc}. Please try again (? for help).",
+                                         "  "), fg="yellow")
+                continue
+            if value is None and q.red_flag:
+                console.say(console.wrap("Left unanswered: a warning sign that is not known "
+                                         "counts as unknown, not as no.", "  "), dim=True)
+            session.record(q.id, value)
+            return
+
+    def hint(self, q) -> str:
+        kinds = {"bool": "y or n", "choice": f"1-{len(q.choices)} or the name", "text": "any text"}
+        parts = [kinds.get(q.type) or q.describe_values()]
+        default = self.session.current_default(q)
+        if default is not None:
+            verb = "keeps" if q.id in self.session.given else "for"
+            parts.append(f"Enter {verb} {display_value(q, default)}")
+        elif not q.required:
+            parts.append("Enter to leave it blank" if q.type == "text" else "Enter if not sure")
+        parts.append("? help, < back")
+        return "; ".join(parts)
+
+    def show_help(self, q) -> None:
+        console = self.console
+        console.say(console.wrap(q.help, "  "), fg="cyan")
+        rules = self.session.why_asked(q.id)
+        if rules:
+            why = "; ".join(f"{rule.id} ({rule.title})" for rule in rules)
+            console.say(console.wrap(f"Why it is asked: the rules {why} read this answer.", "  "))
+        else:
+            console.say(console.wrap("Why it is asked: no rule reads it; it is shown to your "
+                                     "clinician in the report.", "  "))
+        if q.red_flag:
+            console.say(console.wrap("This is a warning-sign question: if you are not sure, "
+                                     "press Enter and it counts as unknown, never as no.", "  "))
+        console.say(console.wrap(f"Answer: {q.describe_values()}. < goes back to the previous "
+                                 f"question.", "  "), dim=True)
+
+    # ---- the end
+
+    def summary(self) -> bool:
+        """Show every answer; True when the person is done, False after they chose one to
+        change (or went back)."""
+        console, session = self.console, self.session
+        console.say()
+        console.say("== Your answers ==", bold=True, fg="cyan")
+        rows = session.summary()
+        section = None
+        numbered = {}
+        for row in rows:
+            if row.number is None and row.status != "implied":
+                continue
+            title = session.section_title[row.question.id]
+            if title != section:
+                console.say(f"  {title}", bold=True)
+                section = title
+            value = display_value(row.question, row.value)
+            if row.status == "implied":
+                value += " (follows from your other answers)"
+            if len(value) > console.width - 32:
+                value = value[:console.width - 35] + "..."
+            number = f"{row.number:>3}." if row.number is not None else "    "
+            console.say(f"  {number} {row.question.id.replace('_', ' '):<24} {value}",
+                        dim=row.status != "answered")
+            if row.number is not None:
+                numbered[str(row.number)] = row.question.id
+        console.say(console.wrap("Type a number to change that answer, < to go back, or press "
+                                 "Enter to see your assessment."), dim=True)
+        while True:
+            try:
+                line = console.read("> ")
+            except EOFError:
+                return True  # every question has been dealt with: end of input means "done"
+            choice = line.strip()
+            if not choice:
+                return True
+            if choice == BACK:
+                if session.back() is not None:
+                    return False
+                continue
+            if choice == HELP:
+                console.say(console.wrap("Type the number in front of an answer to answer that "
+                                         "question again; press Enter when they are right.",
+                                         "  "), fg="cyan")
+                continue
+            qid = numbered.get(choice) or choice.replace(" ", "_")
+            if qid in numbered.values():
+                session.reopen(qid)
+                self.section = None
+                return False
+            console.say(f"  There is no answer numbered {choice!r}: type 1 to {len(numbered)}, "
+                        f"or press Enter.", fg="yellow")
+
+    def show_emergency(self, assessment) -> None:
+        console, session, rulebook = self.console, self.session, self.session.rulebook
+        console.clear()
+        bar = "=" * min(console.width, 72)
+        console.say()
+        console.say(bar, fg="red", bold=True)
+        console.say("  EMERGENCY: get medical help now", fg="red", bold=True)
+        console.say(bar, fg="red", bold=True)
+        flags = "; ".join(rulebook.label("red_flag", f) for f in assessment.red_flags)
+        if flags:
+            console.say(console.wrap(f"Your answers point to {flags}."))
+        console.say()
+        console.say("What to do now:", bold=True)
+        for line in (f"Call your local emergency number ({EMERGENCY_NUMBERS}) or go to the "
+                     f"nearest emergency department now.",
+                     "Do not wait to see whether it settles, and do not start any stretches.",
+                     "Tell them what you answered here; show them this screen or the saved "
+                     "answers."):
+            console.say(console.wrap(line, "  - ", "    "))
+        console.say()
+        console.say("Why:", bold=True)
+        emergency_rules = {rule.id for rule in rulebook.active_rules
+                           if rule.urgency == "emergency"}
+        for reason in assessment.reasons:
+            if reason.id in emergency_rules:
+                console.say(console.wrap(f"{reason.id}  {reason.text}", "  ", "    "))
+        console.say()
+        console.say(console.wrap(f"The questionnaire stopped here. Your {len(session.answers)} "
+                                 f"answers are saved in {session.path}; the full assessment: "
+                                 f"triage assess {shlex.quote(session.path)}"))
+
+    def show_assessment(self, assessment) -> None:
+        from .assessment import format_text
+
+        console, session = self.console, self.session
+        console.say()
+        console.say("== Your assessment ==", bold=True, fg="cyan")
+        first, _, rest = format_text(assessment, session.rulebook).partition("\n")
+        console.say(console.wrap(first), **URGENCY_STYLE[assessment.urgency])
+        for line in rest.rstrip("\n").split("\n"):
+            console.say(console.wrap(line, "", " " * _hanging_indent(line)) if line.strip()
+                        else "")
+        console.say()
+        console.say(console.wrap(f"Your answers are saved in {session.path}; see this again with: "
+                                 f"triage assess {shlex.quote(session.path)}"), dim=True)
+
+    def write_report(self, assessment) -> None:
+        if self.report_path is None:
+            return
+        path = self.report_path
+        try:
+            kind = write_report(path, assessment, self.session.rulebook)
+        except TriageError as exc:
+            raise TriageError(f"{exc.problem} (your answers are saved in {self.session.path})",
+                              file=exc.file or path, where=exc.where) from None
+        except OSError as exc:
+            raise TriageError(f"cannot write the report: {exc.strerror or exc} (your answers "
+                              f"are saved in {self.session.path})", file=path) from None
+        if kind == "json-fallback":
+            self.console.say(f"Reports are not available in this build; wrote the assessment "
+                             f"JSON to {path}.", err=True)
+        else:
+            self.console.say(f"Report written to {path}.", bold=True)
+
+
+def _hanging_indent(line: str) -> int:
+    """Where the continuation of a wrapped line of format_text's output should start: under the
+    value of a "Label:   value" line, under the text of an "  ID  text" reason, else flush."""
+    label = re.match(r"[A-Za-z][A-Za-z ]{0,14}:\s+", line)
+    if label:
+        return label.end()
+    reason = re.match(r"\s+[A-Z][A-Z0-9/-]*\s+", line)
+    return reason.end() if reason else len(line) - len(line.lstrip())
+
+
+def write_report(path: str, assessment, rulebook) -> str:
+    """Write the report (html, md or pdf by the suffix, through triage.report when this build has
+    it) or, for .json, the assessment JSON. Returns what was written."""
+    from .fileio import atomic_write
+
+    if Path(path).suffix.lower() != ".json":
+        if importlib.util.find_spec("triage.report") is not None:
+            module = importlib.import_module("triage.report")
+            writer = getattr(module, "write_report", None)
+            if writer is not None:
+                writer(path, assessment, rulebook, fmt=None)
+                return "report"
+        kind = "json-fallback"
+    else:
+        kind = "json"
+    atomic_write(path, json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return kind
+
+
+# --------------------------------------------------------------------------- triage questions
+
+@click.command(epilog="Examples:\n\n\b\n"
+                      "  triage questions\n"
+                      "  triage questions --format json\n"
+                      "  triage questions --format fhir -o questionnaire.fhir.json\n\n"
+                      "The FHIR form is an HL7 FHIR R4 Questionnaire resource (linkId = question "
+                      "id, answerOption, enableWhen from the skip logic); `triage assess` accepts "
+                      "a QuestionnaireResponse to it.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "fhir"]),
+              default="text", show_default=True,
+              help="text: readable; json: ids, wording, types, choices and skip logic; "
+                   "fhir: a FHIR R4 Questionnaire resource.")
+@click.option("-o", "--output", "output_path", default="-", metavar="FILE|-", show_default=True,
+              help="Where to write it (written atomically).")
+@rules_option
+@fail_on_input_errors
+def questions(output_format, output_path, rules_dir):
+    """Print the questionnaire: sections, questions, answer types, choices and skip logic."""
+    from .fileio import atomic_write
+
+    questionnaire = load_rules(rules_dir).questionnaire
+    if output_format == "json":
+        text = json.dumps(questionnaire_as_dict(questionnaire), indent=2, ensure_ascii=False)
+    elif output_format == "fhir":
+        from .fhir import questionnaire_resource
+
+        text = json.dumps(questionnaire_resource(questionnaire), indent=2, ensure_ascii=False)
+    else:
+        text = _questions_text(questionnaire)
+    atomic_write(output_path, text.rstrip("\n") + "\n")
+
+
+def _questions_text(questionnaire) -> str:
+    from .conditions import describe, show_value
+
+    lines = []
+    for section in questionnaire.sections:
+        lines += [f"{section.title}", ""]
+        for qid in section.questions:
+            q = questionnaire.questions[qid]
+            facts = [q.describe_values()]
+            if q.required:
+                facts.append("required")
+            if q.red_flag:
+                facts.append("warning sign")
+            if q.default is not None:
+                facts.append(f"default {show_value(q.default)}")
+            lines.append(f"  {q.id} ({'; '.join(facts)})")
+            lines += textwrap.wrap(q.text, 96, initial_indent="      ", subsequent_indent="      ")
+            if q.type == "choice":
+                lines += [f"        {value}: {label}" for value, label in q.choices]
+            if q.skip_if is not None:
+                implied = (f", and then counts as {show_value(q.value_if_skipped)}"
+                           if q.value_if_skipped is not None else "")
+                lines += textwrap.wrap(f"not asked when {describe(q.skip_if)}{implied}", 96,
+                                       initial_indent="      ", subsequent_indent="      ")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""The questionnaire as an HL7 FHIR R4 ``Questionnaire``, and answers from a ``QuestionnaireResponse``.
+
+Export (``triage questions --format fhir``): one ``group`` item per section, holding one item per
+question with ``linkId`` = the question id. Types map as integer -> ``integer``, number ->
+``decimal``, bool -> ``boolean``, choice -> ``choice`` (``answerOption.valueCoding``, code = the
+answer value), text -> ``text``. Ranges use the core ``minValue``/``maxValue`` extensions, the help
+text is a ``display`` child item marked as help (``questionnaire-itemControl``), a default is
+``initial`` (``initialSelected`` for a choice), and skip logic becomes ``enableWhen``.
+
+Skip logic says when a question is *not* asked; ``enableWhen`` says when it *is*, so the condition
+is negated. FHIR's ``!=`` is true when the question has no answer, and ``=`` is false, which is
+exactly how the rule grammar treats an unanswered question, so the translation is exact; a skip
+condition that a flat ``enableWhen`` list cannot express is refused rather than approximated.
+
+Import (``triage assess response.json``): the answers of a ``QuestionnaireResponse`` for this
+questionnaire become an ordinary answers mapping, which the questionnaire then validates. Problems
+are reported naming the ``linkId``. This module needs no FHIR library; the tests check its output
+against the FHIR structure with fhir.resources.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Mapping
+
+from .conditions import All, AnswerTest, AnyOf, Not, Unanswered
+from .errors import AnswersError, RulebookError
+
+RESOURCE_ID = "triage-lower-back-pain"
+CANONICAL_URL = "urn:triage:Questionnaire:lower-back-pain"
+ANSWER_SYSTEM = "urn:triage:answer:"  # + question id: the code system of a choice question's values
+HELP_SUFFIX = ".help"
+
+_ITEM_TYPES = {"integer": "integer", "number": "decimal", "bool": "boolean", "choice": "choice",
+               "text": "text"}
+_VALUE_KEYS = {"integer": "valueInteger", "number": "valueDecimal", "bool": "valueBoolean",
+               "choice": "valueCoding", "text": "valueString"}
+_ANSWER_KEYS = {"integer": "answerInteger", "number": "answerDecimal", "bool": "answerBoolean",
+                "choice": "answerCoding", "text": "answerString"}
+_EXT_MIN = "http://hl7.org/fhir/StructureDefinition/minValue"
+_EXT_MAX = "http://hl7.org/fhir/StructureDefinition/maxValue"
+_EXT_ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+_ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+
+
+# --------------------------------------------------------------------------- export
+
+def questionnaire_resource(questionnaire) -> dict:
+    """The questionnaire as a FHIR R4 Questionnaire resource (a JSON-ready dict)."""
+    return {
+        "resourceType": "Questionnaire",
+        "id": RESOURCE_ID,
+        "url": CANONICAL_URL,
+        "version": questionnaire.version,
+        "name": "TriageLowerBackPain",
+        "title": "Lower back pain triage",
+        "status": "active",
+        "subjectType": ["Patient"],
+        "description": ("Questions for a rule-based triage of lower back pain: warning signs "
+                        "first, then the pattern of the pain, posture and coping. Not a "
+                        "diagnosis."),
+        "item": [_section_item(questionnaire, section) for section in questionnaire.sections],
+    }
+
+
+def _section_item(questionnaire, section) -> dict:
+    return {
+        "linkId": section.id,
+        "type": "group",
+        "text": section.title,
+        "item": [_question_item(questionnaire.questions[qid]) for qid in section.questions],
+    }
+
+
+def _question_item(q) -> dict:
+    item: dict[str, Any] = {"linkId": q.id, "text": q.text, "type": _ITEM_TYPES[q.type]}
+    if q.required:
+        item["required"] = True
+    extensions = []
+    for url, bound in ((_EXT_MIN, q.min), (_EXT_MAX, q.max)):
+        if bound is not None and q.type in ("integer", "number"):
+            key = "valueInteger" if q.type == "integer" else "valueDecimal"
+            extensions.append({"url": url, key: int(bound) if q.type == "integer" else bound})
+    if extensions:
+        item["extension"] = extensions
+    if q.skip_if is not None:
+        behaviour, conditions = enable_when(q.skip_if, where=q.id)
+        item["enableWhen"] = conditions
+        if len(conditions) > 1:
+            item["enableBehavior"] = behaviour
+    if q.type == "choice":
+        item["answerOption"] = [
+            {"valueCoding": _coding(q, value, label), **({"initialSelected": True}
+                                                         if value == q.default else {})}
+            for value, label in q.choices]
+    elif q.default is not None:
+        item["initial"] = [{_VALUE_KEYS[q.type]: q.default}]
+    item["item"] = [{
+        "linkId": q.id + HELP_SUFFIX,
+        "type": "display",
+        "text": q.help,
+        "extension": [{"url": _EXT_ITEM_CONTROL, "valueCodeableConcept": {"coding": [
+            {"system": _ITEM_CONTROL_SYSTEM, "code": "help", "display": "Help-Button"}]}}],
+    }]
+    return item
+
+
+def _coding(q, value, label) -> dict:
+    return {"system": ANSWER_SYSTEM + q.id, "code": value, "display": label}
+
+
+def enable_when(skip_if, *, where: str = "") -> tuple[str, list]:
+    """(enableBehavior, enableWhen list) equivalent to "not skip_if". Raises RulebookError when the
+    condition needs more than one flat all/any list."""
+    node = _nnf(Not(skip_if))
+    if isinstance(node, (All, AnyOf)):
+        behaviour = "all" if isinstance(node, All) else "any"
+        leaves = list(_flatten(node, type(node)))
+    else:
+        behaviour, leaves = "all", [node]
+    conditions: list[dict] = []
+    for leaf in leaves:
+        conditions += _leaf_conditions(leaf, behaviour, where)
+    return behaviour, conditions
+
+
+def _leaf_conditions(leaf, behaviour, where) -> list[dict]:
+    negated = isinstance(leaf, Not)
+    atom = leaf.child if negated else leaf
+    if isinstance(atom, Unanswered):
+        if len(atom.questions) > 1 and (behaviour == "all") != negated:
+            _refuse(where)
+        return [{"question": q, "operator": "exists", "answerBoolean": negated}
+                for q in atom.questions]
+    if not isinstance(atom, AnswerTest) or atom.op not in ("equals", "in"):
+        _refuse(where)
+    values = [atom.operand] if atom.op == "equals" else list(atom.operand)
+    # `x in [a, b]` is an any of `=`; its negation is an all of `!=`
+    if len(values) > 1 and (behaviour == "all") != negated:
+        _refuse(where)
+    return [{"question": atom.question, "operator": "!=" if negated else "=",
+             _answer_key(atom.question, value): _answer_value(atom.question, value)}
+            for value in values]
+
+
+def _answer_key(question, value) -> str:
+    # the rule grammar compares only bool and choice answers by value (numbers by parameter,
+    # which skip logic cannot use), so these are the two kinds of operand
+    return "answerBoolean" if isinstance(value, bool) else "answerCoding"
+
+
+def _answer_value(question, value):
+    if isinstance(value, str):
+        return {"system": ANSWER_SYSTEM + question, "code": value}
+    return value
+
+
+def _refuse(where):
+    raise RulebookError("this skip logic cannot be written as a FHIR enableWhen list (use one "
+                        "flat all or any of answer tests)", file="questionnaire.yaml",
+                        where=where or None)
+
+
+def _nnf(node, negated=False):
+    if isinstance(node, Not):
+        return _nnf(node.child, not negated)
+    if isinstance(node, (All, AnyOf)):
+        children = tuple(_nnf(c, negated) for c in node.children)
+        return AnyOf(children) if isinstance(node, All) == negated else All(children)
+    return Not(node) if negated else node
+
+
+def _flatten(node, kind):
+    for child in node.children:
+        if isinstance(child, kind):
+            yield from _flatten(child, kind)
+        elif isinstance(child, (All, AnyOf)):
+            raise RulebookError("this skip logic cannot be written as a FHIR enableWhen list "
+                                "(it mixes all and any)", file="questionnaire.yaml")
+        else:
+            yield child
+
+
+# --------------------------------------------------------------------------- import
+
+def answers_from_response(raw: Mapping, questionnaire, *, source: str = "answers") -> dict:
+    """The answers mapping of a FHIR QuestionnaireResponse for this questionnaire.
+
+    The result is raw (not yet validated): ranges and required questions are checked by
+    ``Questionnaire.validate`` like any answers file. Raises AnswersError naming the linkId."""
+    source = "<stdin>" if source == "-" else source
+    if raw.get("status") == "entered-in-error":
+        raise AnswersError("the QuestionnaireResponse is marked entered-in-error", file=source)
+    _check_questionnaire_reference(raw.get("questionnaire"), source)
+    groups = {section.id for section in questionnaire.sections}
+    answers: dict[str, Any] = {}
+
+    def walk(items, path):
+        if items is None:
+            return
+        if not isinstance(items, list):
+            raise AnswersError("'item' must be a list", file=source, where=path or None)
+        for item in items:
+            link = item.get("linkId") if isinstance(item, Mapping) else None
+            if not isinstance(link, str) or not link:
+                raise AnswersError("an item without a linkId", file=source, where=path or None)
+            if link in questionnaire.questions:
+                if link in answers:
+                    raise AnswersError("answered twice", file=source, where=link)
+                value = _answer_of(item, questionnaire.questions[link], source)
+                if value is not None:
+                    answers[link] = value
+                for answer in item.get("answer") or []:
+                    walk(answer.get("item") if isinstance(answer, Mapping) else None, link)
+            elif link in groups or (link.endswith(HELP_SUFFIX)
+                                    and link[:-len(HELP_SUFFIX)] in questionnaire.questions):
+                if item.get("answer"):
+                    raise AnswersError("is not a question and cannot have an answer", file=source,
+                                       where=link)
+            else:
+                match = difflib.get_close_matches(link, list(questionnaire.questions), n=1)
+                hint = f" (did you mean '{match[0]}'?)" if match else ""
+                raise AnswersError(f"unknown linkId{hint}", file=source, where=link)
+            walk(item.get("item"), link)
+
+    walk(raw.get("item"), "")
+    return answers
+
+
+def _check_questionnaire_reference(reference, source) -> None:
+    if reference is None:
+        return
+    url = str(reference).split("|", 1)[0]
+    if url != CANONICAL_URL and url.rstrip("/").rsplit("/", 1)[-1] != RESOURCE_ID:
+        raise AnswersError(f"the QuestionnaireResponse answers questionnaire {reference!r}, not "
+                           f"this one ({CANONICAL_URL})", file=source)
+
+
+def _answer_of(item: Mapping, q, source):
+    answers = item.get("answer") or []
+    if not isinstance(answers, list):
+        raise AnswersError("'answer' must be a list", file=source, where=q.id)
+    if not answers:
+        return None
+    if len(answers) > 1:
+        raise AnswersError(f"{len(answers)} answers given; this question takes one", file=source,
+                           where=q.id)
+    answer = answers[0]
+    values = {k: v for k, v in answer.items() if k.startswith("value")} \
+        if isinstance(answer, Mapping) else {}
+    if len(values) != 1:
+        raise AnswersError(f"expected one {_VALUE_KEYS[q.type]} in the answer", file=source,
+                           where=q.id)
+    (key, value), = values.items()
+    expected = _VALUE_KEYS[q.type]
+    accepted = {expected}
+    if q.type == "number":
+        accepted.add("valueInteger")
+    if q.type == "choice":
+        accepted.add("valueString")  # some forms record the code as a plain string
+    if key not in accepted:
+        raise AnswersError(f"expected {expected} for a {q.type} question, got {key}",
+                           file=source, where=q.id)
+    if key == "valueCoding":
+        code = value.get("code") if isinstance(value, Mapping) else None
+        if not isinstance(code, str):
+            raise AnswersError("valueCoding without a code", file=source, where=q.id)
+        system = value.get("system")
+        if system is not None and system != ANSWER_SYSTEM + q.id:
+            raise AnswersError(f"code system {system!r} is not this question's "
+                               f"({ANSWER_SYSTEM + q.id})", file=source, where=q.id)
+        return code
+    return value
