@@ -206,7 +206,21 @@ class Evidence:
 
 def evaluate(node, answers: Mapping[str, Any], findings: Mapping[str, Any]) -> bool:
     """Whether the condition holds for these answers and conclusions (kind -> set of values)."""
-    return _eval(node, answers, findings, None)
+    # The same walk as _eval without collecting evidence, so it can stop at the first child that
+    # decides: the engine's cross-check runs this on every rule of every case.
+    if isinstance(node, All):
+        for child in node.children:
+            if not evaluate(child, answers, findings):
+                return False
+        return True
+    if isinstance(node, AnyOf):
+        for child in node.children:
+            if evaluate(child, answers, findings):
+                return True
+        return False
+    if isinstance(node, Not):
+        return not evaluate(node.child, answers, findings)
+    return _leaf(node, answers, findings)[0]
 
 
 def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence]]:

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 from . import _experta as xp
 from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
-                         describe_evidence, evaluate, evaluate_with_evidence)
+                         describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .errors import RulebookError
 from .rulebook import Rulebook, RuleSpec
@@ -275,7 +275,9 @@ class _Matcher(xp.ReteMatcher):
             if id(node) not in nodes:
                 nodes[id(node)] = node
                 pending.extend(child.node for child in node.children)
-        self._nodes = tuple(nodes.values())
+        # nodes without memory (the root, alpha tests, TESTs) have nothing to clear
+        no_memory = type(self.root_node)._reset
+        self._nodes = tuple(node for node in nodes.values() if type(node)._reset is not no_memory)
 
     def reset(self):
         for node in self._nodes:
@@ -335,26 +337,49 @@ def build_engine_class(rulebook: Rulebook) -> type:
     """One experta KnowledgeEngine subclass for the rulebook's active rules."""
     rules = rulebook.active_rules
     positive_reads = _positive_reads(rules)
-    # Snapshot(stratum=s - 1) is declared only when some rule of stratum s reads it
-    snapshot_strata = tuple(sorted({rule.stratum for rule in rules
-                                    if any(atom[0] == "closed" for conjunction
-                                           in _conjunctions(rule) for atom in conjunction)}))
     attrs: dict[str, Any] = {"rulebook_version": rulebook.version,
-                             "snapshot_strata": snapshot_strata,
-                             "active_rules": rules}
+                             "snapshots": _snapshot_plan(rules),
+                             "rules_by_id": {rule.id: rule for rule in rules}}
     for index, rule in enumerate(rules):
         attrs.update(_experta_rules(rule, len(rules) - index, positive_reads))
     return type("TriageEngine", (_TriageEngine,), attrs)
 
 
-_ENGINES: "weakref.WeakKeyDictionary[Rulebook, Any]" = weakref.WeakKeyDictionary()
+def _snapshot_plan(rules) -> tuple:
+    """(stratum, kinds) for each stratum whose rules read absences or counts, lowest first.
+
+    Snapshot(stratum=s - 1) is declared only when some rule of stratum s reads one, and it carries
+    only the kinds of finding that those rules read.
+    """
+    kinds_by_stratum: dict[int, set] = {}
+    for rule in rules:
+        for conjunction in _conjunctions(rule):
+            for atom in conjunction:
+                if atom[0] == "closed":
+                    kinds = kinds_by_stratum.setdefault(rule.stratum, set())
+                    kinds.update(leaf.kind for leaf in iter_leaves(atom[1]))
+    return tuple((stratum, tuple(sorted(kinds_by_stratum[stratum])))
+                 for stratum in sorted(kinds_by_stratum))
+
+
+# id(rulebook) -> (weak reference to it, its engine). Not a WeakKeyDictionary: that hashes the
+# frozen Rulebook, i.e. every rule's condition tree, on every lookup (a tenth of a case's time).
+_ENGINES: dict[int, tuple] = {}
 
 
 def engine_for(rulebook: Rulebook):
     """The engine of a rulebook, built on first use and reused for every case after."""
-    engine = _ENGINES.get(rulebook)
-    if engine is None:
-        engine = _ENGINES[rulebook] = build_engine_class(rulebook)()
+    entry = _ENGINES.get(id(rulebook))
+    if entry is not None and entry[0]() is rulebook:
+        return entry[1]
+    engine = build_engine_class(rulebook)()
+    key = id(rulebook)
+
+    def forget(ref, key=key):
+        if _ENGINES.get(key, (None,))[0] is ref:
+            del _ENGINES[key]
+
+    _ENGINES[key] = (weakref.ref(rulebook, forget), engine)
     return engine
 
 
@@ -367,9 +392,11 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
     engine.start_case()
     engine.declare(Answers(**answers))
     engine.run()
-    for stratum in engine.snapshot_strata:
+    findings = engine.findings
+    for stratum, kinds in engine.snapshots:
         engine.declare(Snapshot(stratum=stratum - 1,
-                                **{k: frozenset(v) for k, v in engine.findings.items()}))
+                                **{kind: frozenset(findings[kind]) for kind in kinds
+                                   if kind in findings}))
         engine.run()
     return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
 
@@ -379,22 +406,32 @@ def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "ans
     """Assess one case. Raises AnswersError for answers that do not fit the questionnaire."""
     valid = rulebook.questionnaire.validate(answers, source=source)
     fired, findings = run_rules(valid, rulebook)
-    _cross_check(valid, rulebook, fired, findings)
-    return _assessment(valid, rulebook, fired, findings)
+    evidence = _cross_check(valid, rulebook, fired, findings)
+    return _assessment(valid, rulebook, fired, findings, evidence)
 
 
-def _cross_check(answers, rulebook, fired, findings) -> None:
+def _cross_check(answers, rulebook, fired, findings) -> dict:
+    """Check the engine against plain Python: a rule fired exactly when its condition holds on the
+    final answers and findings (``conditions.evaluate``, not the engine's compiled tests). Returns
+    the evidence of each fired rule, for its reason."""
     fired_set = set(fired)
-    for rule in rulebook.active_rules:
-        holds = evaluate(rule.when, answers, findings)
+    evidence = {}
+    for rule in engine_for(rulebook).rules_by_id.values():
+        if rule.id in fired_set:
+            holds, evidence[rule.id] = evaluate_with_evidence(rule.when, answers, findings)
+        else:
+            holds = evaluate(rule.when, answers, findings)
         if holds != (rule.id in fired_set):
             raise EngineInconsistency(
                 f"{rule.id}: the engine {'fired' if rule.id in fired_set else 'did not fire'} "
                 f"it, but its condition {'holds' if holds else 'does not hold'} on the final "
                 f"facts")
+    if len(fired_set) != len(fired):
+        raise EngineInconsistency(f"a rule fired twice: {', '.join(fired)}")
+    return evidence
 
 
-def _assessment(answers, rulebook: Rulebook, fired, findings) -> Assessment:
+def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> Assessment:
     urgencies = findings.get("urgency", set())
     if not urgencies:
         raise RulebookError("no rule concluded an urgency for this case (the rulebook needs a "
@@ -415,10 +452,14 @@ def _assessment(answers, rulebook: Rulebook, fired, findings) -> Assessment:
         raise RulebookError("self-care with no stretch left to recommend: the rules avoided every "
                             "stretch they chose", file=rulebook.directory)
     reasons = []
+    rules_by_id = engine_for(rulebook).rules_by_id
     for rule_id in fired:
-        rule = rulebook.rule(rule_id)
-        _, evidence = evaluate_with_evidence(rule.when, answers, findings)
-        shown = list(dict.fromkeys(describe_evidence(e) for e in evidence if e.supports))
+        rule = rules_by_id[rule_id]
+        if evidence is not None and rule_id in evidence:
+            leaves = evidence[rule_id]
+        else:
+            _, leaves = evaluate_with_evidence(rule.when, answers, findings)
+        shown = list(dict.fromkeys(describe_evidence(e) for e in leaves if e.supports))
         reasons.append(Reason(rule.id, f"{rule.title}: {'; '.join(shown)}." if shown
                               else f"{rule.title}."))
     red_flag_questions = rulebook.questionnaire.red_flag_questions
