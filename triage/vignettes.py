@@ -143,3 +143,37 @@ def expect_block(actual: dict) -> str:
                                       "stretches")}
     text = yaml.safe_dump({"expect": shown}, sort_keys=False, default_flow_style=None)
     return text
+
+
+def suggested_expect(outcome: Outcome) -> dict:
+    """The case's own `expect:` block, changed as little as possible so that it passes with the
+    rules as they are now: exact keys take the actual value, an `_include` list keeps only what was
+    concluded, an `_exclude` list drops what was, and a floor comes down to the actual urgency."""
+    expect = dict(outcome.vignette.expect)
+    actual = outcome.actual
+    for key, _expected, _got in outcome.differences:
+        if key in EXACT or key in EXACT_SETS:
+            expect[key] = actual[key]
+        elif key in INCLUDES:
+            kept = [v for v in expect[key] if v in actual[INCLUDES[key]]]
+            expect[key] = kept
+        elif key in EXCLUDES:
+            expect[key] = [v for v in expect[key] if v not in actual[EXCLUDES[key]]]
+        elif key == "urgency_at_least":
+            expect[key] = actual["urgency"]
+    return {k: v for k, v in expect.items() if v != []
+            or k in EXACT_SETS}
+
+
+def expect_yaml(expect: dict, *, indent: int = 4) -> str:
+    """An `expect:` block in the layout of a vignette file (one key a line, lists in brackets),
+    indented to paste in place of the case's own."""
+    import yaml
+
+    pad = " " * indent
+    lines = [f"{pad}expect:"]
+    for key, value in expect.items():
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000)
+        text = text.removesuffix("\n").removesuffix("\n...")
+        lines.append(f"{pad}  {key}: {text}")
+    return "\n".join(lines) + "\n"

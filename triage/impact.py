@@ -1,0 +1,183 @@
+"""`triage rules diff`: what a change to the rules would change for a set of past cases.
+
+Every case (a row of a JSONL or CSV file, read by the same readers as `triage batch`) is assessed
+with the old rules and with the new ones; the outcomes are compared on urgency, duration class,
+red flags, causes and stretches.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .errors import AnswersError, RulebookError, TriageError
+
+SCALARS = ("urgency", "duration_class")
+LISTS = ("red_flags", "causes", "stretches")
+FIELDS = SCALARS + LISTS
+FIELD_WORDS = {"urgency": "urgency", "duration_class": "duration class", "red_flags": "red flags",
+               "causes": "causes", "stretches": "stretches"}
+
+
+@dataclass
+class CaseChange:
+    case_id: object
+    line: int
+    changes: dict  # field -> (old, new)
+
+    @property
+    def name(self) -> str:
+        return f"line {self.line}" + (f" ({self.case_id})" if self.case_id not in (None, "")
+                                      else "")
+
+    def to_dict(self) -> dict:
+        out: dict = {"case_id": self.case_id, "line": self.line, "changes": {}}
+        for key, (old, new) in self.changes.items():
+            if key in SCALARS:
+                out["changes"][key] = {"old": old, "new": new}
+            else:
+                out["changes"][key] = {"old": old, "new": new,
+                                       "added": [v for v in new if v not in old],
+                                       "removed": [v for v in old if v not in new]}
+        return out
+
+    def text(self) -> str:
+        parts = []
+        for key, (old, new) in self.changes.items():
+            if key in SCALARS:
+                parts.append(f"{FIELD_WORDS[key]} {old} -> {new}")
+            else:
+                added = [v for v in new if v not in old]
+                removed = [v for v in old if v not in new]
+                change = ([f"+{v}" for v in added] + [f"-{v}" for v in removed]
+                          or ["order changed"])
+                parts.append(f"{FIELD_WORDS[key]} {' '.join(change)}")
+        return "; ".join(parts)
+
+
+@dataclass
+class Impact:
+    old: str  # the directories as the user named them
+    new: str
+    cases_file: str
+    cases: int = 0
+    changed: list = field(default_factory=list)  # CaseChange
+    errors: list = field(default_factory=list)  # (case_id, line, message)
+    counts: Counter = field(default_factory=Counter)  # field -> cases where it changed
+    transitions: dict = field(default_factory=lambda: {k: Counter() for k in SCALARS})
+    added: dict = field(default_factory=lambda: {k: Counter() for k in LISTS})
+    removed: dict = field(default_factory=lambda: {k: Counter() for k in LISTS})
+
+    def to_dict(self) -> dict:
+        return {
+            "old_rules": self.old, "new_rules": self.new, "cases_file": self.cases_file,
+            "cases": self.cases, "assessed": self.cases - len(self.errors),
+            "changed": len(self.changed),
+            "counts": {k: self.counts.get(k, 0) for k in FIELDS},
+            "transitions": {k: [{"from": a, "to": b, "count": n}
+                                for (a, b), n in _ordered(self.transitions[k])]
+                            for k in SCALARS},
+            "added": {k: dict(sorted(self.added[k].items())) for k in LISTS},
+            "removed": {k: dict(sorted(self.removed[k].items())) for k in LISTS},
+            "changed_cases": [c.to_dict() for c in self.changed],
+            "errors": [{"case_id": c, "line": line, "error": m} for c, line, m in self.errors],
+        }
+
+    def text(self, *, max_cases: int = 100) -> str:
+        assessed = self.cases - len(self.errors)
+        share = f" ({100 * len(self.changed) / assessed:.1f}%)" if assessed else ""
+        lines = [f"Rules {self.old} -> {self.new}, on {assessed} case{_s(assessed)} from "
+                 f"{self.cases_file}:",
+                 f"  {len(self.changed)} case{_s(len(self.changed))} change{share}", ""]
+        width = max(len(w) for w in FIELD_WORDS.values())
+        lines.append("Cases changed, by part of the outcome:")
+        lines += [f"  {FIELD_WORDS[k]:<{width}}  {self.counts.get(k, 0):>6}" for k in FIELDS]
+        for key in SCALARS:
+            if self.transitions[key]:
+                lines += ["", f"{FIELD_WORDS[key].capitalize()} transitions:"]
+                pairs = _ordered(self.transitions[key])
+                labels = [f"{a} -> {b}" for (a, b), _ in pairs]
+                pad = max(len(label) for label in labels)
+                lines += [f"  {label:<{pad}}  {n:>6}" for label, (_, n) in zip(labels, pairs)]
+        for key in LISTS:
+            if self.added[key] or self.removed[key]:
+                lines += ["", f"{FIELD_WORDS[key].capitalize()} added and removed:"]
+                rows = ([(f"+ {v}", n) for v, n in sorted(self.added[key].items())]
+                        + [(f"- {v}", n) for v, n in sorted(self.removed[key].items())])
+                pad = max(len(label) for label, _ in rows)
+                lines += [f"  {label:<{pad}}  {n:>6}" for label, n in rows]
+        if self.changed:
+            lines += ["", "Changed cases:"]
+            shown = self.changed if max_cases == 0 else self.changed[:max_cases]
+            lines += [f"  {c.name}: {c.text()}" for c in shown]
+            if len(shown) < len(self.changed):
+                lines.append(f"  ... and {len(self.changed) - len(shown)} more "
+                             f"(--max-cases 0 lists them all; --format json gives every one)")
+        if self.errors:
+            lines += ["", f"Cases that could not be assessed ({len(self.errors)}):"]
+            lines += [f"  line {line}{f' ({c})' if c not in (None, '') else ''}: {m}"
+                      for c, line, m in self.errors]
+        return "\n".join(lines) + "\n"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _ordered(counter: Counter) -> list:
+    """Transitions most frequent first, then by name, so the output is stable."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _outcome(assessment) -> dict:
+    return {k: (getattr(assessment, k) if k in SCALARS else list(getattr(assessment, k)))
+            for k in FIELDS}
+
+
+def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = "auto",
+            old_name: str | None = None, new_name: str | None = None) -> Impact:
+    """Assess every case with both rulebooks and count what changes."""
+    from .batch import _detect_format, _open_text, read_rows
+    from .engine import assess
+
+    impact = Impact(old_name or old_rulebook.directory, new_name or new_rulebook.directory,
+                    cases_path)
+    handle = _open_text(cases_path)
+    with handle:
+        fmt, source = _detect_format(cases_path, handle, input_format)
+        questions = dict(old_rulebook.questionnaire.questions)
+        questions.update(new_rulebook.questionnaire.questions)
+        for row in read_rows(cases_path, source, fmt, questions):
+            impact.cases += 1
+            if row.error is not None:
+                impact.errors.append((row.case_id, row.line, row.error))
+                continue
+            outcomes, error = [], None
+            for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
+                try:
+                    outcomes.append(_outcome(assess(row.answers, rulebook,
+                                                    source=f"{label} rules")))
+                except AnswersError as exc:
+                    error = exc.message
+                    break
+                except RulebookError as exc:  # e.g. the new rules conclude no urgency
+                    error = f"{label} rules: {exc.problem}"
+                    break
+            if error is not None:
+                impact.errors.append((row.case_id, row.line, error))
+                continue
+            old, new = outcomes
+            changes = {}
+            for key in FIELDS:
+                if old[key] != new[key]:
+                    changes[key] = (old[key], new[key])
+                    impact.counts[key] += 1
+                    if key in SCALARS:
+                        impact.transitions[key][(old[key], new[key])] += 1
+                    else:
+                        impact.added[key].update(v for v in new[key] if v not in old[key])
+                        impact.removed[key].update(v for v in old[key] if v not in new[key])
+            if changes:
+                impact.changed.append(CaseChange(row.case_id, row.line, changes))
+    if impact.cases == 0:
+        raise TriageError("no cases to compare", file=cases_path)
+    return impact

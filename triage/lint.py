@@ -1,0 +1,321 @@
+"""`triage rules check`: every problem of a rules directory, one line each, like a linter.
+
+A rules directory that does not load (a schema error, an unknown question, value, parameter,
+urgency or stretch, a duplicate id, a rule without references) gives the loader's one error. A
+directory that loads is then checked for what the loader cannot see:
+
+* a rule without an example where it fires and one where it stays silent, or an example that fails;
+* a rule that can never fire (its conditions contradict one another, or it needs a conclusion that
+  no active rule can draw);
+* a red-flag question that no active rule tests, so an alarming answer would change nothing;
+* a parameter that no rule uses;
+* a rule never reviewed, or last reviewed longer ago than the rulebook's review period.
+
+"Can never fire" is decided soundly and simply: the condition is split into alternatives the way
+the engine splits it (engine._nnf, engine._dnf), and an alternative is impossible only when its
+tests on one question cannot all hold at once (values of a choice, a range of numbers, answered
+against unanswered), or when it needs a conclusion that no rule able to fire draws. Anything the
+check cannot decide counts as possible, so it never reports a rule that can fire.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conditions import AnswerTest, CountTest, Not, Unanswered, parameters_used
+from .errors import RulebookError
+from .review import TooComplex, check_examples, literal_alternatives, phrase, review_due
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    where: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.file, self.where, self.problem) if part)
+
+
+@dataclass
+class LintReport:
+    directory: str
+    problems: list
+    rulebook: object = None  # None when the directory did not load
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.rulebook is None:
+            return f"{self.directory}: the rule files do not load; fix the problem above first."
+        rb = self.rulebook
+        n = len(self.problems)
+        counts = {s: sum(1 for r in rb.rules if r.status == s) for s in ("active", "draft",
+                                                                          "retired")}
+        examples = sum(len(r.examples) for r in rb.rules if r.status != "retired")
+        what = (f"{len(rb.rules)} rules ({counts['active']} active, {counts['draft']} draft, "
+                f"{counts['retired']} retired), {examples} examples, {len(rb.parameters)} "
+                f"parameters, {len(rb.questionnaire.questions)} questions, "
+                f"{len(rb.stretches)} stretches")
+        if n:
+            return f"{n} problem{'s' if n != 1 else ''} in {rb.name} {rb.version}: {what}."
+        return f"No problems in {rb.name} {rb.version}: {what}."
+
+
+def lint_directory(directory=None, *, today: _dt.date | None = None) -> LintReport:
+    """Load the rules of `directory` (default: the shipped ones) and check them."""
+    from .rulebook import load_rulebook
+    from .resources import rules_dir
+
+    shown = str(directory) if directory is not None else str(rules_dir())
+    try:
+        rulebook = load_rulebook(directory)
+    except RulebookError as exc:
+        return LintReport(shown, [Problem(exc.file or shown, exc.where, exc.problem)])
+    return LintReport(shown, lint_rulebook(rulebook, today=today), rulebook)
+
+
+def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
+    """Every problem of a loaded rulebook, in file order."""
+    from .rulebook import _display
+
+    today = today or _dt.date.today()
+    problems: list[Problem] = []
+    never = never_firing(rulebook)
+    for rule in rulebook.rules:
+        if rule.status == "retired":
+            continue
+        problems += _example_problems(rule, rulebook)
+        if rule.id in never:
+            problems.append(Problem(rule.file, rule.id, f"can never fire: {never[rule.id]}"))
+        problems += _review_problems(rule, rulebook, today)
+    directory = Path(rulebook.directory)
+    questionnaire = _display(directory / "questionnaire.yaml")
+    tested = {leaf.question for rule in rulebook.active_rules for leaf in _leaves(rule.when)
+              if isinstance(leaf, AnswerTest)}
+    for qid in rulebook.questionnaire.red_flag_questions:
+        if qid not in tested:
+            problems.append(Problem(questionnaire, qid,
+                                    "red-flag question that no active rule tests: an alarming "
+                                    "answer would change nothing"))
+    used = {p for rule in rulebook.rules if rule.status != "retired"
+            for p in parameters_used(rule.when)}
+    meta = _display(directory / "rulebook.yaml")
+    for name in rulebook.parameters:
+        if name not in used:
+            problems.append(Problem(meta, name, "parameter that no rule uses: changing it would "
+                                                "change nothing"))
+    return problems
+
+
+def _leaves(node):
+    from .conditions import iter_leaves
+
+    return iter_leaves(node)
+
+
+def _example_problems(rule, rulebook) -> list[Problem]:
+    out = []
+    kinds = {e.fires for e in rule.examples}
+    if True not in kinds:
+        out.append(Problem(rule.file, rule.id, "no example where it fires (add one under "
+                                               "'examples:' as '- fires: {...}')"))
+    if False not in kinds:
+        out.append(Problem(rule.file, rule.id, "no example where it stays silent (add one under "
+                                               "'examples:' as '- silent: {...}')"))
+    for result in check_examples(rule, rulebook):
+        if result.passed is False:
+            out.append(Problem(rule.file, rule.id,
+                               f"example {result.number} ({result.kind}) fails: {result.detail}"))
+    return out
+
+
+def _review_problems(rule, rulebook, today) -> list[Problem]:
+    if rule.reviewed_on is None:
+        return [Problem(rule.file, rule.id, "never reviewed: add reviewed_by and reviewed_on")]
+    if rule.reviewed_on > today:
+        return [Problem(rule.file, rule.id, f"reviewed_on {rule.reviewed_on} is in the future")]
+    due = review_due(rule, rulebook)
+    if due < today:
+        return [Problem(rule.file, rule.id,
+                        f"review overdue: last reviewed {rule.reviewed_on}, more than "
+                        f"{rulebook.review_period_days} days ago (review_period_days); "
+                        f"it was due by {due}")]
+    return []
+
+
+# --------------------------------------------------------------------------- can it ever fire?
+
+def never_firing(rulebook) -> dict[str, str]:
+    """Active (and draft) rules that can never fire, with the reason. Starts by assuming every
+    active rule can fire and removes those that cannot until nothing changes, so a rule is only
+    reported when it is impossible even if every other rule that might fire does."""
+    possible = {r.id for r in rulebook.active_rules}
+    reasons: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for rule in rulebook.active_rules:
+            if rule.id not in possible:
+                continue
+            reason = _impossible(rule, rulebook, possible)
+            if reason:
+                possible.discard(rule.id)
+                reasons[rule.id] = reason
+                changed = True
+    for rule in rulebook.rules:
+        if rule.status == "draft":
+            reason = _impossible(rule, rulebook, possible)
+            if reason:
+                reasons[rule.id] = reason
+    return reasons
+
+
+def _impossible(rule, rulebook, possible) -> str | None:
+    """Why no alternative of the rule's condition can hold, or None if one might."""
+    from .engine import _dnf, _nnf
+
+    why: list[str] = []
+    for conjunction in _dnf(_nnf(rule.when)):
+        reason = _conjunction_impossible(conjunction, rulebook, possible)
+        if reason is None:
+            return None
+        if reason not in why:
+            why.append(reason)
+    return "; and ".join(why) if why else None
+
+
+def _producers(rulebook, possible, kind, value=None):
+    return [r for r in rulebook.active_rules if r.id in possible
+            and any(k == kind and (value is None or v == value) for k, v in r.then)]
+
+
+def _conjunction_impossible(conjunction, rulebook, possible) -> str | None:
+    for atom in conjunction:
+        if atom[0] == "finding":
+            _, kind, value = atom
+            if not _producers(rulebook, possible, kind, value):
+                return _no_producer(rulebook, kind, value)
+        elif atom[0] == "closed" and isinstance(atom[1], CountTest):
+            test = atom[1]
+            values = {v for r in _producers(rulebook, possible, test.kind)
+                      for k, v in r.then if k == test.kind}
+            if len(values) < test.at_least:
+                return (f"it needs at least {test.at_least} ({test.parameter}) different "
+                        f"{test.kind.replace('_', ' ')}s, but the rules that can fire conclude "
+                        f"only {len(values)}")
+    answer_conditions = [atom[1] for atom in conjunction if atom[0] == "answers"]
+    if not answer_conditions:
+        return None
+    from .conditions import All
+
+    try:
+        alternatives = literal_alternatives(All(tuple(answer_conditions)), split_unanswered=True)
+    except TooComplex:
+        return None
+    first = None
+    for literals in alternatives:
+        reason = _answers_conflict(literals, rulebook)
+        if reason is None:
+            return None
+        first = first or reason
+    return first
+
+
+def _no_producer(rulebook, kind, value) -> str:
+    what = f"{kind.replace('_', ' ')} {value}" if value else f"any {kind.replace('_', ' ')}"
+    others = [r.id for r in rulebook.rules if any(k == kind and (value is None or v == value)
+                                                  for k, v in r.then)]
+    inactive = [i for i in others if rulebook.rule(i).status != "active"]
+    if not others:
+        return f"it needs {what}, which no rule concludes"
+    if inactive and len(inactive) == len(others):
+        return f"it needs {what}, which only {', '.join(inactive)} conclude(s), and none is active"
+    return f"it needs {what}, but the rules that conclude it ({', '.join(others)}) can never fire"
+
+
+def _answers_conflict(literals, rulebook) -> str | None:
+    """None if some answers make every literal hold, else why not (naming the question)."""
+    by_question: dict[str, list] = {}
+    for literal in literals:
+        leaf = literal.child if isinstance(literal, Not) else literal
+        if isinstance(leaf, AnswerTest):
+            by_question.setdefault(leaf.question, []).append(literal)
+        elif isinstance(leaf, Unanswered):
+            for q in leaf.questions:
+                by_question.setdefault(q, []).append(literal)
+    for qid, qliterals in by_question.items():
+        question = rulebook.questionnaire.questions[qid]
+        if not _question_satisfiable(question, qliterals):
+            texts = "; ".join(dict.fromkeys(phrase(lit, rulebook) for lit in qliterals))
+            if question.required and any(isinstance(lit, Unanswered) for lit in qliterals):
+                return f'"{qid.replace("_", " ")}" is required, so it is never left unanswered'
+            return f'no answer to "{qid.replace("_", " ")}" meets all of: {texts}'
+    return None
+
+
+def _question_satisfiable(question, literals) -> bool:
+    positive = [lit for lit in literals if isinstance(lit, AnswerTest)]
+    negative = [lit.child for lit in literals
+                if isinstance(lit, Not) and isinstance(lit.child, AnswerTest)]
+    must_be_unanswered = any(isinstance(lit, Unanswered) for lit in literals)
+    must_be_answered = (question.required or bool(positive)
+                        or any(isinstance(lit, Not) and isinstance(lit.child, Unanswered)
+                               for lit in literals))
+    if must_be_unanswered:
+        return not must_be_answered  # an answer test never holds on an unanswered question
+    if not must_be_answered:
+        return True  # left unanswered, every negated answer test holds
+    tests = positive + [_opposite(t) for t in negative]
+    if question.type in ("integer", "number"):
+        return _range_satisfiable(question, tests)
+    if question.type in ("bool", "choice"):
+        allowed = set(question.values)
+        for test in tests:
+            if isinstance(test, _NotIn):
+                allowed -= set(test.operand)
+            else:
+                allowed &= {test.operand} if test.op == "equals" else set(test.operand)
+        return bool(allowed)
+    return True
+
+
+@dataclass(frozen=True)
+class _NotIn:
+    """The opposite of an equals/in test on an answered question."""
+    operand: tuple
+    op: str = "not"
+
+
+def _opposite(test: AnswerTest):
+    if test.op == "equals":
+        return _NotIn((test.operand,))
+    if test.op == "in":
+        return _NotIn(tuple(test.operand))
+    flipped = {">=": "<", ">": "<=", "<": ">=", "<=": ">"}[test.op]
+    return AnswerTest(test.question, flipped, test.operand, test.parameter)
+
+
+def _range_satisfiable(question, tests) -> bool:
+    low, low_open = (-math.inf if question.min is None else question.min), False
+    high, high_open = (math.inf if question.max is None else question.max), False
+    for test in tests:
+        value = test.operand
+        if test.op in (">=", ">"):
+            is_open = test.op == ">"
+            if value > low or (value == low and is_open):
+                low, low_open = value, is_open
+        elif test.op in ("<", "<="):
+            is_open = test.op == "<"
+            if value < high or (value == high and is_open):
+                high, high_open = value, is_open
+    if low > high or (low == high and (low_open or high_open)):
+        return False
+    if question.type == "integer" and not math.isinf(low):
+        first = low + 1 if (low_open and low == math.floor(low)) else math.ceil(low)
+        return first < high or (first == high and not high_open)
+    return True
