@@ -1,4 +1,4 @@
-"""`triage ask` (the questionnaire in a terminal) and `triage questions` (the questionnaire as data).
+"""`triage ask` (the questionnaire in a terminal) and `triage questions` (it as data).
 
 The flow itself (which question is next, skip logic, going back, saving, the emergency stop) is in
 ask.py; this module only prompts and prints. With standard input a terminal the prompt is
@@ -26,7 +26,7 @@ from .ask import (BACK, HELP, AnswerRejected, Session, default_session_path, dis
 from .cli_common import InputError, fail_on_input_errors, load_rules, rules_option
 from .errors import TriageError
 
-REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown", ".pdf", ".json")
+REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown", ".txt", ".pdf", ".json")
 URGENCY_STYLE = {"emergency": {"fg": "red", "bold": True}, "urgent": {"fg": "red", "bold": True},
                  "soon": {"fg": "yellow", "bold": True}, "self_care": {"fg": "green", "bold": True}}
 EMERGENCY_NUMBERS = "for example 999 in the UK, 112 in most of Europe, 911 in North America"
@@ -50,8 +50,10 @@ class Console:
         click.echo(self.style(text, **styles), color=self.color, err=err)
 
     def wrap(self, text: str, indent: str = "", hang: str | None = None) -> str:
-        return "\n".join(textwrap.wrap(text, self.width, initial_indent=indent,
-                                       subsequent_indent=indent if hang is None else hang)) or indent
+        return "\n".join(textwrap.wrap(
+            text, self.width, initial_indent=indent, break_long_words=False,
+            break_on_hyphens=False,  # file names stay whole, to copy and paste
+            subsequent_indent=indent if hang is None else hang)) or indent
 
     def read(self, prompt: str = "> ") -> str:
         """One line of input. Raises EOFError at the end of input, KeyboardInterrupt on Ctrl-C."""
@@ -103,8 +105,8 @@ def _isatty(stream) -> bool:
 @click.option("--resume", "resume_path", metavar="FILE",
               help="Continue a saved session (or any answers file): only what is left is asked.")
 @click.option("--report", "report_path", metavar="FILE",
-              help="Also write the report to FILE at the end: html, md or pdf by its suffix, or "
-                   ".json for the assessment JSON.")
+              help="Also write the report to FILE at the end: html, md, txt or pdf by its "
+                   "suffix, or .json for the assessment JSON.")
 @click.option("--overwrite", is_flag=True,
               help="Let --save replace an existing file (otherwise it is refused, so that no "
                    "saved session is lost).")
@@ -116,9 +118,8 @@ def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
     """Answer the questionnaire, then see the assessment (urgency first) and why."""
     console = Console(color)
     rulebook = load_rules(rules_dir)
-    if report_path is not None and Path(report_path).suffix.lower() not in REPORT_SUFFIXES:
-        raise click.BadParameter(f"{report_path}: the suffix must be one of "
-                                 f"{', '.join(REPORT_SUFFIXES)}", param_hint="--report")
+    if report_path is not None:
+        _check_report_path(report_path)
     for option, value in (("--save", save_path), ("--resume", resume_path)):
         if value == "-":
             raise click.BadParameter("standard input and output carry the questions and answers; "
@@ -144,7 +145,8 @@ def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
     except KeyboardInterrupt:
         console.say(err=True)
         console.say(_stopped(session, "Stopped.", continue_hint), err=True)
-        raise click.exceptions.Exit(130) from None
+        # SystemExit, not click's Exit: run_main (cli_common) drops the code of a click Exit
+        sys.exit(130)
     except EOFError:
         q = session.next_question()
         where = f"{q.id}: " if q is not None else ""
@@ -155,6 +157,28 @@ def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
             kept = "nothing was answered, so nothing was saved"
         raise InputError(f"{session.path}: {where}input ended before this question was "
                          f"answered; {kept}") from None
+
+
+def _check_report_path(path: str) -> None:
+    """Refuse a report file name whose format is unknown now, not after the questions."""
+    if path == "-":
+        raise click.BadParameter("standard output carries the questions; name a file",
+                                 param_hint="--report")
+    if Path(path).suffix.lower() == ".json":
+        return
+    report = _report_module()
+    if report is not None and hasattr(report, "format_for_path"):
+        report.format_for_path(path)  # a TriageError (exit 2) naming the suffixes it knows
+    elif Path(path).suffix.lower() not in REPORT_SUFFIXES:
+        raise click.BadParameter(f"{path}: the suffix must be one of "
+                                 f"{', '.join(REPORT_SUFFIXES)}", param_hint="--report")
+
+
+def _report_module():
+    """triage.report when this build has it (it is looked for at run time, not at import)."""
+    if importlib.util.find_spec("triage.report") is None:
+        return None
+    return importlib.import_module("triage.report")
 
 
 def _refuse_to_replace(path: str, overwrite: bool, same_as: str | None = None) -> None:
@@ -439,12 +463,10 @@ def write_report(path: str, assessment, rulebook) -> str:
     from .fileio import atomic_write
 
     if Path(path).suffix.lower() != ".json":
-        if importlib.util.find_spec("triage.report") is not None:
-            module = importlib.import_module("triage.report")
-            writer = getattr(module, "write_report", None)
-            if writer is not None:
-                writer(path, assessment, rulebook, fmt=None)
-                return "report"
+        writer = getattr(_report_module(), "write_report", None)
+        if writer is not None:
+            writer(path, assessment, rulebook, fmt=None)
+            return "report"
         kind = "json-fallback"
     else:
         kind = "json"

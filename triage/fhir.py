@@ -1,4 +1,4 @@
-"""The questionnaire as an HL7 FHIR R4 ``Questionnaire``, and answers from a ``QuestionnaireResponse``.
+"""The questionnaire as a FHIR R4 ``Questionnaire``; answers from a ``QuestionnaireResponse``.
 
 Export (``triage questions --format fhir``): one ``group`` item per section, holding one item per
 question with ``linkId`` = the question id. Types map as integer -> ``integer``, number ->

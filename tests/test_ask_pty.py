@@ -1,0 +1,83 @@
+"""`triage ask` as a person meets it: the real command in a pseudo-terminal (pexpect), so the
+terminal-only paths run (line editing, colour, clearing the screen for an emergency, Ctrl-C)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX pty")
+
+TIMEOUT = 10
+ANSI = "\x1b["
+
+
+def spawn(tmp_path, *args, no_color=False):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(TERM="xterm", COLUMNS="100", LINES="40", PYTHONIOENCODING="utf-8")
+    if no_color:
+        env["NO_COLOR"] = "1"
+    child = pexpect.spawn(sys.executable, ["-m", "triage", "ask", *args], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 100))
+    return child
+
+
+def answer(child, expected, reply):
+    child.expect_exact(expected)
+    child.expect_exact("> ")
+    child.sendline(reply)
+
+
+def test_a_terminal_session_shows_progress_and_stops_at_an_emergency(tmp_path):
+    # contract section 3: major trauma before the pain is a possible fracture, an emergency
+    child = spawn(tmp_path, "--save", "s.json")
+    answer(child, "Question 1 of", "45")
+    answer(child, "Question 2 of", "")  # Enter takes the default shown
+    answer(child, "Question 3 of", "1")
+    answer(child, "Question 4 of", "sudden")
+    screen = child.before
+    answer(child, "Question 5 of", "major")
+    child.expect_exact("EMERGENCY")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert ANSI in screen  # a terminal gets colour
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert saved["trauma"] == "major" and saved["age"] == 45
+    assert "onset" in saved and "morning_stiffness" not in saved
+
+
+def test_no_color_in_a_terminal_turns_colour_off(tmp_path):
+    child = spawn(tmp_path, "--save", "s.json", no_color=True)
+    answer(child, "Question 1 of", "abc")
+    child.expect_exact("Please try again")
+    text = child.before
+    child.sendline("45")
+    child.expect_exact("Question 2 of")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert ANSI not in text
+
+
+def test_ctrl_c_in_a_terminal_keeps_the_answers_and_says_how_to_resume(tmp_path):
+    child = spawn(tmp_path, "--save", "s.json")
+    answer(child, "Question 1 of", "45")
+    answer(child, "Question 2 of", "female")
+    child.expect_exact("Question 3 of")
+    child.expect_exact("> ")
+    child.sendintr()
+    child.expect_exact("triage ask --resume s.json")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert json.loads((tmp_path / "s.json").read_text()) == {"age": 45, "sex": "female"}
+    # ...and --resume carries on at question 3
+    again = spawn(tmp_path, "--resume", "s.json")
+    again.expect_exact("Question 3 of")
+    again.sendintr()
+    again.expect(pexpect.EOF)
+    again.close()
