@@ -54,11 +54,15 @@ KnowledgeEngine = _experta.KnowledgeEngine
 NOT = _experta.NOT  # re-exported for the safety test's naive engine only; triage/engine.py never uses it
 Rule = _experta.Rule
 TEST = _experta.TEST
+# EXISTS and FORALL are built from NOT nodes too: re-exported only so that the safety test can
+# check that no compiled rule uses them.
+EXISTS = _experta.EXISTS
+FORALL = _experta.FORALL
 # The engine's two documented extension points (KnowledgeEngine.__matcher__ and __strategy__ take
 # subclasses of these); triage/engine.py subclasses them, it never patches them.
 ReteMatcher = sys.modules["experta.matchers"].ReteMatcher
 DepthStrategy = sys.modules["experta.strategies"].DepthStrategy
 ConditionalElement = sys.modules["experta.conditionalelement"].ConditionalElement
 
-__all__ = ["AS", "ConditionalElement", "DepthStrategy", "Fact", "KnowledgeEngine", "NOT",
-           "ReteMatcher", "Rule", "TEST"]
+__all__ = ["AS", "ConditionalElement", "DepthStrategy", "EXISTS", "FORALL", "Fact",
+           "KnowledgeEngine", "NOT", "ReteMatcher", "Rule", "TEST"]
