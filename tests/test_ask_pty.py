@@ -57,6 +57,7 @@ def test_no_color_in_a_terminal_turns_colour_off(tmp_path):
     text = child.before
     child.sendline("45")
     child.expect_exact("Question 2 of")
+    child.expect_exact("> ")  # at the prompt, where a person presses Ctrl-C
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -78,6 +79,7 @@ def test_ctrl_c_in_a_terminal_keeps_the_answers_and_says_how_to_resume(tmp_path)
     # ...and --resume carries on at question 3
     again = spawn(tmp_path, "--resume", "s.json")
     again.expect_exact("Question 3 of")
+    again.expect_exact("> ")
     again.sendintr()
     again.expect(pexpect.EOF)
     again.close()

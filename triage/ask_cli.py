@@ -92,7 +92,7 @@ def _isatty(stream) -> bool:
                       "  triage ask\n"
                       "  triage ask --save my-back.json --report my-back.html\n"
                       "  triage ask --resume my-back.json\n"
-                      "  printf '45\\n\\n2\\n' | triage ask --save out.json\n\n"
+                      "  triage ask --save out.json < lines.txt   (one answer a line)\n\n"
                       "At any question: ? shows the help and why it is asked, < goes back, Enter "
                       "takes the answer shown in brackets (or leaves an optional question "
                       "unanswered), Ctrl-C stops and keeps your answers.\n\n"
@@ -167,11 +167,13 @@ def _check_report_path(path: str) -> None:
     if Path(path).suffix.lower() == ".json":
         return
     report = _report_module()
-    if report is not None and hasattr(report, "format_for_path"):
-        report.format_for_path(path)  # a TriageError (exit 2) naming the suffixes it knows
-    elif Path(path).suffix.lower() not in REPORT_SUFFIXES:
-        raise click.BadParameter(f"{path}: the suffix must be one of "
-                                 f"{', '.join(REPORT_SUFFIXES)}", param_hint="--report")
+    known = REPORT_SUFFIXES
+    if report is not None and isinstance(getattr(report, "SUFFIXES", None), dict):
+        known = tuple(report.SUFFIXES) + (".json",)
+    if Path(path).suffix.lower() not in known:
+        raise click.BadParameter(f"{path}: cannot tell the report format from the suffix "
+                                 f"'{Path(path).suffix or '(none)'}'; use one of "
+                                 f"{', '.join(known)}", param_hint="--report")
 
 
 def _report_module():
