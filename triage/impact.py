@@ -87,24 +87,25 @@ class Impact:
         share = f" ({100 * len(self.changed) / assessed:.1f}%)" if assessed else ""
         lines = [f"Rules {self.old} -> {self.new}, on {assessed} case{_s(assessed)} from "
                  f"{self.cases_file}:",
-                 f"  {len(self.changed)} case{_s(len(self.changed))} change{share}", ""]
-        width = max(len(w) for w in FIELD_WORDS.values())
-        lines.append("Cases changed, by part of the outcome:")
-        lines += [f"  {FIELD_WORDS[k]:<{width}}  {self.counts.get(k, 0):>6}" for k in FIELDS]
+                 f"  {len(self.changed)} case{_s(len(self.changed))} "
+                 f"change{'s' if len(self.changed) == 1 else ''}{share}", ""]
+        sections = [("Cases changed, by part of the outcome:",
+                     [(FIELD_WORDS[k], self.counts.get(k, 0)) for k in FIELDS])]
         for key in SCALARS:
             if self.transitions[key]:
-                lines += ["", f"{FIELD_WORDS[key].capitalize()} transitions:"]
-                pairs = _ordered(self.transitions[key])
-                labels = [f"{a} -> {b}" for (a, b), _ in pairs]
-                pad = max(len(label) for label in labels)
-                lines += [f"  {label:<{pad}}  {n:>6}" for label, (_, n) in zip(labels, pairs)]
+                sections.append((f"{FIELD_WORDS[key].capitalize()} transitions:",
+                                 [(f"{a} -> {b}", n)
+                                  for (a, b), n in _ordered(self.transitions[key])]))
         for key in LISTS:
             if self.added[key] or self.removed[key]:
-                lines += ["", f"{FIELD_WORDS[key].capitalize()} added and removed:"]
-                rows = ([(f"+ {v}", n) for v, n in sorted(self.added[key].items())]
-                        + [(f"- {v}", n) for v, n in sorted(self.removed[key].items())])
-                pad = max(len(label) for label, _ in rows)
-                lines += [f"  {label:<{pad}}  {n:>6}" for label, n in rows]
+                sections.append((f"{FIELD_WORDS[key].capitalize()} added (+) and removed (-):",
+                                 [(f"+ {v}", n) for v, n in sorted(self.added[key].items())]
+                                 + [(f"- {v}", n) for v, n in sorted(self.removed[key].items())]))
+        pad = max(len(label) for _, rows in sections for label, _ in rows)
+        digits = max(len(str(n)) for _, rows in sections for _, n in rows)
+        for index, (title, rows) in enumerate(sections):
+            lines += ([""] if index else []) + [title]
+            lines += [f"  {label:<{pad}}  {n:>{digits}}" for label, n in rows]
         if self.changed:
             lines += ["", "Changed cases:"]
             shown = self.changed if max_cases == 0 else self.changed[:max_cases]

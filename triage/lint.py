@@ -62,16 +62,16 @@ class LintReport:
                 f"parameters, {len(rb.questionnaire.questions)} questions, "
                 f"{len(rb.stretches)} stretches")
         if n:
-            return f"{n} problem{'s' if n != 1 else ''} in {rb.name} {rb.version}: {what}."
-        return f"No problems in {rb.name} {rb.version}: {what}."
+            return f"{n} problem{'s' if n != 1 else ''} in {self.directory}."
+        return f"No problems in {self.directory} ({rb.name} {rb.version}): {what}."
 
 
 def lint_directory(directory=None, *, today: _dt.date | None = None) -> LintReport:
     """Load the rules of `directory` (default: the shipped ones) and check them."""
-    from .rulebook import load_rulebook
     from .resources import rules_dir
+    from .rulebook import _display, load_rulebook
 
-    shown = str(directory) if directory is not None else str(rules_dir())
+    shown = str(directory) if directory is not None else _display(rules_dir())
     try:
         rulebook = load_rulebook(directory)
     except RulebookError as exc:
@@ -234,7 +234,10 @@ def _no_producer(rulebook, kind, value) -> str:
     if not others:
         return f"it needs {what}, which no rule concludes"
     if inactive and len(inactive) == len(others):
-        return f"it needs {what}, which only {', '.join(inactive)} conclude(s), and none is active"
+        if len(inactive) == 1:
+            status = rulebook.rule(inactive[0]).status
+            return f"it needs {what}, which only {inactive[0]} concludes, and it is {status}"
+        return f"it needs {what}, which only {', '.join(inactive)} conclude, and none is active"
     return f"it needs {what}, but the rules that conclude it ({', '.join(others)}) can never fire"
 
 

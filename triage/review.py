@@ -362,13 +362,18 @@ class RuleExplanation:
         return [c for c in self.closest if not c.met]
 
     @property
+    def holds(self) -> bool:
+        """Whether its condition holds on the case (for an active rule: whether it fired)."""
+        return bool(self.closest) and all(c.met for c in self.closest)
+
+    @property
     def near_miss(self) -> bool:
         """Did not fire, but only one of its conditions failed and at least one held."""
         return not self.fired and len(self.unmet) == 1 and len(self.closest) > 1
 
     def to_dict(self) -> dict:
-        return {"id": self.rule.id, "title": self.rule.title, "fired": self.fired,
-                "near_miss": self.near_miss,
+        return {"id": self.rule.id, "title": self.rule.title, "status": self.rule.status,
+                "fired": self.fired, "holds": self.holds, "near_miss": self.near_miss,
                 "concludes": [{"kind": k, "value": v} for k, v in self.rule.then],
                 "conditions": [c.to_dict() for c in self.closest]}
 

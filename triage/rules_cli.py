@@ -420,6 +420,9 @@ def _explain_rule_text(case, rulebook, explanation) -> str:
     concl = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in rule.then)
     if explanation.fired:
         lines += ["", f"It fired, concluding: {concl}."]
+    elif rule.status != "active" and explanation.holds:
+        lines += ["", f"Its conditions hold: if it were active it would fire, concluding: "
+                      f"{concl}."]
     else:
         verb = "would not fire" if rule.status != "active" else "did not fire"
         lines += ["", f"It {verb}, so it did not conclude: {concl}.", "The closest it came:"]

@@ -157,6 +157,9 @@ def suggested_expect(outcome: Outcome) -> dict:
         elif key in INCLUDES:
             kept = [v for v in expect[key] if v in actual[INCLUDES[key]]]
             expect[key] = kept
+            if not kept and INCLUDES[key] in EXACT_SETS:  # say what was concluded instead
+                del expect[key]
+                expect[INCLUDES[key]] = actual[INCLUDES[key]]
         elif key in EXCLUDES:
             expect[key] = [v for v in expect[key] if v not in actual[EXCLUDES[key]]]
         elif key == "urgency_at_least":
