@@ -441,10 +441,6 @@ def test_batch_interrupted_leaves_an_existing_output_file_as_it_was(tmp_path, mo
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in triage/fileio.py (reported): AtomicTextWriter and atomic_write rename a temporary "
-    "file over the target even when it is not a regular file, so `-o /dev/null` or `-o` a named "
-    "pipe replaces the device or pipe with a plain file (run as root, this clobbered /dev/null)"))
 def test_batch_into_a_named_pipe_writes_through_the_pipe(runner, tmp_path):
     """`-o /dev/null` or `-o some-pipe` must write into it, not replace it; a named pipe stands in
     for /dev/null here, which a test must not risk."""

@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
+
+
+def _is_special(path: Path) -> bool:
+    """An existing target that is not a regular file (/dev/null, a named pipe, a terminal): it
+    must be written through, never replaced by renaming a file over it."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
@@ -20,8 +30,12 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
             sys.stdout.flush()
         return
     target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
     mode = "wb" if isinstance(data, bytes) else "w"
+    if _is_special(target):
+        with open(target, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as handle:
+            handle.write(data)
+        return
+    directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8",
@@ -44,8 +58,12 @@ class AtomicTextWriter:
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         self._tmp = None
+        self._special = False
         if self.path == "-":
             self._handle = sys.stdout
+        elif _is_special(Path(self.path)):
+            self._handle = open(self.path, "w", encoding="utf-8", newline="")
+            self._special = True
         else:
             target = Path(self.path)
             directory = target.parent if str(target.parent) else Path(".")
@@ -61,7 +79,10 @@ class AtomicTextWriter:
 
     def __exit__(self, exc_type, exc, tb):
         if self._tmp is None:
-            self._handle.flush()
+            if self._special:
+                self._handle.close()
+            else:
+                self._handle.flush()
             return False
         try:
             if exc_type is None:

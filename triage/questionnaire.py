@@ -147,7 +147,8 @@ class Questionnaire:
         for key, value in raw.items():
             if not isinstance(key, str) or key not in self.questions:
                 hint = _close_match(str(key), self.questions)
-                raise AnswersError(f"unknown question{hint}", file=source, where=str(key))
+                shown = str(key) if str(key).isprintable() else repr(key)  # one line, always
+                raise AnswersError(f"unknown question{hint}", file=source, where=shown)
             if value is None or (isinstance(value, str) and not value.strip()
                                  and self.questions[key].type != "text"):
                 continue  # unanswered
