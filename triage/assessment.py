@@ -15,8 +15,9 @@ URGENCY_WORDS = {
 SAFETY_NET = ("Get help at once (emergency number or emergency department) if you develop "
               "numbness around the genitals or bottom, trouble passing urine or loss of bladder or "
               "bowel control, numbness or weakness in both legs, or sudden severe pain in the "
-              "belly. See a doctor the same day for fever, unexplained weight loss or constant "
-              "pain at night.")
+              "belly. See a doctor the same day if you get a fever or feel unwell with the pain, "
+              "or a leg becomes weaker. Book a doctor soon if you lose weight without trying or "
+              "the pain stays constant at night.")
 
 NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician: it is a rule-based "
                    "triage of the answers given.")

@@ -70,7 +70,7 @@ def run_main(group) -> None:
     """Run the click group: user mistakes exit 2, bugs exit 1 with one line (no traceback unless
     TRIAGE_DEBUG is set), Ctrl-C exits 130."""
     try:
-        group.main(standalone_mode=False)
+        code = group.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
@@ -97,4 +97,4 @@ def run_main(group) -> None:
         click.echo(f"Internal error: {type(exc).__name__}: {exc}. This is a bug in triage; set "
                    f"TRIAGE_DEBUG=1 to see the traceback and please report it.", err=True)
         sys.exit(EXIT_FAILURE)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
