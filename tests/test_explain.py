@@ -108,8 +108,8 @@ def test_explain_a_draft_rule_is_shown_but_does_not_run(tmp_path, answers_file):
     shutil.copytree(rules_dir(), copy)
     path = copy / "urgency.yaml"
     text = path.read_text()
-    old = "  - id: UR-PSYCH-01\n    title: Fear of movement with low mood\n    category: urgency\n" \
-          "    status: active"
+    old = ("  - id: UR-PSYCH-01\n    title: Fear of movement with low mood\n"
+           "    category: urgency\n    status: active")
     assert old in text
     path.write_text(text.replace(old, old.replace("status: active", "status: draft")))
     answers = dict(NO_WARNING_SIGNS, age=40, duration_weeks=2, trauma="none",

@@ -73,7 +73,7 @@ def new_rule(when: str) -> str:
     return NEW_RULE.format(day=REVIEW_DAY, when=indented)
 
 
-# --------------------------------------------------------------------------- clean
+# ------------------------------------------------------------------------------------------- clean
 
 def test_shipped_rules_are_clean_with_a_one_line_summary():
     code, lines, _ = check(rules_dir())
@@ -82,7 +82,7 @@ def test_shipped_rules_are_clean_with_a_one_line_summary():
     assert f"{len(SHIPPED.rules)} rules" in lines[0]
 
 
-# --------------------------------------------------------------------------- what the loader rejects
+# ------------------------------------------------------------------------- what the loader rejects
 
 def test_schema_error_is_one_line_with_file_and_rule(copy):
     edit(copy / "red_flags.yaml", "    title: Possible abdominal aortic aneurysm\n", "")
@@ -107,7 +107,8 @@ def test_duplicate_rule_id(copy):
 
 
 def test_unknown_question(copy):
-    edit(copy / "red_flags.yaml", "        - saddle_numbness: true", "        - sadle_numbness: true")
+    edit(copy / "red_flags.yaml", "        - saddle_numbness: true",
+         "        - sadle_numbness: true")
     code, lines, _ = check(copy)
     assert code == 2
     assert_problem(lines, copy / "red_flags.yaml", "RF-CES-01", "unknown question 'sadle_numbness'")
@@ -136,7 +137,8 @@ def test_urgency_outside_the_catalogue(copy):
 
 
 def test_stretch_outside_the_catalogue(copy):
-    edit(copy / "stretch_plan.yaml", "stretch: [kneeling_hip_flexor,", "stretch: [hip_flexor_lunge,")
+    edit(copy / "stretch_plan.yaml", "stretch: [kneeling_hip_flexor,",
+         "stretch: [hip_flexor_lunge,")
     code, lines, _ = check(copy)
     assert code == 2
     assert_problem(lines, copy / "stretch_plan.yaml", "ST-MI-01",
@@ -150,7 +152,7 @@ def test_rule_without_references(copy):
     assert_problem(lines, copy / "urgency.yaml", "UR-TEST-01", "missing 'references'")
 
 
-# --------------------------------------------------------------------------- examples
+# ---------------------------------------------------------------------------------------- examples
 
 def test_rule_without_a_firing_example(copy):
     edit(copy / "red_flags.yaml",
@@ -191,10 +193,11 @@ def test_example_with_an_unknown_question(copy):
                    "example 1 (fires) fails: invalid answers: example 1: feverr: unknown question")
 
 
-# --------------------------------------------------------------------------- rules that can never fire
+# ----------------------------------------------------------------------- rules that can never fire
 
 @pytest.mark.parametrize("when, fragment", [
-    ("all:\n  - duration_weeks: {\">=\": chronic_weeks}\n  - duration_weeks: {\"<\": subacute_weeks}",
+    ("all:\n  - duration_weeks: {\">=\": chronic_weeks}\n"
+     "  - duration_weeks: {\"<\": subacute_weeks}",
      'no answer to "duration weeks" meets all of'),
     ("all:\n  - leg_pain: below_knee\n  - not: {leg_pain: {in: [below_knee, above_knee]}}",
      'no answer to "leg pain" meets all of'),
@@ -230,7 +233,8 @@ def test_possible_rules_are_not_reported(copy, when):
 def test_rule_needing_a_conclusion_no_active_rule_draws(copy):
     # Only RF-INFLAM-01 concludes cause inflammatory; as a draft it does not run, so the
     # inflammatory stretch plan can never fire.
-    edit(copy / "red_flags.yaml", "  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain "
+    edit(copy / "red_flags.yaml",
+         "  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain "
          "(axial spondyloarthritis)\n    category: red_flag\n    status: active",
          "  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain "
          "(axial spondyloarthritis)\n    category: red_flag\n    status: draft")
@@ -241,7 +245,7 @@ def test_rule_needing_a_conclusion_no_active_rule_draws(copy):
                    "concludes, and it is draft")
 
 
-# --------------------------------------------------------------------------- questionnaire, parameters, review
+# --------------------------------------------------------------- questionnaire, parameters, review
 
 def test_red_flag_question_no_rule_tests(copy):
     # Only RF-INFECTION-01 tests fever; retired, an answer of "fever: yes" would change nothing.
@@ -296,3 +300,16 @@ def test_every_problem_is_reported_not_only_the_first(copy):
 def test_lint_finds_no_rule_in_the_shipped_rules_that_can_never_fire():
     problems = lint_rulebook(SHIPPED, today=dt.date.fromisoformat(REVIEW_DAY))
     assert problems == []
+
+
+def test_answers_on_which_the_rules_conclude_no_urgency(copy):
+    # Without the self-care default, a case with every warning sign answered "no" gets no urgency.
+    edit(copy / "urgency.yaml", "  - id: UR-SELFCARE-01\n    title: Self-care with targeted "
+         "stretches\n    category: urgency\n    status: active",
+         "  - id: UR-SELFCARE-01\n    title: Self-care with targeted stretches\n"
+         "    category: urgency\n    status: retired")
+    code, lines, _ = check(copy)
+    assert code == 2
+    hits = [line for line in lines if "the rules give no complete assessment" in line
+            and "no rule concluded an urgency" in line]
+    assert len(hits) == 1

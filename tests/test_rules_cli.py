@@ -40,7 +40,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-# --------------------------------------------------------------------------- help
+# -------------------------------------------------------------------------------------------- help
 
 @pytest.mark.parametrize("command", [["rules"], ["rules", "list"], ["rules", "show"],
                                      ["rules", "check"], ["rules", "test"], ["rules", "diff"],
@@ -51,7 +51,7 @@ def test_every_command_has_help_with_examples(command):
     assert "Examples:" in result.output
 
 
-# --------------------------------------------------------------------------- list
+# -------------------------------------------------------------------------------------------- list
 
 def test_list_has_one_row_per_rule_with_its_columns():
     result = run("rules", "list", "--format", "csv")
@@ -85,7 +85,7 @@ def test_list_shows_a_draft_rule(copy):
     assert [r["id"] for r in rows] == ["UR-PSYCH-01"]
 
 
-# --------------------------------------------------------------------------- show
+# -------------------------------------------------------------------------------------------- show
 
 def test_show_renders_conditions_parameters_and_examples():
     result = run("rules", "show", "RF-AAA-01")
@@ -125,7 +125,7 @@ def test_show_json():
     assert all(e["passed"] for e in card["examples"])
 
 
-# --------------------------------------------------------------------------- test (vignettes)
+# -------------------------------------------------------------------------------- test (vignettes)
 
 VIGNETTES = """\
 cases:
@@ -150,6 +150,7 @@ def test_rules_test_passes_and_reports_coverage(tmp_path):
     result = run("rules", "test", cases)
     assert result.exit_code == 0, result.output
     assert "2 passed, 0 failed, 0 errors, of 2 cases" in result.stdout
+    assert result.stdout.startswith("pass  saddle-numbness\npass  chronic-at-twelve-weeks\n")
     assert "No case makes these rules fire:" in result.stdout
     # RF-CES-01 fires in the first case, so it is covered; the aneurysm rule is not
     uncovered = result.stdout.split("No case makes these rules fire:")[1]
@@ -160,7 +161,8 @@ def test_rules_test_passes_and_reports_coverage(tmp_path):
 def test_rules_test_failure_prints_a_block_that_passes_when_pasted_back(tmp_path, copy):
     # With chronic from 13 weeks, the 12-week case is subacute (and the floor still holds:
     # its warning-sign questions are unanswered, so it is at least soon).
-    edit(copy / "rulebook.yaml", "  chronic_weeks:\n    value: 12", "  chronic_weeks:\n    value: 13")
+    edit(copy / "rulebook.yaml", "  chronic_weeks:\n    value: 12",
+         "  chronic_weeks:\n    value: 13")
     cases = tmp_path / "cases.yaml"
     cases.write_text(VIGNETTES)
     result = run("rules", "test", cases, "--rules", copy, "--no-coverage")
@@ -194,7 +196,7 @@ def test_rules_test_bad_vignette_file_is_exit_2(tmp_path):
     assert f"{cases}: x: missing 'basis'" in result.stderr
 
 
-# --------------------------------------------------------------------------- diff
+# -------------------------------------------------------------------------------------------- diff
 
 NO_WARNING_SIGNS = {q: (False if SHIPPED.questionnaire.questions[q].type == "bool" else "none")
                     for q in SHIPPED.questionnaire.red_flag_questions}
@@ -216,7 +218,8 @@ KNOWN_SET = [
 
 @pytest.fixture
 def thirteen_weeks(copy):
-    edit(copy / "rulebook.yaml", "  chronic_weeks:\n    value: 12", "  chronic_weeks:\n    value: 13")
+    edit(copy / "rulebook.yaml", "  chronic_weeks:\n    value: 12",
+         "  chronic_weeks:\n    value: 13")
     return copy
 
 
@@ -266,7 +269,8 @@ def test_diff_of_identical_rules_changes_nothing(tmp_path, copy):
 
 
 def test_diff_reads_stdin_and_reports_bad_rows_with_exit_2(thirteen_weeks):
-    lines = json.dumps(KNOWN_SET[0]) + "\n" + '{"age": "old", "duration_weeks": 1, "trauma": "none"}\n'
+    bad = '{"age": "old", "duration_weeks": 1, "trauma": "none"}\n'
+    lines = json.dumps(KNOWN_SET[0]) + "\n" + bad
     result = run("rules", "diff", rules_dir(), thirteen_weeks, "--cases", "-", input=lines)
     assert result.exit_code == 2
     assert "line 2: old rules: age:" in result.stdout
@@ -282,7 +286,7 @@ def test_diff_with_a_missing_rules_directory_is_exit_2(tmp_path):
     assert "nope" in result.stderr
 
 
-# --------------------------------------------------------------------------- doc
+# --------------------------------------------------------------------------------------------- doc
 
 def test_review_pack_html_lists_every_rule_and_is_self_contained(tmp_path):
     pack = tmp_path / "pack.html"
@@ -333,11 +337,14 @@ def test_review_pack_needs_a_known_suffix_or_format(tmp_path):
     assert result.exit_code == 2
     assert "use a .html or .md suffix" in result.stderr
     assert not (tmp_path / "pack.txt").exists()
+    result = run("rules", "doc", "-o", tmp_path / "no-such-dir" / "pack.html")
+    assert result.exit_code == 2
+    assert "no-such-dir/pack.html: cannot write the review pack" in result.stderr
     printed = run("rules", "doc", "-o", "-", "--format", "markdown")
     assert printed.exit_code == 0 and printed.stdout.startswith("# Clinical review pack")
 
 
-# --------------------------------------------------------------------------- the README's worked example
+# --------------------------------------------------------------------- the README's worked example
 
 WORKED_STEP = re.compile(r"<!-- worked-example: (?P<what>[^>]*?) -->\n```\w*\n(?P<body>.*?)```",
                          re.S)

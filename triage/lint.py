@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conditions import AnswerTest, CountTest, Not, Unanswered, parameters_used
+from .conditions import AnswerTest, CountTest, Not, Unanswered, iter_leaves, parameters_used
 from .errors import RulebookError
 from .review import TooComplex, check_examples, literal_alternatives, phrase, review_due
 
@@ -93,9 +93,10 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
         if rule.id in never:
             problems.append(Problem(rule.file, rule.id, f"can never fire: {never[rule.id]}"))
         problems += _review_problems(rule, rulebook, today)
+    problems += _outcome_problems(rulebook)
     directory = Path(rulebook.directory)
     questionnaire = _display(directory / "questionnaire.yaml")
-    tested = {leaf.question for rule in rulebook.active_rules for leaf in _leaves(rule.when)
+    tested = {leaf.question for rule in rulebook.active_rules for leaf in iter_leaves(rule.when)
               if isinstance(leaf, AnswerTest)}
     for qid in rulebook.questionnaire.red_flag_questions:
         if qid not in tested:
@@ -112,12 +113,6 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
     return problems
 
 
-def _leaves(node):
-    from .conditions import iter_leaves
-
-    return iter_leaves(node)
-
-
 def _example_problems(rule, rulebook) -> list[Problem]:
     out = []
     kinds = {e.fires for e in rule.examples}
@@ -131,6 +126,33 @@ def _example_problems(rule, rulebook) -> list[Problem]:
         if result.passed is False:
             out.append(Problem(rule.file, rule.id,
                                f"example {result.number} ({result.kind}) fails: {result.detail}"))
+    return out
+
+
+def _outcome_problems(rulebook) -> list[Problem]:
+    """Answers on which the rules as a whole give no complete assessment (no urgency, not exactly
+    one duration class, self-care with every stretch avoided), found by assessing every example;
+    one line per kind of failure, at the first example that shows it."""
+    from .engine import assess
+    from .errors import AnswersError
+
+    seen: dict[str, list] = {}
+    for rule in rulebook.rules:
+        if rule.status == "retired":
+            continue
+        for number, example in enumerate(rule.examples, start=1):
+            try:
+                assess(example.answers, rulebook)
+            except AnswersError:
+                continue  # reported with the example itself
+            except RulebookError as exc:
+                seen.setdefault(exc.problem, []).append((rule, number))
+    out = []
+    for problem, where in seen.items():
+        rule, number = where[0]
+        more = f" (and {len(where) - 1} other examples)" if len(where) > 1 else ""
+        out.append(Problem(rule.file, rule.id, f"example {number}: the rules give no complete "
+                                               f"assessment{more}: {problem}"))
     return out
 
 

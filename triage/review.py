@@ -345,10 +345,6 @@ def rule_card(rule, rulebook, *, today: _dt.date | None = None) -> dict:
     }
 
 
-def concludes_text(kind: str, value: str) -> str:
-    return f"{_words(kind)}: {value}"
-
-
 # --------------------------------------------------------------------------- explaining a case
 
 @dataclass

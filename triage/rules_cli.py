@@ -198,17 +198,17 @@ def check(today, rules_dir):
 # --------------------------------------------------------------------------- test
 
 @rules.command("test", epilog="Examples:\n\n\b\n  triage rules test tests/cases\n"
-                              "  triage rules test my-cases.yaml --rules my-rules\n\n"
+                              "  triage rules test my-cases.yaml --rules my-rules --quiet\n\n"
                               "A vignette file lists cases, each with answers and the expected "
                               "outcome (see rules/README.md). Exit code 0 when every case passes, "
                               "2 otherwise.")
 @click.argument("cases", metavar="CASES", type=click.Path(exists=True))
 @click.option("--coverage/--no-coverage", default=True, show_default=True,
               help="List the active rules that no case makes fire.")
-@click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
+@click.option("-q", "--quiet", is_flag=True, help="List only the cases that fail.")
 @rules_option
 @fail_on_input_errors
-def test_cases(cases, coverage, verbose, rules_dir):
+def test_cases(cases, coverage, quiet, rules_dir):
     """Run vignette files (a file, or every *.yaml under a directory) against the rules."""
     from .vignettes import check_vignette, expect_yaml, load_vignettes, suggested_expect
 
@@ -226,7 +226,7 @@ def test_cases(cases, coverage, verbose, rules_dir):
             click.echo("      If the new outcome is right, replace the case's expect: block "
                        "with:")
             click.echo(expect_yaml(suggested_expect(outcome), indent=4), nl=False)
-        elif verbose:
+        elif not quiet:
             click.echo(f"pass  {v.id}")
     passed = sum(o.passed for o in outcomes)
     errors = sum(o.error is not None for o in outcomes)
@@ -312,7 +312,12 @@ def doc(output_path, output_format, today, rules_dir):
 
     fmt = pack_format(output_path, output_format)
     rulebook = load_rules(rules_dir)
-    atomic_write(output_path, render_review_pack(rulebook, fmt, today=_today(today)))
+    text = render_review_pack(rulebook, fmt, today=_today(today))
+    try:
+        atomic_write(output_path, text)
+    except OSError as exc:
+        raise TriageError(f"cannot write the review pack: {exc.strerror or exc}",
+                          file=output_path) from None
     if output_path != "-":
         click.echo(f"Wrote the review pack of {len(rulebook.rules)} rules ({rulebook.name} "
                    f"{rulebook.version}) to {output_path}.", err=True)
