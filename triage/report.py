@@ -1,0 +1,557 @@
+"""The printable recommendation report: HTML (screen and print), PDF, Markdown and plain text.
+
+All formats are rendered from one set of facts (``report_facts``) by the Jinja templates in
+``reports/templates/`` through the project's one environment (triage/templating.py: autoescape
+for HTML, StrictUndefined), so the formats cannot disagree. The PDF is the HTML printed by
+WeasyPrint (the optional ``pdf`` extra).
+
+The order of the report is fixed by issue 4: the verdict, the duration, the likely causes, the
+stretch plan (none when the verdict is urgent or emergency), what to tell the clinician, why the
+tool concluded this, when to get help urgently, the answers given and the person's own notes, and
+the date, the rulebook version and what the report is not.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from .assessment import Assessment
+from .contract import NO_STRETCHES_AT
+from .errors import TriageError
+
+FORMATS = ("html", "markdown", "text", "pdf")
+SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
+            ".txt": "text", ".pdf": "pdf"}
+TEMPLATES = {"html": "report.html.j2", "markdown": "report.md.j2", "text": "report.txt.j2"}
+PAPER_SIZES = {"a4": "A4", "letter": "letter"}
+PDF_HINT = "PDF needs WeasyPrint: pip install 'triage[pdf]'"
+
+# --------------------------------------------------------------------------- the fixed wording
+# In the project's own words; urgency wording as the contract (section 2) fixes it.
+
+VERDICTS = {
+    "emergency": {
+        "label": "Emergency",
+        "headline": "Call the emergency number or go to the emergency department now.",
+        "when": "Now. Do not wait to see whether it passes, and do not drive yourself.",
+        "todo": [
+            "Call your local emergency number (for example 112, 999 or 911), or have someone "
+            "take you to the nearest emergency department straight away.",
+            "Take this report with you and show it to the staff.",
+            "Do not do any stretches or exercises.",
+        ],
+    },
+    "urgent": {
+        "label": "Urgent",
+        "headline": "See a doctor today.",
+        "when": "Today. If your own doctor cannot see you today, go to an urgent care or "
+                "walk-in service.",
+        "todo": [
+            "Phone your doctor's practice now and ask to be seen today; say which warning "
+            "signs you have.",
+            "Take this report with you.",
+            "Do not start any new exercises until a doctor has seen you.",
+        ],
+    },
+    "soon": {
+        "label": "Soon",
+        "headline": "Book an appointment with a doctor or physiotherapist within two weeks.",
+        "when": "Within the next two weeks. Sooner if it gets worse; at once if a warning sign "
+                "below appears.",
+        "todo": [
+            "Book an appointment with your doctor or a physiotherapist for the next two weeks.",
+            "Keep moving: gentle activity helps more than bed rest.",
+            "While you wait, try the gentle exercises below, within what is comfortable.",
+        ],
+    },
+    "self_care": {
+        "label": "Self-care",
+        "headline": "Targeted stretches and staying active.",
+        "when": "Start today. No appointment is needed now.",
+        "todo": [
+            "Keep up your daily activities: staying active helps the back recover sooner than "
+            "rest.",
+            "Do the stretches below once or twice a day, starting gently.",
+            "See a doctor or physiotherapist if it is not clearly better within a few weeks.",
+        ],
+    },
+}
+
+DURATION_MEANING = {
+    "acute": "Keep moving as normally as you can; that helps it settle.",
+    "subacute": "The pain has lasted longer than most episodes. If it is not clearly improving, "
+                "a professional can plan exercises with you.",
+    "chronic": "Pain of three months or more is best managed with a professional's plan; "
+               "exercise and staying active are still at its heart.",
+}
+
+CAUSE_NOTES = {
+    "muscle_imbalance": "A possible contributing factor, not a diagnosis: the evidence linking "
+                        "posture to back pain is weak (Laird et al. 2014). The stretches are "
+                        "worth trying either way.",
+    "nonspecific": "Most back pain has no single cause that a scan would find; it usually "
+                   "settles with time and movement.",
+    "trauma": "The pain began after an injury.",
+    "nerve_root": "An irritated nerve root in the lower back can send pain, numbness or tingling "
+                  "down the leg. Most cases settle within about six weeks.",
+    "inflammatory": "Inflammatory back pain needs a doctor's assessment and often a specialist "
+                    "(rheumatologist).",
+}
+
+GENERAL_STOP = ("Stop an exercise and get advice if pain spreads down a leg, if new numbness, "
+                "tingling or weakness appears, or if the pain turns sharp.")
+
+SAFETY_NET = [
+    {
+        "level": "emergency",
+        "title": "Call the emergency number or go to the emergency department now if you have",
+        "signs": [
+            "numbness around the genitals, bottom or inner thighs",
+            "new trouble passing urine, or loss of control of your bladder or bowels",
+            "numbness or weakness in both legs",
+            "sudden severe pain in the belly, or feeling faint or clammy, with the back pain",
+            "back pain after a serious accident such as a road collision or a fall from a "
+            "height",
+            "chest pain",
+        ],
+    },
+    {
+        "level": "urgent",
+        "title": "See a doctor the same day if you have",
+        "signs": [
+            "a fever or chills, or feel unwell, with the back pain",
+            "weakness in a leg or foot that is getting worse",
+            "weight loss you cannot explain",
+            "constant pain at night or at rest that changing position does not ease",
+            "a new lump, or a change in the shape of your back",
+            "pain between the shoulder blades",
+        ],
+    },
+    {
+        "level": "soon",
+        "title": "Book a routine appointment if",
+        "signs": [
+            "the pain is not clearly better after a few weeks of the exercises",
+            "the pain stops you from working, sleeping or doing everyday things",
+        ],
+    },
+]
+
+NOT_THIS = ("This report is not a diagnosis and not a substitute for a clinician. It was produced "
+            "by fixed rules from the answers above; nobody has examined you. If your symptoms "
+            "change or you feel worse, act on that rather than on this report.")
+
+
+# --------------------------------------------------------------------------- the facts
+
+def _today(today) -> _dt.date:
+    if today is None:
+        return _dt.date.today()
+    if isinstance(today, _dt.datetime):
+        return today.date()
+    return today
+
+
+def _long_date(day: _dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _number(x) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _duration_words(weeks) -> str:
+    if weeks < 1:
+        days = max(1, round(weeks * 7))
+        return f"about {days} day{'s' if days != 1 else ''}"
+    return f"{_number(weeks)} week{'s' if weeks != 1 else ''}"
+
+
+# Short labels for the answers table where the question id does not read well on its own; any
+# other question is labelled by its id in words.
+SHORT_LABELS = {
+    "duration_weeks": "Weeks of pain",
+    "bladder_bowel_change": "Bladder or bowel change",
+    "long_term_steroids": "Long-term steroids",
+    "iv_drug_use": "Injects drugs",
+    "immunosuppressed": "Weak immune system",
+    "leg_pain": "Leg pain",
+    "both_legs": "Both legs",
+    "sitting_hours": "Hours sitting a day",
+}
+
+
+def _humanise(question_id: str) -> str:
+    if question_id in SHORT_LABELS:
+        return SHORT_LABELS[question_id]
+    text = question_id.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _answer_words(question, value) -> str:
+    if question.type == "bool":
+        return "yes" if value else "no"
+    if question.type == "choice":
+        return dict(question.choices).get(value, str(value))
+    if question.type in ("integer", "number"):
+        return _number(value)
+    return str(value)
+
+
+def _is_alarming(question, value) -> bool:
+    return bool(question.red_flag and question.alarming and value in question.alarming)
+
+
+def _drawing(name: str) -> Markup | None:
+    """The stretch's SVG drawing (reports/templates/drawings/<name>.svg), or None if there is none
+    (a clinic's own stretch catalogue may name drawings the project does not ship)."""
+    from jinja2 import TemplateNotFound
+
+    from .templating import environment
+
+    if not name or not re.fullmatch(r"[a-z0-9_-]+", name):
+        return None
+    try:
+        svg = environment().get_template(f"drawings/{name}.svg").render()
+    except TemplateNotFound:
+        return None
+    return Markup(svg.strip())
+
+
+def _stretch_plan(assessment: Assessment, rulebook) -> dict:
+    stretches = [rulebook.stretches[s] for s in assessment.stretches]
+    # Stop signs every stretch shares are said once, above the plan; each card adds its own.
+    shared = [s for s in (stretches[0].stop_if if stretches else ())
+              if all(s in other.stop_if for other in stretches)]
+    cards = []
+    for number, stretch in enumerate(stretches, start=1):
+        cards.append({
+            "number": number,
+            "id": stretch.id,
+            "name": stretch.name,
+            "target": stretch.target,
+            "steps": list(stretch.steps),
+            "hold": stretch.hold,
+            "repetitions": stretch.repetitions,
+            "cautions": list(stretch.cautions),
+            "stop_if": list(stretch.stop_if),
+            "extra_stop_if": [s for s in stretch.stop_if if s not in shared],
+            "drawing": _drawing(stretch.drawing),
+        })
+    if assessment.urgency in NO_STRETCHES_AT:
+        intro = ("No stretches or exercises for now: a clinician should see you first. They will "
+                 "tell you when it is safe to start.")
+        title = "Stretches"
+    elif assessment.urgency == "soon":
+        intro = ("Gentle exercises that are safe to try until you are seen. Keep within what is "
+                 "comfortable; your clinician may change the plan.")
+        title = "While you wait for your appointment"
+    else:
+        intro = ("Once or twice a day. Start with fewer repetitions and build up over a few "
+                 "days. A mild stretch is normal; pain is not.")
+        title = "Your stretch plan"
+    return {"title": title, "intro": intro, "cards": cards, "shared_stop_if": shared,
+            "general_stop": GENERAL_STOP}
+
+
+def _answers_table(answers: dict, rulebook) -> list[dict]:
+    """The answers given, by questionnaire section, so a clinician can check them."""
+    questionnaire = rulebook.questionnaire
+    sections = []
+    for section in questionnaire.sections:
+        rows = []
+        for qid in section.questions:
+            question = questionnaire.questions[qid]
+            if question.type == "text":
+                continue  # the notes get their own place
+            if qid in answers:
+                value = answers[qid]
+                words = _answer_words(question, value)
+                if question.skip_if is not None and questionnaire.is_skipped(qid, answers):
+                    words += " (implied by earlier answers)"
+                state = "alarming" if _is_alarming(question, value) else "answered"
+            else:
+                words = "not answered" + (" (unknown, not no)" if question.red_flag else "")
+                state = "unanswered_red_flag" if question.red_flag else "unanswered"
+            rows.append({"id": qid, "label": _humanise(qid), "question": question.text,
+                         "answer": words, "state": state})
+        if rows:
+            sections.append({"title": section.title, "rows": rows})
+    return sections
+
+
+def _listing(items: list[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _clinician_summary(a: Assessment, rulebook) -> list[str]:
+    """A short summary for the clinician: episode, warning signs, legs, key answers, plan."""
+    answers = a.answers
+    questions = rulebook.questionnaire.questions
+    lines = []
+
+    who = [f"Age {answers['age']}"] if "age" in answers else []
+    if answers.get("sex") in ("female", "male", "other"):
+        who.append(answers["sex"])
+    episode = f"Low back pain for {_duration_words(answers['duration_weeks'])}" \
+        if "duration_weeks" in answers else "Low back pain"
+    episode += f" ({a.duration_class})"
+    bits = []
+    if answers.get("onset") == "sudden":
+        bits.append("began suddenly")
+    elif answers.get("onset") == "gradual":
+        bits.append("came on gradually")
+    if answers.get("trauma") == "none":
+        bits.append("no injury before it")
+    elif answers.get("trauma") in ("minor", "major"):
+        bits.append(f"began after a {answers['trauma']} injury")
+    lines.append("; ".join([", ".join(who) + ". " + episode] + bits) + "." if who else
+                 "; ".join([episode] + bits) + ".")
+
+    alarming = [_humanise(q.id).lower() + ("" if q.type == "bool" else
+                                            f" ({_answer_words(q, answers[q.id]).lower()})")
+                for q in questions.values() if q.id in answers and _is_alarming(q, answers[q.id])]
+    if a.red_flags:
+        lines.append("Warning signs: " + "; ".join(rulebook.label("red_flag", f)
+                                                    for f in a.red_flags) + ".")
+    if alarming:
+        lines.append("Warning-sign answers: " + _listing(alarming) + ".")
+    if not a.red_flags and not alarming:
+        answered = [q for q in rulebook.questionnaire.red_flag_questions if q in answers]
+        if answered and not a.unanswered_red_flags:
+            lines.append(f"No warning signs reported: all {len(answered)} warning-sign "
+                         f"questions answered no.")
+        elif answered:
+            lines.append("No warning signs among the questions answered.")
+    if a.unanswered_red_flags:
+        lines.append("Not answered, so unknown (not no): "
+                     + _listing([_humanise(q).lower() for q in a.unanswered_red_flags]) + ".")
+
+    leg_keys = [k for k in ("leg_pain", "leg_numbness", "leg_weakness", "both_legs")
+                if k in questions]
+    if leg_keys:
+        legs = []
+        if answers.get("leg_pain") in ("above_knee", "below_knee"):
+            legs.append("pain spreading " + answers["leg_pain"].replace("_", " ") + "")
+        if answers.get("leg_numbness") is True:
+            legs.append("numbness or tingling")
+        if answers.get("leg_weakness") in ("stable", "worsening"):
+            legs.append(_answer_words(questions["leg_weakness"], answers["leg_weakness"]).lower())
+        if answers.get("both_legs") is True:
+            legs.append("on both sides")
+        if legs:
+            lines.append("Leg symptoms: " + "; ".join(legs) + ".")
+        elif all(k in answers for k in leg_keys):
+            lines.append("No leg pain, numbness or weakness.")
+        elif not any(k in answers for k in leg_keys):
+            lines.append("Leg symptoms: not answered.")
+        else:
+            missing = [_humanise(k).lower() for k in leg_keys if k not in answers]
+            lines.append("No leg symptoms reported; not answered: " + _listing(missing) + ".")
+
+    key = []
+    if "sitting_hours" in answers:
+        key.append(f"sits about {_number(answers['sitting_hours'])} hours a day")
+    if a.posture_signs:
+        key.append("posture signs: " + _listing(
+            [rulebook.label("posture_sign", s) for s in a.posture_signs]))
+    for qid, words in (("morning_stiffness", "morning stiffness over 30 minutes"),
+                       ("better_with_exercise", "pain eases with exercise rather than rest"),
+                       ("osteoporosis", "known osteoporosis"),
+                       ("long_term_steroids", "long-term steroids"),
+                       ("fear_of_movement", "avoids movement for fear of making it worse"),
+                       ("low_mood", "low mood or worry since the pain began")):
+        if answers.get(qid) is True and not _is_alarming(questions[qid], True):
+            key.append(words)
+    if key:
+        text = "; ".join(key)
+        lines.append(text[:1].upper() + text[1:] + ".")
+
+    causes = [rulebook.label("cause", c) for c in a.causes]
+    lines.append("Likely causes (rule-based): " + "; ".join(causes) + ".")
+    if a.stretches:
+        lines.append("Exercises suggested: " + _listing(
+            [rulebook.stretches[s].name for s in a.stretches]) + ".")
+    if a.avoided_stretches:
+        why = [r.id for r in a.reasons
+               if ("avoid_stretch" in rulebook.rule(r.id).concludes)]
+        lines.append("Left out on purpose: " + _listing(
+            [rulebook.stretches[s].name for s in a.avoided_stretches])
+            + (f" (rule {', '.join(why)})." if why else "."))
+    return lines
+
+
+def _strip_title(text: str, title: str) -> str:
+    prefix = f"{title}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _reasons(a: Assessment, rulebook) -> list[dict]:
+    out = []
+    for reason in a.reasons:
+        try:
+            rule = rulebook.rule(reason.id)
+        except KeyError:  # pragma: no cover - reasons come from the same rulebook
+            out.append({"id": reason.id, "title": reason.text, "evidence": "",
+                        "rationale": "", "note": ""})
+            continue
+        withheld = ""
+        if a.urgency in NO_STRETCHES_AT and "stretch" in rule.concludes:
+            withheld = "Its stretches are not shown: none until a clinician has seen you."
+        out.append({"id": reason.id, "title": rule.title,
+                    "evidence": _strip_title(reason.text, rule.title).rstrip("."),
+                    "rationale": " ".join(rule.rationale.split()), "note": withheld})
+    return out
+
+
+def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
+                 ) -> dict[str, Any]:
+    """Everything a report says, as plain values: the one source for every format."""
+    from . import __version__
+
+    a = assessment
+    day = _today(today)
+    answers = a.answers
+    notes = str(answers.get("notes", "") or "").strip()
+    verdict = dict(VERDICTS[a.urgency])
+    verdict["urgency"] = a.urgency
+    verdict["see_professional"] = a.see_professional
+    verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
+    verdict["unanswered"] = [_humanise(q).lower() for q in a.unanswered_red_flags]
+    return {
+        "verdict": verdict,
+        "duration": {"class": a.duration_class,
+                     "label": rulebook.label("duration_class", a.duration_class),
+                     "weeks": (_duration_words(answers["duration_weeks"])
+                               if "duration_weeks" in answers else None),
+                     "meaning": (DURATION_MEANING.get(a.duration_class, "")
+                                 if a.urgency not in NO_STRETCHES_AT else
+                                 "How long it has lasted matters less than the warning signs "
+                                 "above.")},
+        "red_flags": [{"id": f, "label": rulebook.label("red_flag", f)} for f in a.red_flags],
+        "causes": [{"id": c, "label": rulebook.label("cause", c),
+                    # with a warning sign, reassurance about the usual course would mislead
+                    "note": "" if a.red_flags else CAUSE_NOTES.get(c, "")}
+                   for c in a.causes],
+        "posture_signs": [rulebook.label("posture_sign", s) for s in a.posture_signs],
+        "plan": _stretch_plan(a, rulebook),
+        "clinician": _clinician_summary(a, rulebook),
+        "reasons": _reasons(a, rulebook),
+        "safety_net": SAFETY_NET,
+        "answers": _answers_table(answers, rulebook),
+        "notes": notes,
+        "date": day.isoformat(),
+        "date_long": _long_date(day),
+        "rulebook": {"name": rulebook.name, "version": a.rulebook_version or rulebook.version},
+        "tool_version": __version__,
+        "not_this": NOT_THIS,
+        "paper": PAPER_SIZES.get((paper or "").lower(), "auto"),
+    }
+
+
+# --------------------------------------------------------------------------- rendering
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|~])")
+_MD_LIST_MARK = re.compile(r"^(\s*)([-+=])", re.MULTILINE)
+_MD_NUMBER_MARK = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+
+
+def markdown_escape(text: str) -> str:
+    """User text in Markdown: HTML-escaped (a Markdown viewer passes raw HTML through) and with
+    Markdown's punctuation backslash-escaped, so a note can neither inject markup nor format."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_LIST_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_NUMBER_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def render_report(assessment: Assessment, rulebook, fmt: str = "html", *, today=None,
+                  paper: str | None = None) -> str:
+    """The report as text in `fmt`: "html", "markdown" or "text"."""
+    from .templating import environment
+
+    if fmt not in TEMPLATES:
+        raise TriageError(f"unknown report format '{fmt}' (use one of: "
+                          f"{', '.join(TEMPLATES)}; PDF is written with write_report)")
+    facts = report_facts(assessment, rulebook, today=today, paper=paper)
+    template = environment().get_template(TEMPLATES[fmt])
+    return template.render(report=facts, md=markdown_escape)
+
+
+def render_pdf(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
+               ) -> bytes:
+    """The HTML report printed to PDF by WeasyPrint (the optional 'pdf' extra)."""
+    html = render_report(assessment, rulebook, "html", today=today, paper=paper)
+    return html_to_pdf(html)
+
+
+def html_to_pdf(html: str) -> bytes:
+    try:
+        import weasyprint
+    except ImportError:
+        raise TriageError(PDF_HINT) from None
+    except OSError as exc:  # WeasyPrint is there but the Pango libraries it needs are not
+        raise TriageError(f"{PDF_HINT} (and the Pango libraries it needs: {exc})") from None
+    # No base URL and no fetching: the report is self-contained, and must stay so. WeasyPrint's
+    # warnings (CSS it does not know, such as screen-only media queries) are not the user's concern.
+    logger = logging.getLogger("weasyprint")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return weasyprint.HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
+    finally:
+        logger.setLevel(level)
+
+
+def _refuse_fetch(url, *args, **kwargs):
+    raise ValueError(f"the report must be self-contained, but it refers to {url}")
+
+
+def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The report format: `fmt` if given, else from the file's suffix."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise TriageError(f"unknown report format '{fmt}' (use one of: "
+                              f"{', '.join(FORMATS)})", file=str(path))
+        return fmt
+    if str(path) == "-":
+        raise TriageError("cannot tell the report format when writing to standard output; "
+                          "give --format html, markdown, text or pdf")
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise TriageError(f"cannot tell the report format from the suffix "
+                          f"'{suffix or '(none)'}'; use .html, .md, .txt or .pdf, or give "
+                          f"--format", file=str(path))
+    return SUFFIXES[suffix]
+
+
+def write_report(path: str | os.PathLike, assessment: Assessment, rulebook,
+                 fmt: str | None = None, *, today=None, paper: str | None = None) -> str:
+    """Write the report to `path` ('-' for standard output) atomically; return the format used.
+
+    The format comes from the suffix (.html/.htm, .md, .txt, .pdf) unless `fmt` is given. Raises
+    TriageError for a suffix it cannot place, for a PDF without WeasyPrint, and for a file that
+    cannot be written; an existing file is never left half-written.
+    """
+    from .fileio import atomic_write
+
+    fmt = format_for_path(path, fmt)
+    if fmt == "pdf":
+        data: str | bytes = render_pdf(assessment, rulebook, today=today, paper=paper)
+    else:
+        data = render_report(assessment, rulebook, fmt, today=today, paper=paper)
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise TriageError(f"cannot write the report: {exc.strerror or exc}",
+                          file=str(path)) from None
+    return fmt
