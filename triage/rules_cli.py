@@ -24,9 +24,8 @@ today_option = click.option(
 
 
 def _exit_invalid():
-    """Exit 2 after the output has been printed. SystemExit rather than click's Exit, which
-    click's non-standalone mode (used by cli_common.run_main) turns into a return value."""
-    raise SystemExit(EXIT_INVALID)
+    """Exit 2 once the report has been printed (the problems are the output, not an error)."""
+    raise click.exceptions.Exit(EXIT_INVALID)
 
 
 def _today(value) -> _dt.date:
