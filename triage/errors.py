@@ -36,3 +36,20 @@ class AnswersError(TriageError):
 
 class RulebookError(TriageError):
     """A rule file that does not load, or that breaks the rule grammar."""
+
+
+class RulebookErrors(RulebookError):
+    """Several rules that do not load: the message is the first; `errors` holds them all, so
+    `triage rules check` can list every one."""
+
+    def __init__(self, errors: list[RulebookError]):
+        self.errors = list(errors)
+        first = errors[0]
+        super().__init__(first.problem, file=first.file, where=first.where)
+
+    @property
+    def message(self) -> str:
+        more = len(self.errors) - 1
+        first = super().message
+        return first + (f" (and {more} more problem{'s' if more > 1 else ''}: run "
+                        f"'triage rules check')" if more else "")

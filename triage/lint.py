@@ -51,7 +51,8 @@ class LintReport:
 
     def summary(self) -> str:
         if self.rulebook is None:
-            return f"{self.directory}: the rule files do not load; fix the problem above first."
+            return (f"{self.directory}: the rule files do not load; fix the "
+                    f"problem{'s' if len(self.problems) > 1 else ''} above first.")
         rb = self.rulebook
         n = len(self.problems)
         counts = {s: sum(1 for r in rb.rules if r.status == s) for s in ("active", "draft",
@@ -75,7 +76,8 @@ def lint_directory(directory=None, *, today: _dt.date | None = None) -> LintRepo
     try:
         rulebook = load_rulebook(directory)
     except RulebookError as exc:
-        return LintReport(shown, [Problem(exc.file or shown, exc.where, exc.problem)])
+        every = getattr(exc, "errors", [exc])  # RulebookErrors carries one per broken rule
+        return LintReport(shown, [Problem(e.file or shown, e.where, e.problem) for e in every])
     return LintReport(shown, lint_rulebook(rulebook, today=today), rulebook)
 
 

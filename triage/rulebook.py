@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from . import contract
 from .conditions import (FINDING_KINDS, CountTest, FindingTest, Not, Vocabulary, All, AnyOf,
                          parse_condition, questions_read)
-from .errors import RulebookError
+from .errors import RulebookError, RulebookErrors
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 
 RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml")
@@ -192,19 +192,32 @@ def _load(directory: Path) -> Rulebook:
                        finding_values(labels, stretches))
     rules: list[RuleSpec] = []
     seen: dict[str, str] = {}
+    errors: list[RulebookError] = []  # every broken rule is reported, not just the first
     rule_files = _rule_files(directory, meta, meta_name)
     for rule_file in rule_files:
         name = _display(rule_file)
-        data = read_yaml(rule_file)
+        try:
+            data = read_yaml(rule_file)
+        except RulebookError as exc:
+            errors.append(exc)
+            continue
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-            raise RulebookError("expected 'rules:', a list of rules", file=name)
+            errors.append(RulebookError("expected 'rules:', a list of rules", file=name))
+            continue
         for index, raw in enumerate(data["rules"]):
-            rule = _parse_rule(raw, index, name, vocab, questionnaire)
+            try:
+                rule = _parse_rule(raw, index, name, vocab, questionnaire)
+            except RulebookError as exc:
+                errors.append(exc)
+                continue
             if rule.id in seen:
-                raise RulebookError(f"duplicate rule id (also in {seen[rule.id]})", file=name,
-                                    where=rule.id)
+                errors.append(RulebookError(f"duplicate rule id (also in {seen[rule.id]})",
+                                            file=name, where=rule.id))
+                continue
             seen[rule.id] = name
             rules.append(rule)
+    if errors:
+        raise errors[0] if len(errors) == 1 else RulebookErrors(errors)
     rules = _stratify(rules)
     return Rulebook(
         name=str(meta["name"]), version=str(meta["version"]),
