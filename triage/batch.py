@@ -155,7 +155,10 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list]:
 
 def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str = "auto",
               workers: int = 1, progress: bool | None = None) -> BatchSummary:
-    """Assess every row of `input_path` into `output_path`, one JSON line per row, in order."""
+    """Assess every row of `input_path` into `output_path`, one JSON line per row, in order.
+
+    `workers` processes share the work (0: one per usable CPU core); the output is the same
+    whatever their number."""
     handle = _open_text(input_path)
     with handle:
         fmt, source = _detect_format(input_path, handle, input_format)
@@ -164,36 +167,73 @@ def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str 
         if first is None:
             raise TriageError("no rows to assess", file=input_path)
         rows = _prepend(first, rows)
-        total = _count_rows(input_path, fmt) if input_path != "-" else None
-        workers = workers or os.cpu_count() or 1
+        total = _count_rows(input_path, fmt) if input_path != "-" else None  # None: not known
+        workers = workers or usable_cpus()
+        if total is not None and total <= CHUNK:
+            workers = 1  # one chunk: starting processes would cost more than it saves
         if progress is None:
             progress = sys.stderr.isatty()
         summary = BatchSummary(output=output_path)
         with AtomicTextWriter(output_path) as out:
-            results = _results(rows, rulebook, workers)
-            with click.progressbar(length=total, label="Assessing", file=sys.stderr,
-                                   hidden=not progress, show_pos=True) as bar:
-                for chunk in results:
-                    for line, bad in chunk:
-                        out.write(line + "\n")
-                        summary.rows += 1
-                        summary.errors += bad
-                    bar.update(len(chunk))
+            lines = _flatten(_results(rows, rulebook, workers))
+            # An iterable, so that an unknown total (standard input) shows a count, not an error
+            with click.progressbar(lines, length=total, label="Assessing", file=sys.stderr,
+                                   hidden=not progress, show_pos=True,
+                                   update_min_steps=50) as bar:
+                for line, bad in bar:
+                    out.write(line + "\n")
+                    summary.rows += 1
+                    summary.errors += bad
     return summary
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (a container or taskset may allow fewer than the
+    machine has)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return counter() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _flatten(chunks: Iterator[list]) -> Iterator[tuple]:
+    for chunk in chunks:
+        yield from chunk
+
+
+def _init_pool_worker(rulebook) -> None:
+    # Ctrl-C reaches every process of the terminal's process group; only the parent should act on
+    # it (it stops the pool and leaves the output file untouched), not print a traceback per worker.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(rulebook)
+
+
 def _results(rows, rulebook, workers) -> Iterator[list]:
+    """The assessed chunks, in input order."""
     if workers <= 1:
         _init_worker(rulebook)
         for chunk in _chunks(rows, CHUNK):
             yield _assess_chunk(chunk)
         return
     import multiprocessing
+    from collections import deque
 
     context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(rulebook,)) as pool:
-        # imap keeps the input order; chunks keep the inter-process traffic small
-        yield from pool.imap(_assess_chunk, _chunks(rows, CHUNK))
+    with context.Pool(workers, initializer=_init_pool_worker, initargs=(rulebook,)) as pool:
+        # At most two chunks per worker in flight, collected in order: every worker stays busy,
+        # and memory stays bounded however long the input (Pool.imap would read it all at once).
+        pending: deque = deque()
+        for chunk in _chunks(rows, CHUNK):
+            pending.append(pool.apply_async(_assess_chunk, (chunk,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def _prepend(first, rest):
