@@ -1,0 +1,447 @@
+"""The printable report (issue 4) as a person and their clinician meet it: the verdict of each
+urgency, the stretch plan only when it is safe, nothing fetched from elsewhere, the person's notes
+escaped, the same facts in every format, and a self-care PDF that fits on two A4 pages."""
+from __future__ import annotations
+
+import datetime
+import html
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from triage.cli import main_group
+from triage.engine import assess
+from triage.report import (VERDICTS, markdown_escape, render_report, report_facts, write_report)
+from triage.resources import templates_dir
+
+DAY = datetime.date(2026, 11, 24)
+
+# Every warning-sign question answered "no" (contract section 1), so a case can reach self-care.
+NO_WARNING_SIGNS = {
+    "saddle_numbness": False, "bladder_bowel_change": False, "abdominal_pain": False,
+    "fever": False, "weight_loss": False, "cancer_history": False, "night_pain": False,
+    "osteoporosis": False, "long_term_steroids": False, "immunosuppressed": False,
+    "iv_drug_use": False, "leg_weakness": "none", "both_legs": False,
+}
+ALL_CLEAR = {"age": 40, "duration_weeks": 2, "trauma": "none", **NO_WARNING_SIGNS}
+
+CASES = {
+    # Contract section 3 (NICE CKS "Sciatica"; GIRFT suspected cauda equina pathway 2023): saddle
+    # numbness is possible cauda equina syndrome, an emergency.
+    "emergency": {**ALL_CLEAR, "saddle_numbness": True},
+    # Contract section 3 (NICE CKS "Back pain - low"): fever with back pain is a possible spinal
+    # infection; see a doctor the same day.
+    "urgent": {**ALL_CLEAR, "fever": True},
+    # Contract section 3 (NICE CKS "Sciatica"): pain spreading below the knee is nerve-root pain;
+    # book a doctor or physiotherapist within two weeks, with only gentle exercises meanwhile.
+    "soon": {**ALL_CLEAR, "leg_pain": "below_knee"},
+    # Contract section 3 (Janda's lower crossed pattern, two posture signs): muscle imbalance with
+    # no warning sign is self-care with the kneeling hip-flexor stretch first.
+    "self_care": {**ALL_CLEAR, "sitting_hours": 9, "tight_hip_flexors": True,
+                  "pelvis_tips_forward": True},
+}
+# Contract section 3 (NICE NG59 1.2, stay active): no warning sign, no injury, no posture pattern
+# is non-specific back pain, self-care with gentle mobility exercises.
+NONSPECIFIC = dict(ALL_CLEAR)
+
+# Words the contract (section 2) uses for what to do at each urgency.
+CONTRACT_WORDS = {
+    "emergency": ("emergency department", "now"),
+    "urgent": ("doctor", "today"),
+    "soon": ("doctor or physiotherapist", "two weeks"),
+    "self_care": ("stretches", "active"),
+}
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "desk_worker.yaml"
+
+
+def assessed(answers, rulebook):
+    return assess(answers, rulebook)
+
+
+class Page(HTMLParser):
+    """The HTML as a browser would see it: well-formed (every element closed in order), its text,
+    its tags and attributes, and the text of each element with a given class."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+            "track", "wbr"}
+    SVG_SELF_CLOSING = {"path", "circle", "rect", "line", "polygon", "polyline", "ellipse"}
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, set]] = []
+        self.errors: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.text_parts: list[str] = []
+        self.by_class: dict[str, list[str]] = {}
+        self.style = ""
+        self.feed(text)
+        self.close()
+        if self.stack:
+            self.errors.append(f"unclosed: {[t for t, _ in self.stack]}")
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag not in self.VOID:
+            self.stack.append((tag, set((attrs.get("class") or "").split())))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1][0] != tag:
+            self.errors.append(f"</{tag}> does not close {self.stack[-1][0] if self.stack else '-'}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1][0] == "style":
+            self.style += data
+            return
+        if self.stack and self.stack[-1][0] == "title" and len(self.stack) > 2:
+            return  # an SVG's accessible title, not page text
+        self.text_parts.append(data)
+        for _, classes in self.stack:
+            for cls in classes:
+                self.by_class.setdefault(cls, []).append(data)
+
+    @property
+    def text(self) -> str:
+        return squash("".join(self.text_parts))
+
+    def text_of(self, cls: str) -> str:
+        return squash("".join(self.by_class.get(cls, [])))
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def reports(rulebook):
+    """Each urgency's assessment and its HTML report."""
+    out = {}
+    for urgency, answers in CASES.items():
+        result = assessed(answers, rulebook)
+        assert result.urgency == urgency  # the case is what its comment says it is
+        out[urgency] = (result, render_report(result, rulebook, "html", today=DAY))
+    return out
+
+
+# --------------------------------------------------------------------------- the HTML
+
+@pytest.mark.parametrize("urgency", list(CASES))
+def test_the_html_is_well_formed_and_refers_to_nothing_outside_itself(reports, urgency):
+    page = Page(reports[urgency][1])
+    assert page.errors == []
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "link", "img", "iframe", "object", "embed", "image", "use"}
+    for tag, attrs in page.tags:
+        for name in ("src", "href", "xlink:href", "action", "srcset", "data"):
+            assert name not in attrs, (tag, name, attrs[name])
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)  # no event handlers
+        # the only URL is an SVG's namespace name, which is never fetched
+        for name, value in attrs.items():
+            if value and "//" in value:
+                assert (name, value) == ("xmlns", "http://www.w3.org/2000/svg"), (tag, name, value)
+    assert "url(" not in page.style and "@import" not in page.style and "@font-face" not in page.style
+
+
+def test_a_note_with_markup_is_shown_as_typed_and_never_runs(rulebook):
+    note = 'Hurts <script>alert("x")</script> & <b>more</b> when I [sit](http://evil.example)'
+    result = assessed({**CASES["self_care"], "notes": note}, rulebook)
+    page_html = render_report(result, rulebook, "html", today=DAY)
+    page = Page(page_html)
+    assert "<script>" not in page_html and "<b>more</b>" not in page_html
+    plain_note = assessed({**CASES["self_care"], "notes": "plain words"}, rulebook)
+    plain_page = Page(render_report(plain_note, rulebook, "html", today=DAY))
+    assert [t for t, _ in page.tags] == [t for t, _ in plain_page.tags]  # no element added
+    assert squash(note) in page.text  # the reader sees exactly what was typed
+    markdown = render_report(result, rulebook, "markdown", today=DAY)
+    assert "<script>" not in markdown and "<b>" not in markdown
+    assert re.search(r"(?<!\\)\]\(http", markdown) is None  # no live link either
+    assert markdown_escape(note) in markdown
+    assert squash(note) in plain(render_report(result, rulebook, "text", today=DAY), "text")
+
+
+@pytest.mark.parametrize("urgency", list(CASES))
+def test_each_urgency_shows_its_own_verdict_first(reports, urgency):
+    result, page_html = reports[urgency]
+    page = Page(page_html)
+    verdict = page.text_of("verdict")
+    assert verdict, "no verdict panel"
+    assert f"verdict-{urgency}" in page_html
+    for word in CONTRACT_WORDS[urgency]:
+        assert word in verdict.lower(), (word, verdict)
+    for other, words in VERDICTS.items():
+        if other != urgency:
+            assert words["headline"] not in verdict
+    # the verdict comes before anything else the report says
+    assert page.text.index(VERDICTS[urgency]["headline"]) < page.text.index("How long it has lasted")
+    # readable without colour: the level is named in words and marked on the scale
+    assert VERDICTS[urgency]["label"].upper() in verdict
+    assert squash(page.text_of("current")).endswith(VERDICTS[urgency]["label"])
+
+
+@pytest.mark.parametrize("urgency", ["emergency", "urgent"])
+def test_emergency_and_urgent_reports_carry_no_stretch_plan(reports, rulebook, urgency):
+    page = Page(reports[urgency][1])
+    assert not any(a.get("class", "").startswith("stretch") for _, a in page.tags)
+    for stretch in rulebook.stretches.values():
+        assert stretch.name not in page.text
+    assert "No stretches or exercises for now" in page.text
+
+
+@pytest.mark.parametrize("urgency", ["soon", "self_care"])
+def test_soon_and_self_care_show_each_stretch_with_its_drawing_and_dose(reports, rulebook, urgency):
+    result, page_html = reports[urgency]
+    page = Page(page_html)
+    assert result.stretches
+    articles = [a["id"] for t, a in page.tags if t == "article"]
+    assert articles == [f"stretch-{s}" for s in result.stretches]
+    drawings = [a for t, a in page.tags if t == "svg" and a.get("role") == "img"
+                and "symbol" not in a.get("aria-label", "")]
+    assert len(drawings) == len(result.stretches)
+    for stretch_id in result.stretches:
+        stretch = rulebook.stretches[stretch_id]
+        for fact in (stretch.name, stretch.hold, stretch.repetitions, *stretch.steps):
+            assert squash(fact) in page.text, fact
+    if urgency == "soon":
+        assert "While you wait for your appointment" in page.text
+
+
+def test_stretches_the_rules_left_out_are_not_offered_and_the_clinician_is_told(reports, rulebook):
+    # ST-NERVE-01 (NICE CKS "Sciatica"): with nerve-root pain, stretches that pull on the nerve
+    # are left out.
+    result, page_html = reports["soon"]
+    assert result.avoided_stretches
+    page = Page(page_html)
+    for stretch_id in result.avoided_stretches:
+        assert f"stretch-{stretch_id}" not in page_html
+    assert "Left out on purpose" in page.text_of("clinician")
+
+
+def test_every_fired_rule_is_explained_with_its_id(reports, rulebook):
+    for result, page_html in reports.values():
+        text = Page(page_html).text
+        for reason in result.reasons:
+            assert reason.id in text
+            assert squash(rulebook.rule(reason.id).title) in text
+
+
+def test_unanswered_warning_signs_are_shown_as_unknown(rulebook):
+    result = assessed({"age": 30, "duration_weeks": 2, "trauma": "none"}, rulebook)
+    page = Page(render_report(result, rulebook, "html", today=DAY))
+    assert result.unanswered_red_flags
+    assert "count as unknown, not as no" in page.text
+    assert "not answered (unknown, not no)" in page.text
+
+
+def test_warning_signs_replace_reassurance_about_the_usual_course(reports):
+    # With cauda equina suspected, "it usually settles" would mislead.
+    text = Page(reports["emergency"][1]).text
+    assert "To rule out first: possible cauda equina" in text
+    assert "usually settles" not in text and "Keep moving" not in text
+
+
+def test_every_stretch_in_the_catalogue_has_its_own_drawing(rulebook):
+    for stretch in rulebook.stretches.values():
+        drawing = templates_dir() / "drawings" / f"{stretch.drawing}.svg"
+        assert drawing.is_file(), stretch.id
+        svg = drawing.read_text(encoding="utf-8")
+        parsed = Page(svg)
+        assert parsed.errors == []
+        assert parsed.tags[0][0] == "svg" and parsed.tags[0][1].get("role") == "img"
+        assert parsed.tags[0][1].get("aria-label") and "<title>" in svg
+        assert not {"image", "use", "script", "foreignobject"} & {t for t, _ in parsed.tags}
+
+
+# --------------------------------------------------------------------------- one set of facts
+
+def facts_to_find(result, rulebook):
+    """What the report must say, computed from the assessment and the rulebook."""
+    facts = report_facts(result, rulebook, today=DAY)
+    found = [facts["verdict"]["headline"], facts["verdict"]["when"], *facts["verdict"]["todo"],
+             facts["duration"]["label"], facts["date_long"], facts["rulebook"]["version"],
+             facts["not_this"], *facts["clinician"]]
+    found += [c["label"] for c in facts["causes"]] + [f["label"] for f in facts["red_flags"]]
+    for card in facts["plan"]["cards"]:
+        found += [card["name"], card["target"], card["hold"], card["repetitions"], *card["steps"],
+                  *card["cautions"], *card["extra_stop_if"]]
+    found += facts["plan"]["shared_stop_if"]
+    for reason in facts["reasons"]:
+        found += [reason["id"], reason["title"], reason["rationale"]]
+    for net in facts["safety_net"]:
+        found += [net["title"], *net["signs"]]
+    for section in facts["answers"]:
+        for row in section["rows"]:
+            found += [row["label"], row["answer"]]
+    found += facts["notes"].splitlines()
+    return [squash(f) for f in found if f]
+
+
+def plain(text: str, fmt: str) -> str:
+    if fmt == "html":
+        return Page(text).text
+    if fmt == "markdown":
+        text = re.sub(r"\\(.)", r"\1", text.replace("**", "").replace("`", ""))
+        text = re.sub(r"(?<![\w*])\*(?!\s)|(?<!\s)\*(?![\w*])", "", html.unescape(text))
+        return squash(re.sub(r"^\s*> ?", "", text, flags=re.MULTILINE))
+    # text: wrapped lines, notes quoted with "| "
+    return squash(re.sub(r"^\s*\| ", "", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("urgency", list(CASES))
+def test_markdown_and_text_say_everything_the_html_says(rulebook, urgency):
+    result = assessed({**CASES[urgency], "notes": "Worse after long meetings.\nBetter after a walk."},
+                      rulebook)
+    wanted = facts_to_find(result, rulebook)
+    for fmt in ("html", "markdown", "text"):
+        said = plain(render_report(result, rulebook, fmt, today=DAY), fmt)
+        missing = [fact for fact in wanted if fact not in said]
+        assert missing == [], (fmt, missing)
+
+
+def test_the_text_report_fits_a_terminal(rulebook):
+    result = assessed(CASES["self_care"], rulebook)
+    lines = render_report(result, rulebook, "text", today=DAY).splitlines()
+    assert max(len(line) for line in lines) <= 78
+
+
+# --------------------------------------------------------------------------- the command line
+
+def run(args, **kwargs):
+    return CliRunner().invoke(main_group, args, catch_exceptions=False, **kwargs)
+
+
+@pytest.mark.parametrize("suffix, first_line", [
+    (".html", "<!DOCTYPE html>"), (".htm", "<!DOCTYPE html>"),
+    (".md", "# Back pain triage report"), (".txt", "BACK PAIN TRIAGE REPORT")])
+def test_report_picks_the_format_from_the_suffix(tmp_path, suffix, first_line):
+    out = tmp_path / f"report{suffix}"
+    result = run(["report", str(EXAMPLE), "-o", str(out), "--date", "2026-11-24"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith(first_line)
+    assert "24 November 2026" in text
+    assert str(out) in result.stderr
+
+
+def test_format_option_wins_over_the_suffix_and_dash_is_standard_output(tmp_path):
+    result = run(["report", "-", "-o", "-", "--format", "markdown"],
+                 input=EXAMPLE.read_text(encoding="utf-8"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# Back pain triage report")
+    out = tmp_path / "notes.txt"
+    assert run(["report", str(EXAMPLE), "-o", str(out), "--format", "html"]).exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("output, fragment", [
+    ("report.docx", "'.docx'"), ("report", "(none)")])
+def test_an_unknown_suffix_is_exit_2_naming_the_file(tmp_path, output, fragment):
+    result = run(["report", str(EXAMPLE), "-o", str(tmp_path / output)])
+    assert result.exit_code == 2
+    assert output in result.stderr and fragment in result.stderr and "--format" in result.stderr
+    assert not (tmp_path / output).exists()
+
+
+def test_standard_output_needs_a_format(tmp_path):
+    result = run(["report", str(EXAMPLE), "-o", "-"])
+    assert result.exit_code == 2 and "--format" in result.stderr and result.stdout == ""
+
+
+def test_invalid_answers_leave_an_existing_report_untouched(tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("the old report", encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("age: 40\nduration_weeks: 2\ntrauma: none\nsadle_numbness: no\n")
+    result = run(["report", str(bad), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "sadle_numbness" in result.stderr and "saddle_numbness" in result.stderr
+    assert out.read_text(encoding="utf-8") == "the old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "report.html"]
+
+
+def test_a_directory_that_does_not_exist_is_exit_2_not_a_crash(tmp_path):
+    out = tmp_path / "missing" / "report.html"
+    result = run(["report", str(EXAMPLE), "-o", str(out)])
+    assert result.exit_code == 2 and str(out) in result.stderr
+
+
+def test_pdf_without_weasyprint_is_exit_2_saying_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint now fails
+    out = tmp_path / "report.pdf"
+    result = run(["report", str(EXAMPLE), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "pip install 'triage[pdf]'" in result.stderr
+    assert not out.exists()
+
+
+def test_a_bad_date_is_a_usage_error():
+    result = run(["report", str(EXAMPLE), "-o", "-", "--format", "text", "--date", "24/11/2026"])
+    assert result.exit_code == 2 and "--date" in result.output
+
+
+def test_assess_html_is_the_same_report(rulebook):
+    result = run(["assess", str(EXAMPLE), "--format", "html"])
+    assert result.exit_code == 0
+    page = Page(result.stdout)
+    assert page.errors == [] and "verdict-self_care" in result.stdout
+
+
+def test_help_shows_examples():
+    result = run(["report", "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "triage report" in result.output
+
+
+# --------------------------------------------------------------------------- the PDF
+
+@pytest.fixture(scope="module")
+def pdf_reader():
+    pytest.importorskip("weasyprint")
+    return pytest.importorskip("pypdf").PdfReader
+
+
+def pdf_text(reader) -> str:
+    return squash(" ".join(page.extract_text() for page in reader.pages))
+
+
+@pytest.mark.parametrize("case", ["example", "nonspecific", "emergency"])
+def test_the_pdf_holds_the_verdict_and_the_stretches(tmp_path, rulebook, pdf_reader, case):
+    answers = {"example": None, "nonspecific": NONSPECIFIC, "emergency": CASES["emergency"]}[case]
+    if answers is None:
+        from triage.cli_common import load_answers
+
+        answers = load_answers(str(EXAMPLE), rulebook)
+    result = assessed(answers, rulebook)
+    out = tmp_path / "report.pdf"
+    write_report(out, result, rulebook, today=DAY)
+    assert out.read_bytes().startswith(b"%PDF-")
+    reader = pdf_reader(str(out))
+    text = pdf_text(reader)
+    assert squash(VERDICTS[result.urgency]["headline"]) in text
+    for stretch_id in result.stretches:
+        assert rulebook.stretches[stretch_id].name in text
+    assert re.search(r"Page 1 of \d", text)
+    if result.urgency == "self_care":
+        # A self-care report is a handout: it fits on two A4 pages.
+        assert len(reader.pages) <= 2
+        width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+        assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+
+
+def test_letter_paper_is_letter_sized(tmp_path, rulebook, pdf_reader):
+    result = assessed(CASES["self_care"], rulebook)
+    out = tmp_path / "report.pdf"
+    write_report(out, result, rulebook, today=DAY, paper="letter")
+    width, height = (float(v) for v in pdf_reader(str(out)).pages[0].mediabox[2:])
+    assert (round(width), round(height)) == (612, 792)
