@@ -8,6 +8,18 @@ import tempfile
 from pathlib import Path
 
 
+def _give_mode(tmp: str, target: Path) -> None:
+    """mkstemp makes files only their owner can read; give the new file the mode an ordinary
+    open() would (the target's own, if it exists, else what the umask allows)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+
+
 def _is_special(path: Path) -> bool:
     """An existing target that is not a regular file (/dev/null, a named pipe, a terminal): it
     must be written through, never replaced by renaming a file over it."""
@@ -38,6 +50,7 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        _give_mode(tmp, target)
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8",
                                                              "newline": ""})) as handle:
             handle.write(data)
@@ -69,6 +82,7 @@ class AtomicTextWriter:
             directory = target.parent if str(target.parent) else Path(".")
             fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                              dir=directory)
+            _give_mode(self._tmp, target)
             self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
 
     def write(self, text: str) -> None:
