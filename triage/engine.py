@@ -3,8 +3,10 @@
 How a rule becomes experta rules
 --------------------------------
 Facts are of three kinds: one ``Answers`` fact holding the validated answers; a ``Finding(kind,
-value)`` for each conclusion (a duration class, a posture sign, a red flag, a cause, an urgency, a
-stretch to recommend or avoid); and a ``Snapshot`` of all findings, declared between strata.
+value)`` for each conclusion that some rule matches as a fact (the ``chronic`` duration class, the
+causes that choose stretches); and a ``Snapshot`` of the conclusions, declared between strata.
+Every conclusion, matched as a fact or not, is also kept in Python (``engine.findings``), which is
+what the snapshots and the assessment are made from.
 
 A rule's condition is put in disjunctive normal form over three sorts of atoms:
 
@@ -14,7 +16,8 @@ A rule's condition is put in disjunctive normal form over three sorts of atoms:
 
 Each conjunction becomes one experta rule named after the rule id (``RF-CES-01``, or
 ``RF-CES-01/2`` for its second conjunction); a rule fires at most once however many of its
-conjunctions match. The engine class is built once per rulebook and reused for every case.
+conjunctions match. A ``TEST`` runs the condition compiled once into a Python closure
+(``_compile``). The engine class is built once per rulebook and reused for every case.
 
 Why the experta agenda bug cannot bite
 --------------------------------------
@@ -22,9 +25,17 @@ No rule here contains a ``NOT`` element and the engine never retracts or modifie
 set of matches only ever grows: no activation is ever taken off the agenda, and the faulty removal
 in experta 1.9.4's ``DepthStrategy`` is never reached. Absences are decided on a ``Snapshot``
 declared only after every rule that could conclude the absent thing has run (the strata computed
-in rulebook.py). As a second line of defence ``assess`` re-checks, in plain Python, that every rule
-that fired holds on the final facts and every rule that holds has fired; any disagreement is an
-internal error (exit 1), never a quietly wrong answer.
+in rulebook.py). The engine's strategy refuses any removal outright (``_Strategy``), so should that
+reasoning ever break, the run stops instead of firing stale activations. And ``assess`` re-checks,
+in plain Python (``conditions.evaluate``, not the compiled tests), that every rule that fired holds
+on the final facts and every rule that holds has fired; any disagreement is an internal error
+(exit 1), never a quietly wrong answer. tests/test_engine_safety.py shows each of these.
+
+Speed
+-----
+experta is used through its documented extension points only: ``__matcher__`` and
+``__strategy__`` are subclasses that keep experta's results and order but skip repeated
+bookkeeping (see each class). benchmarks/bench_batch.py measures the effect.
 """
 from __future__ import annotations
 
