@@ -468,13 +468,6 @@ def test_batch_to_standard_output(runner, tmp_path):
     assert "standard output" in result.stderr
 
 
-STDIN_BATCH_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug in triage/batch.py (reported): reading '-' leaves the row count unknown (None) and "
-    "click.progressbar(length=None) without an iterable raises TypeError, so any batch from "
-    "standard input is an internal error (exit 1)"))
-
-
-@STDIN_BATCH_BUG
 def test_batch_from_standard_input(runner, tmp_path):
     result = runner.invoke(main_group, ["batch", "-", "-o", "-"],
                            input=jsonl({"case_id": "x", **FEVER}))
@@ -482,7 +475,6 @@ def test_batch_from_standard_input(runner, tmp_path):
     assert json.loads(result.stdout)["red_flags"] == ["infection"]
 
 
-@STDIN_BATCH_BUG
 def test_batch_csv_from_standard_input_is_detected(runner):
     text = "case_id,age,duration_weeks,trauma,saddle_numbness\nq,50,1,none,yes\n"
     result = runner.invoke(main_group, ["batch", "-", "-o", "-"], input=text)

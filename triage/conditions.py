@@ -388,6 +388,11 @@ def describe_leaf(leaf, *, negate: bool = False) -> str:
     raise TypeError(f"not a condition: {leaf!r}")
 
 
+def _or_list(values) -> str:
+    words = [show_value(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def describe_evidence(evidence: Evidence) -> str:
     """What an answer or conclusion was, for a reason sentence: 'saddle numbness: yes'."""
     leaf = evidence.leaf
@@ -406,10 +411,12 @@ def describe_evidence(evidence: Evidence) -> str:
         if leaf.values is None:
             values = ", ".join(show_value(v) for v in evidence.seen) or "none"
             return f"{kind}: {values}"
-        values = " or ".join(show_value(v) for v in leaf.values)
         if evidence.held:
-            return f"{kind} {values}"
-        return f"no {kind} {values} concluded"
+            found = [v for v in leaf.values if v in evidence.seen] or list(leaf.values)
+            return f"{kind} {_or_list(found)}"
+        if leaf.kind == "urgency":
+            return f"no rule raised the urgency to {_or_list(leaf.values)}"
+        return f"no {kind} of {_or_list(leaf.values)} was found"
     if isinstance(leaf, CountTest):
         values = ", ".join(show_value(v) for v in evidence.seen) or "none"
         return f"{len(evidence.seen)} {leaf.kind.replace('_', ' ')}s ({values})"
