@@ -112,8 +112,8 @@ def _compile(node):
     """The condition as a Python function of (answers, findings) -> bool, built once per rule.
 
     It means exactly what ``conditions.evaluate`` means (an unanswered question fails every answer
-    test; a missing kind of finding is empty); the engine's TESTs use it because it runs several
-    times faster than walking the tree. ``assess`` still re-checks every rule with
+    test; a missing kind of finding is empty); the engine's TESTs use it because it runs about
+    three times faster than walking the tree. ``assess`` still re-checks every rule with
     ``conditions.evaluate`` itself, so the two implementations check each other on every case.
     """
     if isinstance(node, (All, AnyOf)):
