@@ -40,6 +40,14 @@ class Question:
     skip_if: Any = None  # a parsed condition: when it holds, the question is not asked...
     skip_if_raw: Any = None
     value_if_skipped: Any = None  # ...and this answer is implied
+    short_label: str = ""  # for summaries and reports, e.g. "Injects drugs"
+
+    @property
+    def label(self) -> str:
+        if self.short_label:
+            return self.short_label
+        text = self.id.replace("_", " ")
+        return text[:1].upper() + text[1:]
 
     @property
     def values(self) -> tuple:
@@ -245,7 +253,7 @@ def _parse_question(raw, section: str, name: str) -> Question:
         raise RulebookError(f"a question needs at least an id, type and text, got {raw!r}",
                             file=name, where=section)
     qid = raw["id"]
-    known = {"id", "type", "text", "help", "required", "red_flag", "choices", "min", "max",
+    known = {"id", "label", "type", "text", "help", "required", "red_flag", "choices", "min", "max",
              "default", "alarming", "skip_if", "value_if_skipped"}
     unknown = set(raw) - known
     if unknown:
@@ -272,6 +280,7 @@ def _parse_question(raw, section: str, name: str) -> Question:
         required=bool(raw.get("required", False)), red_flag=bool(raw.get("red_flag", False)),
         choices=tuple(choices), min=raw.get("min"), max=raw.get("max"),
         default=raw.get("default"), value_if_skipped=raw.get("value_if_skipped"),
+        short_label=str(raw.get("label") or "").strip(),
     )
     alarming = raw.get("alarming", [])
     alarming = alarming if isinstance(alarming, list) else [alarming]

@@ -175,23 +175,9 @@ def _duration_words(weeks) -> str:
 
 # Short labels for the answers table where the question id does not read well on its own; any
 # other question is labelled by its id in words.
-SHORT_LABELS = {
-    "duration_weeks": "Weeks of pain",
-    "bladder_bowel_change": "Bladder or bowel change",
-    "long_term_steroids": "Long-term steroids",
-    "iv_drug_use": "Injects drugs",
-    "immunosuppressed": "Weak immune system",
-    "leg_pain": "Leg pain",
-    "both_legs": "Both legs",
-    "sitting_hours": "Hours sitting a day",
-}
-
-
-def _humanise(question_id: str) -> str:
-    if question_id in SHORT_LABELS:
-        return SHORT_LABELS[question_id]
-    text = question_id.replace("_", " ")
-    return text[:1].upper() + text[1:]
+def _humanise(question_id: str, rulebook) -> str:
+    """The question's short label from rules/questionnaire.yaml, e.g. 'Injects drugs'."""
+    return rulebook.questionnaire.questions[question_id].label
 
 
 def _answer_words(question, value) -> str:
@@ -273,13 +259,14 @@ def _answers_table(answers: dict, rulebook) -> list[dict]:
             if qid in answers:
                 value = answers[qid]
                 words = _answer_words(question, value)
-                if question.skip_if is not None and questionnaire.is_skipped(qid, answers):
+                if (question.value_if_skipped is not None and value == question.value_if_skipped
+                        and questionnaire.is_skipped(qid, answers)):
                     words += " (implied by earlier answers)"
                 state = "alarming" if _is_alarming(question, value) else "answered"
             else:
                 words = "not answered" + (" (unknown, not no)" if question.red_flag else "")
                 state = "unanswered_red_flag" if question.red_flag else "unanswered"
-            rows.append({"id": qid, "label": _humanise(qid), "question": question.text,
+            rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
         if rows:
             sections.append({"title": section.title, "rows": rows})
@@ -317,7 +304,7 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
     lines.append("; ".join([", ".join(who) + ". " + episode] + bits) + "." if who else
                  "; ".join([episode] + bits) + ".")
 
-    alarming = [_humanise(q.id).lower() + ("" if q.type == "bool" else
+    alarming = [_humanise(q.id, rulebook).lower() + ("" if q.type == "bool" else
                                             f" ({_answer_words(q, answers[q.id]).lower()})")
                 for q in questions.values() if q.id in answers and _is_alarming(q, answers[q.id])]
     if a.red_flags:
@@ -334,7 +321,7 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
             lines.append("No warning signs among the questions answered.")
     if a.unanswered_red_flags:
         lines.append("Not answered, so unknown (not no): "
-                     + _listing([_humanise(q).lower() for q in a.unanswered_red_flags]) + ".")
+                     + _listing([_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]) + ".")
 
     leg_keys = [k for k in ("leg_pain", "leg_numbness", "leg_weakness", "both_legs")
                 if k in questions]
@@ -355,7 +342,7 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
         elif not any(k in answers for k in leg_keys):
             lines.append("Leg symptoms: not answered.")
         else:
-            missing = [_humanise(k).lower() for k in leg_keys if k not in answers]
+            missing = [_humanise(k, rulebook).lower() for k in leg_keys if k not in answers]
             lines.append("No leg symptoms reported; not answered: " + _listing(missing) + ".")
 
     key = []
@@ -426,7 +413,7 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
     verdict["urgency"] = a.urgency
     verdict["see_professional"] = a.see_professional
     verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
-    verdict["unanswered"] = [_humanise(q).lower() for q in a.unanswered_red_flags]
+    verdict["unanswered"] = [_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]
     return {
         "verdict": verdict,
         "duration": {"class": a.duration_class,
