@@ -11,7 +11,6 @@ import json
 
 import click
 
-from . import __version__
 from .cli_common import fail_on_input_errors, load_answers, load_rules, rules_option, run_main
 
 # name -> "module:attribute", imported on first use
@@ -45,7 +44,7 @@ class LazyGroup(click.Group):
                     "  triage batch cases.csv -o results.jsonl --workers 0\n\n"
                     "Exit codes: 0 success; 2 invalid input or rule files; 1 internal error.\n"
                     "This tool is not a diagnosis and not a substitute for a clinician.")
-@click.version_option(__version__, "-V", "--version", prog_name="triage")
+@click.version_option(None, "-V", "--version", package_name="triage", prog_name="triage")
 def main_group():
     """Triage lower back pain: red flags first, then targeted stretches."""
 
