@@ -11,18 +11,13 @@ from click.testing import CliRunner
 from triage.ask import Session
 from triage.cli import main_group
 from triage.rulebook import load_rulebook
+from support import NO_WARNING_SIGNS
 
 RULEBOOK = load_rulebook()
 QUESTIONNAIRE = RULEBOOK.questionnaire
 ORDER = [qid for section in QUESTIONNAIRE.sections for qid in section.questions]
 
 # Nothing alarming: every warning sign answered no (contract section 1's red-flag questions).
-NO_WARNING_SIGNS = {
-    "saddle_numbness": False, "bladder_bowel_change": False, "abdominal_pain": False,
-    "fever": False, "weight_loss": False, "cancer_history": False, "night_pain": False,
-    "osteoporosis": False, "long_term_steroids": False, "immunosuppressed": False,
-    "iv_drug_use": False, "leg_weakness": "none", "both_legs": False,
-}
 # A desk worker: no warning signs, three posture signs and 8 hours of sitting. Contract section 3:
 # two or more posture signs make muscle imbalance a cause, and with nothing raising urgency the
 # outcome is self-care with the kneeling hip-flexor stretch.

@@ -19,17 +19,10 @@ from triage.cli import main_group
 from triage.cli_common import run_main
 from triage.contract import CAUSES, DURATION_CLASSES, RED_FLAGS, URGENCIES
 from triage.resources import rules_dir
+from support import ALL_CLEAR, NO_WARNING_SIGNS
 
 SHIPPED_RULES = rules_dir()
 
-# Every warning-sign question answered "no" (contract section 1), so a case can reach self-care.
-NO_WARNING_SIGNS = {
-    "saddle_numbness": False, "bladder_bowel_change": False, "abdominal_pain": False,
-    "fever": False, "weight_loss": False, "cancer_history": False, "night_pain": False,
-    "osteoporosis": False, "long_term_steroids": False, "immunosuppressed": False,
-    "iv_drug_use": False, "leg_weakness": "none", "both_legs": False,
-}
-ALL_CLEAR = {"age": 40, "duration_weeks": 2, "trauma": "none", **NO_WARNING_SIGNS}
 # Contract section 3: two posture signs (6+ hours of sitting, tight hip flexors) make muscle
 # imbalance; nothing raises the urgency, so self-care with the kneeling hip-flexor stretch.
 DESK_WORKER = {**ALL_CLEAR, "sitting_hours": 8, "tight_hip_flexors": True}

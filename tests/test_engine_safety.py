@@ -77,6 +77,11 @@ class Advice(xp.Fact):
 def naive_engine(n: int):
     """Rule i: Symptom(kind=i) -> RedFlag(kind=i), salience 100 + i; and the default rule
     "NOT RedFlag(kind=i) -> Advice(i)", all at salience 0: the shape of the repro."""
+    return type(f"Naive{n}", (xp.KnowledgeEngine,), naive_rules(n))()
+
+
+def naive_rules(n: int) -> dict:
+    """The repro's rules, by name, to put on any engine class."""
     attrs = {}
     for i in range(n):
         def red(self, i=i):
@@ -86,7 +91,7 @@ def naive_engine(n: int):
         def advise(self, i=i):
             self.declare(Advice(n=i))
         attrs[f"advice_{i}"] = xp.Rule(xp.NOT(RedFlag(kind=i)), salience=0)(advise)
-    return type(f"Naive{n}", (xp.KnowledgeEngine,), attrs)()
+    return attrs
 
 
 def run_naive(n: int) -> RunResult:
@@ -322,16 +327,7 @@ def test_no_activation_is_ever_cancelled():
 def test_a_naive_rule_in_our_engine_stops_instead_of_misfiring():
     """Should someone hand-write a NOT rule on our engine base, the strategy's guard stops the run
     at the first cancelled activation, rather than letting the stale ones fire."""
-    attrs = {}
-    for i in range(N_DEFAULT_RULES):
-        def red(self, i=i):
-            self.declare(RedFlag(kind=i))
-        attrs[f"red_{i}"] = xp.Rule(Symptom(kind=i), salience=100 + i)(red)
-
-        def advise(self, i=i):
-            self.declare(Advice(n=i))
-        attrs[f"advice_{i}"] = xp.Rule(xp.NOT(RedFlag(kind=i)), salience=0)(advise)
-    guarded = type("Guarded", (engine._TriageEngine,), attrs)()
+    guarded = type("Guarded", (engine._TriageEngine,), naive_rules(N_DEFAULT_RULES))()
     guarded.reset()
     guarded.declare(*[Symptom(kind=i) for i in range(N_DEFAULT_RULES)])
     with pytest.raises(EngineInconsistency, match="cancelled activations"):

@@ -11,10 +11,9 @@ from triage.engine import assess
 from triage.resources import rules_dir
 from triage.review import explain_case
 from triage.rulebook import load_rulebook
+from support import NO_WARNING_SIGNS
 
 SHIPPED = load_rulebook()
-NO_WARNING_SIGNS = {q: (False if SHIPPED.questionnaire.questions[q].type == "bool" else "none")
-                    for q in SHIPPED.questionnaire.red_flag_questions}
 
 
 def run(*args, input=None):

@@ -17,17 +17,10 @@ from triage.cli import main_group
 from triage.engine import assess
 from triage.report import (VERDICTS, markdown_escape, render_report, report_facts, write_report)
 from triage.resources import templates_dir
+from support import ALL_CLEAR
 
 DAY = datetime.date(2026, 11, 24)
 
-# Every warning-sign question answered "no" (contract section 1), so a case can reach self-care.
-NO_WARNING_SIGNS = {
-    "saddle_numbness": False, "bladder_bowel_change": False, "abdominal_pain": False,
-    "fever": False, "weight_loss": False, "cancer_history": False, "night_pain": False,
-    "osteoporosis": False, "long_term_steroids": False, "immunosuppressed": False,
-    "iv_drug_use": False, "leg_weakness": "none", "both_legs": False,
-}
-ALL_CLEAR = {"age": 40, "duration_weeks": 2, "trauma": "none", **NO_WARNING_SIGNS}
 
 CASES = {
     # Contract section 3 (NICE CKS "Sciatica"; GIRFT suspected cauda equina pathway 2023): saddle

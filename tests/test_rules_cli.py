@@ -17,6 +17,7 @@ from triage import rules_cli
 from triage.cli import main_group
 from triage.resources import rules_dir
 from triage.rulebook import load_rulebook
+from support import NO_WARNING_SIGNS
 
 SHIPPED = load_rulebook()
 REVIEW_DAY = max(r.reviewed_on for r in SHIPPED.rules).isoformat()
@@ -198,8 +199,6 @@ def test_rules_test_bad_vignette_file_is_exit_2(tmp_path):
 
 # -------------------------------------------------------------------------------------------- diff
 
-NO_WARNING_SIGNS = {q: (False if SHIPPED.questionnaire.questions[q].type == "bool" else "none")
-                    for q in SHIPPED.questionnaire.red_flag_questions}
 # A small set of cases with known outcomes under chronic_weeks 12 and 13 (COST B13: chronic from
 # 12 weeks; NICE NG65: inflammatory back pain needs 3 months or more, so it follows the threshold).
 KNOWN_SET = [

@@ -17,7 +17,6 @@ on the way back, so nothing answered is ever dropped by moving about.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .conditions import show_value
-from .errors import AnswersError, TriageError
+from .errors import TriageError
 from .fileio import atomic_write
-from .questionnaire import Question, Questionnaire, read_answers_file
+from .questionnaire import Question, Questionnaire, read_answers
 
 # The commands understood at every prompt.
 HELP = "?"
@@ -67,32 +66,10 @@ def load_saved_answers(path: str, questionnaire: Questionnaire) -> dict:
     """The answers of a saved session (or any answers file, JSON, YAML or a FHIR
     QuestionnaireResponse), checked answer by answer. Unlike ``Questionnaire.validate`` it does not
     insist on the required questions, since a session may stop before they are all answered."""
-    source = "<stdin>" if path == "-" else path
-    raw = read_answers_file(path)
-    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
-        from .fhir import answers_from_response
-
-        raw = answers_from_response(raw, questionnaire, source=source)
-    if raw is None:
+    raw = read_answers(path, questionnaire)
+    if raw is None:  # a file holding only comments
         raw = {}
-    if not isinstance(raw, Mapping):
-        raise AnswersError(f"expected a mapping of question id to answer, got "
-                           f"{type(raw).__name__}", file=source)
-    given: dict[str, Any] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or key not in questionnaire.questions:
-            match = difflib.get_close_matches(str(key), list(questionnaire.questions), n=1)
-            hint = f" (did you mean '{match[0]}'?)" if match else ""
-            raise AnswersError(f"unknown question{hint}", file=source, where=str(key))
-        q = questionnaire.questions[key]
-        if value is None or (isinstance(value, str) and not value.strip() and q.type != "text"):
-            given[key] = None
-            continue
-        try:
-            given[key] = q.coerce(value)
-        except ValueError as exc:
-            raise AnswersError(str(exc), file=source, where=key) from None
-    return given
+    return questionnaire.parse_given(raw, source="<stdin>" if path == "-" else path)
 
 
 # --------------------------------------------------------------------------- the session

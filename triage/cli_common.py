@@ -45,25 +45,12 @@ def load_rules(rules_dir):
 
 def load_answers(path: str, rulebook, *, validate: bool = True):
     """Read an answers file (JSON or YAML; '-' is standard input) and check it."""
-    from .questionnaire import read_answers_file
+    from .questionnaire import read_answers
 
-    raw = read_answers_file(path)
-    raw = _maybe_fhir(raw, rulebook, path)
+    raw = read_answers(path, rulebook.questionnaire)
     if not validate:
         return raw
     return rulebook.questionnaire.validate(raw, source="<stdin>" if path == "-" else path)
-
-
-def _maybe_fhir(raw, rulebook, path):
-    """A FHIR QuestionnaireResponse is accepted too, once the fhir module is present."""
-    if isinstance(raw, dict) and raw.get("resourceType") == "QuestionnaireResponse":
-        try:
-            from .fhir import answers_from_response
-        except ImportError:  # pragma: no cover - the module ships with the package
-            raise TriageError("FHIR QuestionnaireResponse is not supported in this build",
-                              file=path) from None
-        return answers_from_response(raw, rulebook.questionnaire, source=path)
-    return raw
 
 
 def run_main(group) -> None:

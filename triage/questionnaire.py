@@ -142,28 +142,37 @@ class Questionnaire:
     def required(self) -> list[str]:
         return [q.id for q in self.questions.values() if q.required]
 
+    def parse_given(self, raw: Any, *, source: str = "answers") -> dict:
+        """Each answer of a mapping in its proper type, ``None`` for a question left unanswered
+        (null or an empty string); raise AnswersError naming the first unknown id or bad value.
+        Required questions are not insisted on (a questionnaire session may stop early)."""
+        if not isinstance(raw, Mapping):
+            raise AnswersError(f"expected a mapping of question id to answer, got "
+                               f"{type(raw).__name__}", file=source)
+        given: dict[str, Any] = {}
+        for key, value in raw.items():
+            if not isinstance(key, str) or key not in self.questions:
+                hint = _close_match(str(key), self.questions)
+                shown = str(key) if str(key).isprintable() else repr(key)  # one line, always
+                raise AnswersError(f"unknown question{hint}", file=source, where=shown)
+            question = self.questions[key]
+            if value is None or (isinstance(value, str) and not value.strip()
+                                 and question.type != "text"):
+                given[key] = None
+                continue
+            try:
+                given[key] = question.coerce(value)
+            except ValueError as exc:
+                raise AnswersError(str(exc), file=source, where=key) from None
+        return given
+
     def validate(self, raw: Any, *, source: str = "answers") -> dict:
         """Check and normalise an answers mapping; raise AnswersError naming the first problem.
 
         Returns a new dict holding only answered questions (``None`` means unanswered and is
         dropped), values in their proper types, plus the answers implied by skip logic.
         """
-        if not isinstance(raw, Mapping):
-            raise AnswersError(f"expected a mapping of question id to answer, got "
-                               f"{type(raw).__name__}", file=source)
-        answers: dict[str, Any] = {}
-        for key, value in raw.items():
-            if not isinstance(key, str) or key not in self.questions:
-                hint = _close_match(str(key), self.questions)
-                shown = str(key) if str(key).isprintable() else repr(key)  # one line, always
-                raise AnswersError(f"unknown question{hint}", file=source, where=shown)
-            if value is None or (isinstance(value, str) and not value.strip()
-                                 and self.questions[key].type != "text"):
-                continue  # unanswered
-            try:
-                answers[key] = self.questions[key].coerce(value)
-            except ValueError as exc:
-                raise AnswersError(str(exc), file=source, where=key) from None
+        answers = {k: v for k, v in self.parse_given(raw, source=source).items() if v is not None}
         for qid in self.required:
             if qid not in answers:
                 raise AnswersError(f"required question not answered "
@@ -339,6 +348,17 @@ def read_answers_text(text: str, source: str):
         where = f"line {mark.line + 1}" if mark else None
         problem = getattr(exc, "problem", None) or "cannot parse"
         raise AnswersError(f"not valid JSON or YAML: {problem}", file=source, where=where) from None
+
+
+def read_answers(path: str, questionnaire: "Questionnaire"):
+    """The raw answers of a file ('-': standard input): a JSON or YAML mapping, or a FHIR
+    QuestionnaireResponse to the questionnaire, turned into a mapping. Validation is separate."""
+    raw = read_answers_file(path)
+    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
+        from .fhir import answers_from_response
+
+        raw = answers_from_response(raw, questionnaire, source="<stdin>" if path == "-" else path)
+    return raw
 
 
 def read_answers_file(path: str):
