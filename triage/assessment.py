@@ -71,20 +71,20 @@ def format_text(assessment: Assessment, rulebook) -> str:
     """Readable in a terminal, urgency first."""
     a = assessment
     lines = [URGENCY_WORDS[a.urgency], ""]
-    lines.append(f"Duration:     {a.duration_class} - {rulebook.label('duration_class', a.duration_class)}")
+    lines.append(f"Duration:      {a.duration_class} - {rulebook.label('duration_class', a.duration_class)}")
     if a.red_flags:
-        lines.append("Red flags:    " + "; ".join(rulebook.label("red_flag", f) for f in a.red_flags))
+        lines.append("Red flags:     " + "; ".join(rulebook.label("red_flag", f) for f in a.red_flags))
     if a.unanswered_red_flags:
         lines.append("Unanswered warning-sign questions (treated as unknown, not as no): "
                      + ", ".join(q.replace("_", " ") for q in a.unanswered_red_flags))
     lines.append("Likely causes: " + "; ".join(rulebook.label("cause", c) for c in a.causes))
     if "muscle_imbalance" in a.causes:
-        lines.append("               (muscle imbalance is a possible contributing factor, "
+        lines.append("                (muscle imbalance is a possible contributing factor, "
                      "not a diagnosis)")
     if a.stretches:
-        lines.append("Stretches:    " + ", ".join(rulebook.stretches[s].name for s in a.stretches))
+        lines.append("Stretches:     " + ", ".join(rulebook.stretches[s].name for s in a.stretches))
     elif a.urgency in ("emergency", "urgent"):
-        lines.append("Stretches:    none until a clinician has seen you")
+        lines.append("Stretches:     none until a clinician has seen you")
     lines += ["", "Why:"]
     lines += [f"  {r.id}  {r.text}" for r in a.reasons]
     lines += ["", SAFETY_NET, NOT_A_DIAGNOSIS, f"Rulebook version {a.rulebook_version}."]
