@@ -79,7 +79,7 @@ def format_text(assessment: Assessment, rulebook) -> str:
                      + ", ".join(q.replace("_", " ") for q in a.unanswered_red_flags))
     lines.append("Likely causes: " + "; ".join(rulebook.label("cause", c) for c in a.causes))
     if "muscle_imbalance" in a.causes:
-        lines.append("                (muscle imbalance is a possible contributing factor, "
+        lines.append("               (muscle imbalance is a possible contributing factor, "
                      "not a diagnosis)")
     if a.stretches:
         lines.append("Stretches:     " + ", ".join(rulebook.stretches[s].name for s in a.stretches))
