@@ -438,3 +438,40 @@ def test_letter_paper_is_letter_sized(tmp_path, rulebook, pdf_reader):
     write_report(out, result, rulebook, today=DAY, paper="letter")
     width, height = (float(v) for v in pdf_reader(str(out)).pages[0].mediabox[2:])
     assert (round(width), round(height)) == (612, 792)
+
+
+def _fullest_self_care_case(rulebook):
+    """The self-care answers with the most stretches (then the most reasons), found by assessing
+    a grid of the answers that can still be self-care: every warning sign answered no, and each
+    combination of injury, posture signs, sitting, age and duration. Derived from the rules, so a
+    rule that adds a stretch is measured too."""
+    import itertools
+
+    best, best_key = None, (-1, -1)
+    posture = ["pelvis_tips_forward", "exaggerated_arch", "tight_hip_flexors", "weak_glutes"]
+    for trauma, age, weeks, sitting, *signs in itertools.product(
+            ["none", "minor"], [30, 69], [1, 8], [0, 9], *[[False, True]] * len(posture)):
+        answers = {**ALL_CLEAR, "trauma": trauma, "age": age, "duration_weeks": weeks,
+                   "sitting_hours": sitting, **dict(zip(posture, signs)),
+                   "leg_pain": "none", "leg_numbness": False, "morning_stiffness": False,
+                   "fear_of_movement": False, "low_mood": False}
+        result = assess(answers, rulebook)
+        key = (len(result.stretches), len(result.reasons))
+        if result.urgency == "self_care" and key > best_key:
+            best, best_key = answers, key
+    return best
+
+
+def test_the_fullest_self_care_report_still_fits_on_two_a4_pages(tmp_path, rulebook, pdf_reader):
+    """Issue 4: a self-care report fits on two A4 pages, even with the longest stretch plan the
+    rules can choose for self-care (today six stretches: a minor strain with muscle imbalance)."""
+    answers = _fullest_self_care_case(rulebook)
+    result = assess(answers, rulebook)
+    assert len(result.stretches) >= 6  # the search found the long plan, not an easy case
+    out = tmp_path / "report.pdf"
+    write_report(out, result, rulebook, today=DAY)
+    reader = pdf_reader(str(out))
+    assert len(reader.pages) <= 2, f"{len(reader.pages)} pages for {result.stretches}"
+    text = pdf_text(reader)
+    for stretch_id in result.stretches:
+        assert rulebook.stretches[stretch_id].name in text

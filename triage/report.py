@@ -396,8 +396,21 @@ def _reasons(a: Assessment, rulebook) -> list[dict]:
             withheld = "Its stretches are not shown: none until a clinician has seen you."
         out.append({"id": reason.id, "title": rule.title,
                     "evidence": _strip_title(reason.text, rule.title).rstrip("."),
-                    "rationale": " ".join(rule.rationale.split()), "note": withheld})
+                    "rationale": _rationale(rule), "note": withheld})
     return out
+
+
+DECISIONS = ("urgency", "red_flag", "cause")
+
+
+def _rationale(rule) -> str:
+    """The rationale of a rule that decides something for the person (an urgency, a red flag, a
+    cause); intermediate rules (duration class, posture signs, stretch choice) are explained by
+    their title and the answers they read, which keeps a report on two pages. Every rationale
+    is in `triage rules show` and the review pack."""
+    if not any(kind in rule.concludes for kind in DECISIONS):
+        return ""
+    return " ".join(rule.rationale.split())
 
 
 def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
