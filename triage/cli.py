@@ -40,8 +40,11 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="Examples:\n\n\b\n  triage assess examples/desk_worker.yaml\n"
-                    "  triage batch cases.csv -o results.jsonl --workers 0\n\n"
+             epilog="Examples:\n\n\b\n  triage ask --report my-back.html\n"
+                    "  triage assess examples/desk_worker.yaml\n"
+                    "  triage report answers.yaml -o report.pdf\n"
+                    "  triage batch cases.csv -o results.jsonl --workers 0\n"
+                    "  triage rules check\n\n"
                     "Exit codes: 0 success; 2 invalid input or rule files; 1 internal error.\n"
                     "This tool is not a diagnosis and not a substitute for a clinician.")
 @click.version_option(None, "-V", "--version", package_name="triage", prog_name="triage")
