@@ -401,16 +401,18 @@ def _reasons(a: Assessment, rulebook) -> list[dict]:
 
 
 DECISIONS = ("urgency", "red_flag", "cause")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def _rationale(rule) -> str:
-    """The rationale of a rule that decides something for the person (an urgency, a red flag, a
-    cause); intermediate rules (duration class, posture signs, stretch choice) are explained by
-    their title and the answers they read, which keeps a report on two pages. Every rationale
-    is in `triage rules show` and the review pack."""
+    """Why a rule that decides something for the person (an urgency, a red flag, a cause) decided
+    it: the first sentence of its rationale, which states the reason; the rest (thresholds,
+    guideline detail) is for clinicians. Intermediate rules (duration class, posture signs,
+    stretch choice) are explained by their title and the answers they read. This keeps a report
+    on two pages; every full rationale is in `triage rules show` and the review pack."""
     if not any(kind in rule.concludes for kind in DECISIONS):
         return ""
-    return " ".join(rule.rationale.split())
+    return _SENTENCE_END.split(" ".join(rule.rationale.split()), maxsplit=1)[0]
 
 
 def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
