@@ -28,10 +28,6 @@ SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def rank(assessment) -> int:
-    return URGENCY_RANK[assessment.urgency]
-
-
 # --------------------------------------------------------------------------- strategies
 
 def answer_values(question) -> st.SearchStrategy:

@@ -66,7 +66,6 @@ class Page(HTMLParser):
 
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
             "track", "wbr"}
-    SVG_SELF_CLOSING = {"path", "circle", "rect", "line", "polygon", "polyline", "ellipse"}
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)

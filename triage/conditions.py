@@ -229,15 +229,6 @@ def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence
     return _eval(node, answers, findings, evidence), evidence
 
 
-def all_leaves(node, answers, findings) -> list[Evidence]:
-    """Every leaf of the condition with whether it holds on its own (for `triage explain`)."""
-    out: list[Evidence] = []
-    for leaf in iter_leaves(node):
-        held, seen = _leaf(leaf, answers, findings)
-        out.append(Evidence(leaf, held, seen))
-    return out
-
-
 def _eval(node, answers, findings, evidence):
     if isinstance(node, All):
         results = [(_eval(c, answers, findings, sub := ([] if evidence is not None else None)), sub)

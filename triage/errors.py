@@ -25,10 +25,6 @@ class TriageError(Exception):
         parts = [p for p in (self.file, self.where) if p]
         return ": ".join(parts + [self.problem])
 
-    def located(self, *, file: str | None = None, where: str | None = None) -> "TriageError":
-        """The same error with a file (or id) filled in where it was not known yet."""
-        return TriageError(self.problem, file=self.file or file, where=self.where or where)
-
 
 class AnswersError(TriageError):
     """An answers file that does not fit the questionnaire."""

@@ -76,7 +76,6 @@ class RuleSpec:
     reviewed_by: str
     reviewed_on: _dt.date | None
     when: Any  # the parsed condition tree
-    when_raw: Any = field(hash=False, compare=False)
     then: tuple  # ((kind, value), ...) in file order
     examples: tuple
     file: str
@@ -109,7 +108,6 @@ class Rulebook:
     questionnaire: Questionnaire = field(hash=False)
     stretches: Mapping[str, Stretch] = field(hash=False)
     rules: tuple = ()  # every rule, active or not, in file order
-    raw_meta: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def active_rules(self) -> tuple:
@@ -223,7 +221,7 @@ def _load(directory: Path) -> Rulebook:
         name=str(meta["name"]), version=str(meta["version"]),
         review_period_days=int(meta["review_period_days"]), directory=str(directory),
         parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
-        rules=tuple(rules), raw_meta=meta,
+        rules=tuple(rules),
     )
 
 
@@ -372,7 +370,7 @@ def _parse_rule(raw, index, name, vocab, questionnaire) -> RuleSpec:
         status=raw["status"], version=version, rationale=" ".join(str(raw["rationale"]).split()),
         references=tuple(_reference_text(r) for r in refs),
         reviewed_by=str(raw.get("reviewed_by", "")), reviewed_on=reviewed_on,
-        when=when, when_raw=raw["when"], then=then, examples=tuple(examples), file=name,
+        when=when, then=then, examples=tuple(examples), file=name,
     )
 
 

@@ -134,16 +134,6 @@ def check_vignette(vignette: Vignette, rulebook) -> Outcome:
     return Outcome(vignette, diffs, actual)
 
 
-def expect_block(actual: dict) -> str:
-    """An `expect:` block with the actual outcome, ready to paste back into a vignette file."""
-    import yaml
-
-    shown = {k: actual[k] for k in ("urgency", "duration_class", "red_flags", "causes",
-                                      "stretches")}
-    text = yaml.safe_dump({"expect": shown}, sort_keys=False, default_flow_style=None)
-    return text
-
-
 def suggested_expect(outcome: Outcome) -> dict:
     """The case's own `expect:` block, changed as little as possible so that it passes with the
     rules as they are now: exact keys take the actual value, an `_include` list keeps only what was
