@@ -145,6 +145,22 @@ def test_every_assessment_keeps_the_contract(answers):
     assert all(r.id and r.text.strip() for r in result.reasons)
 
 
+@SETTINGS
+@given(answers=valid_answers(), weak_bones=st.sampled_from(["osteoporosis", "long_term_steroids"]))
+def test_no_stretch_the_catalogue_marks_unsafe_is_recommended(answers, weak_bones):
+    """The safety flags of rules/stretches.yaml bind the stretch rules, whatever else is answered:
+    with weak bones (osteoporosis, or long steroid courses) no stretch that bends the spine to the
+    end of its range (Royal Osteoporosis Society consensus, Brooke-Wavell et al., BJSM 2022); with
+    nerve-root pain only gentle ones (NICE CKS Sciatica), save the half-kneeling hip-flexor
+    stretch that contract section 3 keeps for muscle imbalance."""
+    answers = {**answers, weak_bones: True}
+    result = assess(answers, RULEBOOK)
+    chosen = [RULEBOOK.stretches[s] for s in result.stretches]
+    assert not [s.id for s in chosen if s.spinal_flexion]
+    if "nerve_root" in result.causes:
+        assert not [s.id for s in chosen if not s.gentle and s.id != "kneeling_hip_flexor"]
+
+
 # --------------------------------------------------------------------------- arbitrary input
 
 JSON_SCALARS = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
