@@ -324,3 +324,20 @@ def test_every_rule_that_does_not_load_is_reported_not_just_the_first(copy):
     assert_problem(lines, copy / "red_flags.yaml", "RF-CES-01", "unknown question 'sadle_numbness'")
     assert_problem(lines, copy / "red_flags.yaml", "RF-FRACTURE-01",
                    "'huge' is not a possible answer to 'trauma'")
+
+
+def test_safety_net_sign_at_another_level_than_its_rule(copy):
+    """The advice on what to do if a sign appears must not contradict the assessment of that same
+    answer: unexplained weight loss is 'soon' (UR-WEIGHT-01), so the safety net may not list it as
+    a reason to see a doctor the same day."""
+    text = (copy / "rulebook.yaml").read_text(encoding="utf-8")
+    weight = '        - {text: "you lose weight without trying", rule: UR-WEIGHT-01}\n'
+    assert weight in text
+    text = text.replace(weight, "")
+    text = text.replace("      title: See a doctor the same day if you have\n      signs:\n",
+                        "      title: See a doctor the same day if you have\n      signs:\n" + weight)
+    (copy / "rulebook.yaml").write_text(text, encoding="utf-8")
+    code, lines, _ = check(copy)
+    assert code == 2
+    assert_problem(lines, copy / "rulebook.yaml", "safety_net.urgent",
+                   "listed as urgent, but rule UR-WEIGHT-01 concludes soon")

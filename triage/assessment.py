@@ -12,13 +12,6 @@ URGENCY_WORDS = {
                  "not improving.",
 }
 
-SAFETY_NET = ("Get help at once (emergency number or emergency department) if you develop "
-              "numbness around the genitals or bottom, trouble passing urine or loss of bladder or "
-              "bowel control, numbness or weakness in both legs, or sudden severe pain in the "
-              "belly. See a doctor the same day if you get a fever or feel unwell with the pain, "
-              "or a leg becomes weaker. Book a doctor soon if you lose weight without trying or "
-              "the pain stays constant at night.")
-
 NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician: it is a rule-based "
                    "triage of the answers given.")
 
@@ -87,5 +80,7 @@ def format_text(assessment: Assessment, rulebook) -> str:
         lines.append("Stretches:     none until a clinician has seen you")
     lines += ["", "Why:"]
     lines += [f"  {r.id}  {r.text}" for r in a.reasons]
-    lines += ["", SAFETY_NET, NOT_A_DIAGNOSIS, f"Rulebook version {a.rulebook_version}."]
+    lines.append("")
+    lines += [f"{net.title}: {'; '.join(net.signs)}." for net in rulebook.safety_net]
+    lines += [NOT_A_DIAGNOSIS, f"Rulebook version {a.rulebook_version}."]
     return "\n".join(lines) + "\n"

@@ -112,7 +112,28 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
         if name not in used:
             problems.append(Problem(meta, name, "parameter that no rule uses: changing it would "
                                                 "change nothing"))
+    problems += _safety_net_problems(rulebook, meta)
     return problems
+
+
+def _safety_net_problems(rulebook, meta: str) -> list[Problem]:
+    """A safety-net sign that names its rule must give that rule's urgency, so the advice on what
+    to do if it appears never contradicts the assessment of the same answer."""
+    out = []
+    active = {r.id: r for r in rulebook.active_rules}
+    for net in rulebook.safety_net:
+        for text, rule_id in zip(net.signs, net.rules):
+            if not rule_id:
+                continue
+            rule = active.get(rule_id)
+            if rule is None:
+                out.append(Problem(meta, f"safety_net.{net.level}",
+                                   f"'{text}' names rule {rule_id}, which is not an active rule"))
+            elif rule.urgency != net.level:
+                out.append(Problem(meta, f"safety_net.{net.level}",
+                                   f"'{text}' is listed as {net.level}, but rule {rule_id} "
+                                   f"concludes {rule.urgency or 'no urgency'}"))
+    return out
 
 
 def _example_problems(rule, rulebook) -> list[Problem]:

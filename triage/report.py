@@ -107,42 +107,6 @@ CAUSE_NOTES = {
 GENERAL_STOP = ("Stop an exercise and get advice if pain spreads down a leg, if new numbness, "
                 "tingling or weakness appears, or if the pain turns sharp.")
 
-SAFETY_NET = [
-    {
-        "level": "emergency",
-        "title": "Call the emergency number or go to the emergency department now if you have",
-        "signs": [
-            "numbness around the genitals, bottom or inner thighs",
-            "new trouble passing urine, or loss of control of your bladder or bowels",
-            "numbness or weakness in both legs",
-            "sudden severe pain in the belly, or feeling faint or clammy, with the back pain",
-            "back pain after a serious accident such as a road collision or a fall from a "
-            "height",
-            "chest pain",
-        ],
-    },
-    {
-        "level": "urgent",
-        "title": "See a doctor the same day if you have",
-        "signs": [
-            "a fever or chills, or feel unwell, with the back pain",
-            "weakness in a leg or foot that is getting worse",
-            "weight loss you cannot explain",
-            "constant pain at night or at rest that changing position does not ease",
-            "a new lump, or a change in the shape of your back",
-            "pain between the shoulder blades",
-        ],
-    },
-    {
-        "level": "soon",
-        "title": "Book a routine appointment if",
-        "signs": [
-            "the pain is not clearly better after a few weeks of the exercises",
-            "the pain stops you from working, sleeping or doing everyday things",
-        ],
-    },
-]
-
 NOT_THIS = ("This report is not a diagnosis and not a substitute for a clinician. It was produced "
             "by fixed rules from the answers above; nobody has examined you. If your symptoms "
             "change or you feel worse, act on that rather than on this report.")
@@ -448,7 +412,8 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
         "plan": _stretch_plan(a, rulebook),
         "clinician": _clinician_summary(a, rulebook),
         "reasons": _reasons(a, rulebook),
-        "safety_net": SAFETY_NET,
+        "safety_net": [{"level": n.level, "title": n.title, "signs": list(n.signs)}
+                       for n in rulebook.safety_net],  # from rules/rulebook.yaml
         "answers": _answers_table(answers, rulebook),
         "notes": notes,
         "date": day.isoformat(),

@@ -98,6 +98,15 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class SafetyNetLevel:
+    """What to do if new symptoms appear, at one urgency: printed on every assessment."""
+    level: str
+    title: str
+    signs: tuple  # plain words
+    rules: tuple = ()  # the rule id that decides each sign, or "" (same order as signs)
+
+
+@dataclass(frozen=True)
 class Rulebook:
     name: str
     version: str
@@ -108,6 +117,7 @@ class Rulebook:
     questionnaire: Questionnaire = field(hash=False)
     stretches: Mapping[str, Stretch] = field(hash=False)
     rules: tuple = ()  # every rule, active or not, in file order
+    safety_net: tuple = ()  # SafetyNetLevel, most urgent first
 
     @property
     def active_rules(self) -> tuple:
@@ -174,6 +184,7 @@ def _load(directory: Path) -> Rulebook:
             raise RulebookError(f"missing '{needed}'", file=meta_name)
     parameters = _parse_parameters(meta["parameters"], meta_name)
     labels = _parse_labels(meta["conclusions"], meta_name)
+    safety_net = _parse_safety_net(meta.get("safety_net"), meta_name)
 
     q_file = directory / "questionnaire.yaml"
     if not q_file.exists():
@@ -221,7 +232,7 @@ def _load(directory: Path) -> Rulebook:
         name=str(meta["name"]), version=str(meta["version"]),
         review_period_days=int(meta["review_period_days"]), directory=str(directory),
         parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
-        rules=tuple(rules),
+        rules=tuple(rules), safety_net=safety_net,
     )
 
 
@@ -242,6 +253,37 @@ def _rule_files(directory: Path, meta, meta_name) -> list[Path]:
         raise RulebookError(f"{unlisted[0]} is not listed in rule_files, so its rules would be "
                             f"ignored; add it to the list or remove the file", file=meta_name)
     return [directory / f for f in listed]
+
+
+def _parse_safety_net(raw, name) -> tuple:
+    if not isinstance(raw, dict) or not isinstance(raw.get("levels"), list) or not raw["levels"]:
+        raise RulebookError("'safety_net' must list its levels (emergency, urgent, soon), each "
+                            "with a title and its signs", file=name)
+    if not raw.get("references"):
+        raise RulebookError("safety_net: missing 'references'", file=name)
+    out = []
+    for entry in raw["levels"]:
+        level = entry.get("level") if isinstance(entry, dict) else None
+        if level not in contract.URGENCIES or level == "self_care":
+            raise RulebookError(f"safety_net: level must be emergency, urgent or soon, not "
+                                f"{level!r}", file=name)
+        signs = entry.get("signs")
+        if not entry.get("title") or not isinstance(signs, list) or not signs:
+            raise RulebookError(f"safety_net: {level}: needs a title and a list of signs",
+                                file=name)
+        texts, rules = [], []
+        for sign in signs:
+            if isinstance(sign, dict):
+                if not sign.get("text"):
+                    raise RulebookError(f"safety_net: {level}: a sign needs its text", file=name)
+                texts.append(str(sign["text"]).strip())
+                rules.append(str(sign.get("rule") or ""))
+            else:
+                texts.append(str(sign).strip())
+                rules.append("")
+        out.append(SafetyNetLevel(level, str(entry["title"]).strip(), tuple(texts),
+                                  tuple(rules)))
+    return tuple(out)
 
 
 def _parse_parameters(raw, name) -> dict:
