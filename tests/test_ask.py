@@ -259,7 +259,7 @@ def test_end_of_input_saves_and_says_how_to_continue(tmp_path):
 
 
 def test_ctrl_c_saves_and_says_how_to_continue(tmp_path, monkeypatch):
-    from triage import ask_cli
+    from triage.cli import ask as ask_cli
 
     read = ask_cli.Console.read
 

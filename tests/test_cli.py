@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import triage
 from triage.assessment import NOT_A_DIAGNOSIS
 from triage.cli import main_group
-from triage.cli_common import run_main
+from triage.cli.common import run_main
 from triage.contract import CAUSES, DURATION_CLASSES, RED_FLAGS, URGENCIES
 from triage.resources import rules_dir
 from support import ALL_CLEAR, NO_WARNING_SIGNS

@@ -415,7 +415,7 @@ def pdf_text(reader) -> str:
 def test_the_pdf_holds_the_verdict_and_the_stretches(tmp_path, rulebook, pdf_reader, case):
     answers = {"example": None, "nonspecific": NONSPECIFIC, "emergency": CASES["emergency"]}[case]
     if answers is None:
-        from triage.cli_common import load_answers
+        from triage.cli.common import load_answers
 
         answers = load_answers(str(EXAMPLE), rulebook)
     result = assessed(answers, rulebook)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from triage import rules_cli
+from triage.cli import rules as rules_cli
 from triage.cli import main_group
 from triage.resources import rules_dir
 from triage.rulebook import load_rulebook

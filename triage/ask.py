@@ -1,6 +1,6 @@
 """One questionnaire session: which question comes next, going back, saving, the emergency stop.
 
-There is no terminal here (``ask_cli.py`` does the prompting), so every step of the flow can be
+There is no terminal here (``cli/ask.py`` does the prompting), so every step of the flow can be
 driven and checked directly. The session keeps the answers given so far, in the answers format of
 ``triage assess``, and writes them to its session file after every change:
 

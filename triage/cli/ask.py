@@ -21,10 +21,10 @@ from pathlib import Path
 
 import click
 
-from .ask import (BACK, HELP, AnswerRejected, Session, default_session_path, display_value,
+from ..ask import (BACK, HELP, AnswerRejected, Session, default_session_path, display_value,
                   questionnaire_as_dict)
-from .cli_common import InputError, fail_on_input_errors, load_rules, rules_option
-from .errors import TriageError
+from .common import InputError, fail_on_input_errors, load_rules, rules_option
+from ..errors import TriageError
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown", ".txt", ".pdf", ".json")
 URGENCY_STYLE = {"emergency": {"fg": "red", "bold": True}, "urgent": {"fg": "red", "bold": True},
@@ -145,7 +145,7 @@ def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
     except KeyboardInterrupt:
         console.say(err=True)
         console.say(_stopped(session, "Stopped.", continue_hint), err=True)
-        # SystemExit, not click's Exit: run_main (cli_common) drops the code of a click Exit
+        # SystemExit, not click's Exit: run_main (cli/common.py) drops the code of a click Exit
         sys.exit(130)
     except EOFError:
         q = session.next_question()
@@ -416,7 +416,7 @@ class _Flow:
                                  f"triage assess {shlex.quote(session.path)}"))
 
     def show_assessment(self, assessment) -> None:
-        from .assessment import format_text
+        from ..assessment import format_text
 
         console, session = self.console, self.session
         console.say()
@@ -462,7 +462,7 @@ def _hanging_indent(line: str) -> int:
 def write_report(path: str, assessment, rulebook) -> str:
     """Write the report (html, md or pdf by the suffix, through triage.report when this build has
     it) or, for .json, the assessment JSON. Returns what was written."""
-    from .fileio import atomic_write
+    from ..fileio import atomic_write
 
     if Path(path).suffix.lower() != ".json":
         writer = getattr(_report_module(), "write_report", None)
@@ -495,13 +495,13 @@ def write_report(path: str, assessment, rulebook) -> str:
 @fail_on_input_errors
 def questions(output_format, output_path, rules_dir):
     """Print the questionnaire: sections, questions, answer types, choices and skip logic."""
-    from .fileio import atomic_write
+    from ..fileio import atomic_write
 
     questionnaire = load_rules(rules_dir).questionnaire
     if output_format == "json":
         text = json.dumps(questionnaire_as_dict(questionnaire), indent=2, ensure_ascii=False)
     elif output_format == "fhir":
-        from .fhir import questionnaire_resource
+        from ..fhir import questionnaire_resource
 
         text = json.dumps(questionnaire_resource(questionnaire), indent=2, ensure_ascii=False)
     else:
@@ -510,7 +510,7 @@ def questions(output_format, output_path, rules_dir):
 
 
 def _questions_text(questionnaire) -> str:
-    from .conditions import describe, show_value
+    from ..conditions import describe, show_value
 
     lines = []
     for section in questionnaire.sections:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .errors import EXIT_FAILURE, EXIT_INVALID, TriageError
+from ..errors import EXIT_FAILURE, EXIT_INVALID, TriageError
 
 
 class InputError(click.ClickException):
@@ -38,14 +38,14 @@ def rules_option(function):
 
 
 def load_rules(rules_dir):
-    from .rulebook import load_rulebook
+    from ..rulebook import load_rulebook
 
     return load_rulebook(rules_dir)
 
 
 def load_answers(path: str, rulebook, *, validate: bool = True):
     """Read an answers file (JSON or YAML; '-' is standard input) and check it."""
-    from .questionnaire import read_answers
+    from ..questionnaire import read_answers
 
     raw = read_answers(path, rulebook.questionnaire)
     if not validate:

@@ -13,8 +13,8 @@ import textwrap
 
 import click
 
-from .cli_common import fail_on_input_errors, load_answers, load_rules, rules_option
-from .errors import EXIT_INVALID, TriageError
+from .common import fail_on_input_errors, load_answers, load_rules, rules_option
+from ..errors import EXIT_INVALID, TriageError
 
 WIDTH = 88
 
@@ -119,7 +119,7 @@ def list_rules(statuses, categories, output_format, rules_dir):
 def show(rule_ids, output_format, today, rules_dir):
     """One rule in plain words: its conditions, parameters, questions, rationale, references,
     and its examples with whether each passes."""
-    from .review import rule_card
+    from ..review import rule_card
 
     rulebook = load_rules(rules_dir)
     cards = [rule_card(_find_rule(rulebook, rid), rulebook, today=_today(today))
@@ -132,7 +132,7 @@ def show(rule_ids, output_format, today, rules_dir):
 
 
 def _card_text(card) -> str:
-    from .review import outline_lines
+    from ..review import outline_lines
 
     lines = [f"{card['id']}  {card['title']}",
              f"  category {card['category']}, status {card['status']}, version {card['version']},"
@@ -184,7 +184,7 @@ def _card_text(card) -> str:
 def check(today, rules_dir):
     """Check the rule files: schema, examples, rules that can never fire, red-flag questions no
     rule tests, review dates."""
-    from .lint import lint_directory
+    from ..lint import lint_directory
 
     report = lint_directory(rules_dir, today=_today(today))
     for problem in report.problems:
@@ -209,7 +209,7 @@ def check(today, rules_dir):
 @fail_on_input_errors
 def test_cases(cases, coverage, quiet, rules_dir):
     """Run vignette files (a file, or every *.yaml under a directory) against the rules."""
-    from .vignettes import check_vignette, expect_yaml, load_vignettes, suggested_expect
+    from ..vignettes import check_vignette, expect_yaml, load_vignettes, suggested_expect
 
     rulebook = load_rules(rules_dir)
     vignettes = load_vignettes(cases)
@@ -275,7 +275,7 @@ def _show(value) -> str:
 def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases):
     """What changing the rules from OLD_DIR to NEW_DIR would change for a set of cases: how many
     change urgency, duration class, red flags, causes or stretches, and which."""
-    from .impact import compare
+    from ..impact import compare
 
     old_rulebook = load_rules(old_dir)
     new_rulebook = load_rules(new_dir)
@@ -306,8 +306,8 @@ def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases):
 def doc(output_path, output_format, today, rules_dir):
     """Generate the review pack: every rule as a card, the parameters, the questionnaire, the
     stretch catalogue and a sign-off table."""
-    from .fileio import atomic_write
-    from .review import pack_format, render_review_pack
+    from ..fileio import atomic_write
+    from ..review import pack_format, render_review_pack
 
     fmt = pack_format(output_path, output_format)
     rulebook = load_rules(rules_dir)
@@ -340,7 +340,7 @@ def doc(output_path, output_format, today, rules_dir):
 def explain(answers, rule_ids, show_all, output_format, rules_dir):
     """Why each conclusion was reached for one answers file, and which rules nearly fired
     (all but one of their conditions held)."""
-    from .review import explain_case
+    from ..review import explain_case
 
     rulebook = load_rules(rules_dir)
     raw = load_answers(answers, rulebook, validate=False)
@@ -363,7 +363,7 @@ def explain(answers, rule_ids, show_all, output_format, rules_dir):
 def _explanation(case, rulebook, rule):
     """The explanation of one rule; a draft or retired rule (not run) is checked against what
     the active rules concluded."""
-    from .review import RuleExplanation, closest_alternative
+    from ..review import RuleExplanation, closest_alternative
 
     if rule.status == "active":
         return case.rule(rule.id)
@@ -372,7 +372,7 @@ def _explanation(case, rulebook, rule):
 
 
 def _explain_text(case, rulebook, show_all) -> str:
-    from .assessment import URGENCY_WORDS
+    from ..assessment import URGENCY_WORDS
 
     a = case.assessment
     lines = [URGENCY_WORDS[a.urgency], "",
@@ -412,7 +412,7 @@ def _explain_text(case, rulebook, show_all) -> str:
 
 
 def _explain_rule_text(case, rulebook, explanation) -> str:
-    from .review import outline, outline_lines
+    from ..review import outline, outline_lines
 
     rule = explanation.rule
     lines = [f"{rule.id}  {rule.title}  (status {rule.status}, version {rule.version})"]

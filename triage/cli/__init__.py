@@ -11,15 +11,15 @@ import json
 
 import click
 
-from .cli_common import fail_on_input_errors, load_answers, load_rules, rules_option, run_main
+from .common import fail_on_input_errors, load_answers, load_rules, rules_option, run_main
 
 # name -> "module:attribute", imported on first use
 LAZY_COMMANDS = {
-    "ask": "triage.ask_cli:ask",
-    "questions": "triage.ask_cli:questions",
-    "report": "triage.report_cli:report",
-    "rules": "triage.rules_cli:rules",
-    "explain": "triage.rules_cli:explain",
+    "ask": "triage.cli.ask:ask",
+    "questions": "triage.cli.ask:questions",
+    "report": "triage.cli.report:report",
+    "rules": "triage.cli.rules:rules",
+    "explain": "triage.cli.rules:explain",
 }
 
 
@@ -65,7 +65,7 @@ def main_group():
 @fail_on_input_errors
 def assess(answers, output_format, rules_dir):
     """Assess one answers file (JSON or YAML; '-' reads standard input)."""
-    from .engine import assess as run_assessment
+    from ..engine import assess as run_assessment
 
     rulebook = load_rules(rules_dir)
     valid = load_answers(answers, rulebook)
@@ -73,11 +73,11 @@ def assess(answers, output_format, rules_dir):
     if output_format == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif output_format == "text":
-        from .assessment import format_text
+        from ..assessment import format_text
 
         click.echo(format_text(result, rulebook), nl=False)
     else:
-        from .report import render_report  # the report module (html and markdown)
+        from ..report import render_report  # the report module (html and markdown)
 
         click.echo(render_report(result, rulebook, output_format), nl=False)
 
@@ -100,7 +100,7 @@ def assess(answers, output_format, rules_dir):
 @fail_on_input_errors
 def batch(input_path, output_path, input_format, workers, progress, rules_dir):
     """Assess every row of a JSONL or CSV file (one column per question id, optional case_id)."""
-    from .batch import run_batch
+    from ..batch import run_batch
 
     rulebook = load_rules(rules_dir)
     summary = run_batch(input_path, output_path, rulebook, input_format=input_format,

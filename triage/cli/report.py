@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import fail_on_input_errors, load_answers, load_rules, rules_option
+from .common import fail_on_input_errors, load_answers, load_rules, rules_option
 
 
 @click.command(epilog="Examples:\n\n\b\n"
@@ -31,8 +31,8 @@ def report(answers, output_path, output_format, paper, report_date, rules_dir):
     """Write the printable report for one answers file (JSON or YAML; '-' reads standard input):
     the verdict first, then the stretch plan, a summary for the clinician, the reasons and the
     answers given."""
-    from .engine import assess
-    from .report import format_for_path, write_report
+    from ..engine import assess
+    from ..report import format_for_path, write_report
 
     fmt = format_for_path(output_path, output_format)  # a bad suffix fails before any work
     rulebook = load_rules(rules_dir)
