@@ -8,8 +8,9 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from triage.ask import Session
+from triage.ask import AnswerStore, FileStore, Session
 from triage.cli import main_group
+from triage.errors import TriageError
 from triage.rulebook import load_rulebook
 from support import NO_WARNING_SIGNS
 
@@ -375,6 +376,45 @@ def test_an_answer_that_skip_logic_later_rules_out_is_dropped(tmp_path):
     session.record("leg_pain", "none")
     assert "both_legs" not in json.loads((tmp_path / "s.json").read_text())
     assert session.assessment().answers["both_legs"] is False
+
+
+class MemoryStore:
+    """An AnswerStore that is not a file, as the web's database store is not."""
+    name = "memory"
+
+    def __init__(self, answers=None):
+        self.answers, self.saves = answers, 0
+
+    def load(self):
+        return self.answers
+
+    def save(self, answers):
+        self.answers, self.saves = json.loads(json.dumps(answers)), self.saves + 1
+
+
+def test_a_session_saves_every_answer_to_any_store_and_continues_from_it():
+    store = MemoryStore()
+    assert isinstance(store, AnswerStore)
+    session = Session(RULEBOOK, store)
+    session.record("age", 45)
+    session.record("sex", "female")
+    assert store.answers == {"age": 45, "sex": "female"} and store.saves == 2
+    again = Session.open(RULEBOOK, store)  # a new request, a new process: same place
+    assert again.given == {"age": 45, "sex": "female"}
+    assert again.next_question().id == session.next_question().id == "duration_weeks"
+
+
+def test_a_store_holding_a_bad_answer_is_refused_with_the_store_named():
+    with pytest.raises(TriageError, match="memory.*age"):
+        Session.open(RULEBOOK, MemoryStore({"age": "old"}))
+
+
+def test_a_file_name_is_a_file_store_and_writes_the_answers_format(tmp_path):
+    session = Session(RULEBOOK, tmp_path / "s.json")
+    assert isinstance(session.store, FileStore) and session.path == str(tmp_path / "s.json")
+    session.record("age", 45)
+    assert json.loads((tmp_path / "s.json").read_text()) == {"age": 45}
+    assert Session.open(RULEBOOK, FileStore(tmp_path / "s.json")).given == {"age": 45}
 
 
 # --------------------------------------------------------------------------- triage questions

@@ -2,7 +2,8 @@
 
 There is no terminal here (``cli/ask.py`` does the prompting), so every step of the flow can be
 driven and checked directly. The session keeps the answers given so far, in the answers format of
-``triage assess``, and writes them to its session file after every change:
+``triage assess``, and writes them to its store after every change (an ``AnswerStore``: the
+session file of ``triage ask`` is a ``FileStore``; ``triage serve`` keeps them in its database):
 
 * an answered question holds its value; a question the person chose to leave unanswered holds
   ``null`` (``triage assess`` reads that as "not answered", and a resumed session does not ask it
@@ -21,12 +22,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 from .conditions import show_value
 from .errors import TriageError
 from .fileio import atomic_write
-from .questionnaire import Question, Questionnaire, read_answers
+from .questionnaire import Question, Questionnaire, read_answers_file
 
 # The commands understood at every prompt.
 HELP = "?"
@@ -66,21 +67,74 @@ def load_saved_answers(path: str, questionnaire: Questionnaire) -> dict:
     """The answers of a saved session (or any answers file, JSON, YAML or a FHIR
     QuestionnaireResponse), checked answer by answer. Unlike ``Questionnaire.validate`` it does not
     insist on the required questions, since a session may stop before they are all answered."""
-    raw = read_answers(path, questionnaire)
+    store = FileStore(path)
+    return check_stored(store.load(), questionnaire, source=store.name)
+
+
+def check_stored(raw, questionnaire: Questionnaire, *, source: str) -> dict:
+    """Stored answers (as an ``AnswerStore`` loads them) checked answer by answer; a FHIR
+    QuestionnaireResponse is read as the answers it holds."""
     if raw is None:  # a file holding only comments
         raw = {}
-    return questionnaire.parse_given(raw, source="<stdin>" if path == "-" else path)
+    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
+        from .fhir import answers_from_response
+
+        raw = answers_from_response(raw, questionnaire, source=source)
+    return questionnaire.parse_given(raw, source=source)
+
+
+# --------------------------------------------------------------------------- where answers are kept
+
+@runtime_checkable
+class AnswerStore(Protocol):
+    """Where a session keeps its answers: the one thing that differs between ``triage ask`` (a
+    session file) and ``triage serve`` (a database row). `name` is how messages refer to it."""
+
+    name: str
+
+    def load(self) -> Any:
+        """The answers as stored (a mapping in the answers format; not yet checked)."""
+
+    def save(self, answers: dict) -> None:
+        """Replace the stored answers with `answers` (the answers format), all at once."""
+
+
+class FileStore:
+    """Answers kept in a file: JSON written atomically, so it is never half written. It reads any
+    answers file (JSON, YAML, a FHIR QuestionnaireResponse; '-' for standard input)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path == "-" else self.path
+
+    def load(self) -> Any:
+        return read_answers_file(self.path)
+
+    def save(self, answers: dict) -> None:
+        try:
+            atomic_write(self.path, json.dumps(answers, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise TriageError(f"cannot save the answers: {exc.strerror or exc}",
+                              file=self.path) from None
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.path!r})"
 
 
 # --------------------------------------------------------------------------- the session
 
 class Session:
-    """The state of one run of the questionnaire. `path` is the session file it saves to."""
+    """The state of one run of the questionnaire. `store` is where it saves its answers: an
+    ``AnswerStore``, or a file name (a ``FileStore``)."""
 
-    def __init__(self, rulebook, path: str | os.PathLike, given: Mapping[str, Any] | None = None):
+    def __init__(self, rulebook, store: AnswerStore | str | os.PathLike,
+                 given: Mapping[str, Any] | None = None):
         self.rulebook = rulebook
         self.questionnaire: Questionnaire = rulebook.questionnaire
-        self.path = str(path)
+        self.store: AnswerStore = store if isinstance(store, AnswerStore) else FileStore(store)
         self.order = [qid for section in self.questionnaire.sections for qid in section.questions]
         self.section_title = {qid: section.title for section in self.questionnaire.sections
                               for qid in section.questions}
@@ -90,13 +144,24 @@ class Session:
         self.history: list[str] = [qid for qid in self.order if qid in self.given]
         self._redo: list[str] = []  # questions re-opened by going back, to return to going forward
         self._revisit: str | None = None  # an answered question to ask again next
-        self.saved = False  # whether the session file has been written by this session
+        self.saved = False  # whether the store has been written by this session
 
     @classmethod
     def resume(cls, rulebook, source: str, path: str | os.PathLike | None = None) -> "Session":
         """Continue the session saved in `source`, saving to `path` (default: `source` itself)."""
         given = load_saved_answers(source, rulebook.questionnaire)
         return cls(rulebook, path if path is not None else source, given)
+
+    @classmethod
+    def open(cls, rulebook, store: AnswerStore) -> "Session":
+        """Continue the session kept in `store`, saving back to it."""
+        given = check_stored(store.load(), rulebook.questionnaire, source=store.name)
+        return cls(rulebook, store, given)
+
+    @property
+    def path(self) -> str:
+        """How messages name where the answers are saved (the session file's path)."""
+        return self.store.name
 
     # ---- what has been answered
 
@@ -139,7 +204,7 @@ class Session:
         return q.default
 
     def record(self, qid: str, value) -> None:
-        """Store an answer (None: left unanswered) and save the session file at once."""
+        """Store an answer (None: left unanswered) and save it to the store at once."""
         if qid not in self.questionnaire.questions:
             raise KeyError(qid)
         self.given[qid] = value
@@ -251,13 +316,8 @@ class Session:
         return rows
 
     def save(self) -> None:
-        """Write the answers so far to the session file, atomically (never half a file)."""
-        data = {qid: self.given[qid] for qid in self.order if qid in self.given}
-        try:
-            atomic_write(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise TriageError(f"cannot save the answers: {exc.strerror or exc}",
-                              file=self.path) from None
+        """Write the answers so far to the store, in the questionnaire's order, all at once."""
+        self.store.save({qid: self.given[qid] for qid in self.order if qid in self.given})
         self.saved = True
 
 
