@@ -7,3 +7,27 @@ from triage.rulebook import load_rulebook
 def rulebook():
     """The shipped rulebook (contract section 3's default policy)."""
     return load_rulebook()
+
+
+# --------------------------------------------------------------------------- databases
+# The storage and clinic tests run against both databases the web side supports: SQLite (the
+# embedded default) and PostgreSQL (a throwaway cluster, tests/postgres.py). Neither is skipped:
+# `.ci/system-packages` installs PostgreSQL when it is missing.
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    from postgres import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A SQLAlchemy URL of a fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'triage.db'}"
+    return request.getfixturevalue("postgres_cluster").create_database()
