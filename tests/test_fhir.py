@@ -209,3 +209,36 @@ def test_a_saved_response_can_be_resumed_by_triage_ask(tmp_path):
     assert json.loads((tmp_path / "s.json").read_text()) == {
         "age": 45, "sex": "male", "duration_weeks": 2}
     assert "onset: input ended" in " ".join(result.output.split())
+
+
+# --------------------------------------------------------------------------- responses written
+# (the clinic's FHIR export: one QuestionnaireResponse per submission, in a collection Bundle)
+
+@pytest.mark.parametrize("vignette", VIGNETTES[:12], ids=lambda v: v.id)
+def test_a_written_response_reads_back_to_the_same_answers(vignette):
+    from triage.fhir import answers_from_response, response_resource
+
+    answers = QUESTIONNAIRE.validate(vignette.answers, source=vignette.id)
+    response = response_resource(answers, QUESTIONNAIRE, identifier="a1B2-c3",
+                                 authored="2026-12-01T15:04:05+00:00")
+    parsed = fhir_response.QuestionnaireResponse.model_validate(response)
+    assert parsed.id == "a1B2-c3" and parsed.identifier.value == "a1B2-c3"
+    assert str(parsed.authored).startswith("2026-12-01")
+    assert QUESTIONNAIRE.validate(answers_from_response(response, QUESTIONNAIRE),
+                                  source="back") == answers
+    # the written response is the one the tests build from the exported Questionnaire alone
+    assert response["item"] == response_for(answers)["item"]
+
+
+def test_a_bundle_of_responses_is_a_valid_fhir_collection():
+    from fhir.resources.R4B.bundle import Bundle
+
+    from triage.fhir import collection_bundle, response_resource
+
+    responses = [response_resource(QUESTIONNAIRE.validate(v.answers, source=v.id), QUESTIONNAIRE,
+                                   identifier=f"id_with_underscore_{n}")
+                 for n, v in enumerate(VIGNETTES[:3])]
+    bundle = Bundle.model_validate(collection_bundle(responses))
+    assert bundle.type == "collection" and len(bundle.entry) == 3
+    # an identifier that is not a valid FHIR id is kept as the identifier only
+    assert "id" not in responses[0] and responses[0]["identifier"]["value"] == "id_with_underscore_0"

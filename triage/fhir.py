@@ -12,6 +12,10 @@ is negated. FHIR's ``!=`` is true when the question has no answer, and ``=`` is 
 exactly how the rule grammar treats an unanswered question, so the translation is exact; a skip
 condition that a flat ``enableWhen`` list cannot express is refused rather than approximated.
 
+Export of answers (the clinic's FHIR download): ``response_resource`` writes validated answers as a
+QuestionnaireResponse that the import below reads back unchanged; ``collection_bundle`` gathers
+several into a Bundle of type ``collection``.
+
 Import (``triage assess response.json``): the answers of a ``QuestionnaireResponse`` for this
 questionnaire become an ordinary answers mapping, which the questionnaire then validates. Problems
 are reported naming the ``linkId``. This module needs no FHIR library; the tests check its output
@@ -20,6 +24,7 @@ against the FHIR structure with fhir.resources.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, Mapping
 
 from .conditions import All, AnswerTest, AnyOf, Not, Unanswered
@@ -29,6 +34,8 @@ RESOURCE_ID = "triage-lower-back-pain"
 CANONICAL_URL = "urn:triage:Questionnaire:lower-back-pain"
 ANSWER_SYSTEM = "urn:triage:answer:"  # + question id: the code system of a choice question's values
 HELP_SUFFIX = ".help"
+SUBMISSION_SYSTEM = "urn:triage:submission"  # identifier system of a clinic's submission ids
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 _ITEM_TYPES = {"integer": "integer", "number": "decimal", "bool": "boolean", "choice": "choice",
                "text": "text"}
@@ -178,6 +185,47 @@ def _flatten(node, kind):
                                 "(it mixes all and any)", file="questionnaire.yaml")
         else:
             yield child
+
+
+def response_resource(answers: Mapping, questionnaire, *, identifier: str | None = None,
+                      authored: str | None = None) -> dict:
+    """Validated answers as a FHIR R4 QuestionnaireResponse to ``questionnaire_resource``: one
+    group per section, one item per answered question (the value type follows the question's
+    type, a choice is its answerOption's coding). ``answers_from_response`` reads it back to the
+    same answers; an unanswered question has no item. ``identifier`` (e.g. a clinic's submission
+    id) becomes the resource's identifier, and its id when it is a valid FHIR id."""
+    groups = []
+    for section in questionnaire.sections:
+        items = []
+        for qid in section.questions:
+            value = answers.get(qid)
+            if value is None:
+                continue
+            q = questionnaire.questions[qid]
+            if q.type == "choice":
+                answer = {"valueCoding": _coding(q, value, dict(q.choices).get(value, value))}
+            else:
+                answer = {_VALUE_KEYS[q.type]: value}
+            items.append({"linkId": qid, "text": q.text, "answer": [answer]})
+        if items:
+            groups.append({"linkId": section.id, "text": section.title, "item": items})
+    resource: dict[str, Any] = {"resourceType": "QuestionnaireResponse"}
+    if identifier is not None:
+        if _FHIR_ID.fullmatch(identifier):
+            resource["id"] = identifier
+        resource["identifier"] = {"system": SUBMISSION_SYSTEM, "value": identifier}
+    resource.update({"questionnaire": f"{CANONICAL_URL}|{questionnaire.version}",
+                     "status": "completed"})
+    if authored is not None:
+        resource["authored"] = authored
+    resource["item"] = groups
+    return resource
+
+
+def collection_bundle(resources: list[dict]) -> dict:
+    """A FHIR R4 Bundle of type ``collection`` holding the given resources."""
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": resource} for resource in resources]}
 
 
 # --------------------------------------------------------------------------- import
