@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "report": "triage.cli.report:report",
     "rules": "triage.cli.rules:rules",
     "explain": "triage.cli.rules:explain",
+    "serve": "triage.cli.serve:serve",
 }
 
 

@@ -1,0 +1,102 @@
+"""`triage serve`: the patient's questionnaire and report in a browser (see triage/web/)."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import click
+
+from .common import InputError, fail_on_input_errors, rules_option
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say plainly that the port is taken (uvicorn would only log an OSError)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise InputError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; choose "
+                             f"another with --port, or stop what is using it") from None
+
+
+@click.command(epilog="Examples:\n\n\b\n"
+                      "  triage serve\n"
+                      "  triage serve --port 8080 --database sqlite:///clinic.sqlite3\n"
+                      "  TRIAGE_DATABASE_URL=postgresql+psycopg://triage@/triage triage serve "
+                      "--workers 4\n"
+                      "  triage serve --host 0.0.0.0   (only behind a TLS reverse proxy)\n\n"
+                      "Open the printed address in a browser. Answers are saved in the database "
+                      "as they are given; sessions are deleted after --retention-days. Ctrl-C "
+                      "stops the server.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but a loopback address serves the network: "
+                   "put a TLS reverse proxy in front.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.option("--database", "database_url", envvar="TRIAGE_DATABASE_URL", metavar="URL",
+              default=None, show_envvar=True,
+              help="SQLAlchemy database URL (e.g. sqlite:///triage.sqlite3, "
+                   "postgresql+psycopg://user@host/db). Default: a SQLite file in your data "
+                   "directory.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (SQLite suits one or two; use PostgreSQL for more).")
+@click.option("--retention-days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Delete a patient's session this many days after its last change.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Proxies whose X-Forwarded-Proto/-For headers are trusted (comma-separated, "
+                   "or '*'): cookies are marked Secure when the proxy says HTTPS.")
+@rules_option
+@fail_on_input_errors
+def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips, rules_dir):
+    """Serve the questionnaire and the report in a browser (and a JSON API)."""
+    import uvicorn
+
+    from ..web.app import Settings, create_app
+    from ..web.db import make_engine, migrate
+
+    settings = Settings(database_url=database_url or "", rules_dir=rules_dir,
+                        retention_days=retention_days).resolved()
+    # load the rules and migrate the database once, here, so that a mistake is one clear message
+    # before anything listens (and the worker processes find the schema ready)
+    from ..rulebook import load_rulebook
+
+    load_rulebook(rules_dir)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    except Exception as exc:
+        raise InputError(f"cannot open the database "
+                         f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
+    finally:
+        engine.dispose()
+    _check_port_free(host, port)
+
+    shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    where = engine.url.render_as_string(hide_password=True)
+    click.echo(f"Serving triage on http://{shown_host}:{port}/  (database: {where}; "
+               f"Ctrl-C stops)", err=True)
+    if not _is_loopback(host):
+        click.echo(f"Warning: serving on {host}, beyond this machine, over plain HTTP. Answers "
+                   f"about people's health must travel encrypted: put a TLS reverse proxy in "
+                   f"front (and trust it with --forwarded-allow-ips).", err=True)
+
+    common = dict(host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                  server_header=False, log_level="warning", access_log=False)
+    if workers > 1:
+        os.environ.update(settings.to_env())
+        uvicorn.run("triage.web.app:app_from_env", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    click.echo("Stopped.", err=True)

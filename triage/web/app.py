@@ -1,0 +1,126 @@
+"""The ASGI application of `triage serve` (FastAPI on Starlette, served by uvicorn).
+
+``create_app(settings)`` builds one application: it loads the rule files once, opens the database
+(migrating it to the newest schema), mounts the routes and the middleware, and purges sessions
+older than the retention period while it runs. ``app_from_env()`` is the same for uvicorn's
+worker processes (``--workers N``), which read their settings from the environment.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as _dt
+import logging
+import os
+
+from fastapi import FastAPI
+from sqlalchemy import delete
+
+from .db import PatientSession, default_database_url, make_engine, migrate, session_factory, utcnow
+from .security import BodySizeLimit, SecurityHeaders
+
+log = logging.getLogger("triage.web")
+
+PURGE_EVERY_SECONDS = 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What `triage serve` is told: the database, the rule files, how long sessions are kept."""
+
+    database_url: str = ""  # empty: TRIAGE_DATABASE_URL, else a SQLite file in the data directory
+    rules_dir: str | None = None
+    retention_days: int = 30
+    max_body_bytes: int = 256 * 1024
+
+    def resolved(self) -> "Settings":
+        return dataclasses.replace(self, database_url=self.database_url or default_database_url())
+
+    # the environment that hands these settings to uvicorn's worker processes
+    def to_env(self) -> dict[str, str]:
+        env = {"TRIAGE_DATABASE_URL": self.database_url,
+               "TRIAGE_RETENTION_DAYS": str(self.retention_days),
+               "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes)}
+        if self.rules_dir:
+            env["TRIAGE_RULES"] = self.rules_dir
+        return env
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(database_url=os.environ.get("TRIAGE_DATABASE_URL", ""),
+                   rules_dir=os.environ.get("TRIAGE_RULES") or None,
+                   retention_days=int(os.environ.get("TRIAGE_RETENTION_DAYS", "30")),
+                   max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from ..rulebook import load_rulebook
+
+    settings = (settings or Settings()).resolved()
+    rulebook = load_rulebook(settings.rules_dir)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        purger = asyncio.create_task(_purge_forever(app))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            engine.dispose()
+
+    app = FastAPI(title="triage", version=_version(), lifespan=lifespan,
+                  description="Rule-based triage of lower back pain: the patient's questionnaire "
+                              "in a browser and a JSON API over the same library as the command "
+                              "line. Not a diagnosis and not a substitute for a clinician.",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.rulebook = rulebook
+    app.state.engine = engine
+    app.state.db = session_factory(engine)
+
+    from fastapi.staticfiles import StaticFiles
+
+    from ..resources import templates_dir
+    from . import routes
+
+    app.mount("/static", StaticFiles(directory=templates_dir() / "web" / "static"), name="static")
+    routes.install(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The application of one uvicorn worker process (settings from the environment)."""
+    return create_app(Settings.from_env())
+
+
+def purge_expired(app: FastAPI, *, now: _dt.datetime | None = None) -> int:
+    """Delete the sessions not changed for the retention period; returns how many."""
+    cutoff = (now or utcnow()) - _dt.timedelta(days=app.state.settings.retention_days)
+    with app.state.db.begin() as db:
+        result = db.execute(delete(PatientSession).where(PatientSession.updated_at < cutoff))
+    return result.rowcount or 0
+
+
+async def _purge_forever(app: FastAPI) -> None:
+    while True:
+        try:
+            count = await asyncio.to_thread(purge_expired, app)
+            if count:
+                log.info("deleted %d session(s) older than %d days", count,
+                         app.state.settings.retention_days)
+        except Exception:  # never let the purge stop the server; say why and try again later
+            log.exception("could not delete expired sessions")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

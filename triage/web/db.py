@@ -1,0 +1,141 @@
+"""Storage for `triage serve`: SQLAlchemy 2 models on one declarative ``Base``, engines, migrations.
+
+The schema is owned by the Alembic revisions in ``triage/web/migrations/versions``; the models
+here describe the same tables for the code. A later revision (the clinic's accounts, reviews,
+audit) chains its ``down_revision`` onto the newest one and adds its models to this ``Base``.
+
+SQLite is the embedded default (a file in the user's data directory); any SQLAlchemy URL works,
+PostgreSQL included (``--database`` or ``TRIAGE_DATABASE_URL``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, String, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from ..errors import TriageError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def new_id() -> str:
+    """An unguessable identifier (128 random bits), safe in a URL: no sequential ids anywhere."""
+    return secrets.token_urlsafe(16)
+
+
+def digest(secret: str) -> str:
+    """What is stored of a secret (a session token, a resume code): its SHA-256, never itself."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table of `triage serve` (and of the clinic's, later)."""
+
+    type_annotation_map = {_dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class PatientSession(Base):
+    """One patient's run of the questionnaire in a browser.
+
+    ``answers`` is exactly the answers format of ``triage assess`` (a question left unanswered is
+    null). When the patient finishes, or an answer makes the urgency an emergency, the assessment
+    is kept with it: ``submitted_at``, ``urgency`` and ``assessment`` (the contract's JSON), which
+    is what a clinic's queue lists. Rows are deleted ``--retention-days`` after their last change.
+    """
+
+    __tablename__ = "patient_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    resume_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                         default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[_dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    submitted_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
+    urgency: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    assessment: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+# --------------------------------------------------------------------------- engines
+
+def default_database_url() -> str:
+    """``TRIAGE_DATABASE_URL``, else a SQLite file in the user's data directory."""
+    url = os.environ.get("TRIAGE_DATABASE_URL")
+    if url:
+        return url
+    import platformdirs
+
+    directory = Path(platformdirs.user_data_dir("triage", appauthor=False))
+    return f"sqlite:///{directory / 'triage.sqlite3'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; a SQLite file's directory is created, and SQLite is set up for a web
+    server: write-ahead logging (readers never wait for the writer) and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise TriageError(f"not a database URL: {url!r} (expected e.g. sqlite:///triage.sqlite3 "
+                          f"or postgresql+psycopg://user@host/db)") from None
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except Exception as exc:  # e.g. the driver of that database is not installed
+        raise TriageError(f"cannot use the database {parsed.render_as_string(hide_password=True)}"
+                          f": {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+# --------------------------------------------------------------------------- migrations
+
+def alembic_config(url: str):
+    """The Alembic configuration of the shipped migrations, for `url` (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database's schema up to the newest revision (does nothing when it is)."""
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,177 @@
+"""What keeps the web front end safe by default: security headers, a request body limit, CSRF.
+
+* Every response carries a Content-Security-Policy with no inline script or style and no other
+  origin (``default-src 'self'``; ``frame-ancestors 'none'``), ``X-Content-Type-Options: nosniff``,
+  a ``Referrer-Policy`` and a ``Permissions-Policy``; pages are never cached by shared caches.
+* A request body larger than the limit is refused with 413 before it is read in full.
+* CSRF: every form carries the value of the ``triage_csrf`` cookie (random, HttpOnly,
+  SameSite=Lax) in a hidden field; a POST without a matching pair, or from another origin, is
+  refused (double-submit cookie plus an Origin check, OWASP's recommendations). Forms of a later
+  part of the app use the same ``csrf_token(request)`` and ``check_csrf(request, form)``.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_COOKIE = "triage_csrf"
+CSRF_FIELD = "csrf_token"
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self' data:; font-src 'self'; object-src 'none'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# /docs (Swagger UI) needs its own script and style; FastAPI serves them from a CDN by default, so
+# the app serves them itself (see app.py) and only that page gets this policy.
+DOCS_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class CsrfRefused(Exception):
+    """A form post that did not come from our own page."""
+
+
+def is_https(request: Request) -> bool:
+    """Whether the person reached us over HTTPS (directly, or through a trusted TLS proxy whose
+    X-Forwarded-Proto uvicorn has applied)."""
+    return request.url.scheme == "https"
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, *,
+               max_age: int | None = None) -> None:
+    """A cookie as every cookie of ours is: HttpOnly, SameSite=Lax, Secure behind HTTPS."""
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=is_https(request))
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of this visitor (made on first use; the middleware sets its cookie)."""
+    token = getattr(request.state, "csrf_token", None)
+    if token is None:
+        token = request.cookies.get(CSRF_COOKIE) or ""
+        if len(token) < 32:
+            token = secrets.token_urlsafe(32)
+            request.state.new_csrf_token = token
+        request.state.csrf_token = token
+    return token
+
+
+def check_csrf(request: Request, form) -> None:
+    """Refuse (CsrfRefused) a form post whose token does not match the visitor's cookie, or that
+    another site's page sent."""
+    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    field = form.get(CSRF_FIELD) or ""
+    if not cookie or not isinstance(field, str) or not hmac.compare_digest(cookie, field):
+        raise CsrfRefused("the form's security token does not match")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin != _own_origin(request):
+        raise CsrfRefused("the form came from another site")
+
+
+def _own_origin(request: Request) -> str:
+    url = request.url
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    port = f":{url.port}" if url.port and url.port != default else ""
+    return f"{url.scheme}://{url.hostname}{port}"
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response, and the CSRF cookie when a page
+    made a new token."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                policy = (DOCS_CONTENT_SECURITY_POLICY if path == "/docs"
+                          else CONTENT_SECURITY_POLICY)
+                headers.setdefault("content-security-policy", policy)
+                if not path.startswith("/static/"):
+                    headers.setdefault("cache-control", "no-store")
+                state = scope.get("state") or {}
+                token = state.get("new_csrf_token")
+                if token:
+                    secure = "; Secure" if scope.get("scheme") == "https" else ""
+                    headers.append("set-cookie", f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; "
+                                                 f"SameSite=Lax{secure}")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse a request body over `limit` bytes with 413, whether it says its
+    length up front or not."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send) -> None:
+        response = PlainTextResponse(f"The request is too large (the limit is {self.limit} "
+                                     f"bytes).", status_code=413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
