@@ -21,6 +21,8 @@ LAZY_COMMANDS = {
     "rules": "triage.cli.rules:rules",
     "explain": "triage.cli.rules:explain",
     "serve": "triage.cli.serve:serve",
+    "users": "triage.cli.users:users",
+    "audit": "triage.cli.users:audit",
 }
 
 

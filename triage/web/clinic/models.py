@@ -1,0 +1,75 @@
+"""The clinic's tables, on the web storage's ``Base`` (schema: revision 0101_clinic).
+
+* ``clinic_users``: staff accounts (argon2 password hashes; no account exists until an
+  administrator adds one with ``triage users add``);
+* ``clinic_sessions``: a signed-in browser (the SHA-256 of its cookie's token, never the token);
+* ``clinic_reviews``: who marked which submission reviewed, and when;
+* ``audit_events``: append-only (a database trigger refuses UPDATE and DELETE): who did what to
+  which submission, when and from where. It never holds answers.
+
+Account and audit row ids are internal integers that never appear in a URL; submissions are
+addressed by the patient session's unguessable id.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, utcnow
+
+ROLES = ("clinician", "admin")
+
+
+class User(Base):
+    __tablename__ = "clinic_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="clinician")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+    last_sign_in_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+
+class ClinicSession(Base):
+    __tablename__ = "clinic_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("clinic_users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[_dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Review(Base):
+    __tablename__ = "clinic_reviews"
+
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("clinic_users.id"))
+    reviewed_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_actor_action_at", "actor", "action", "at"),
+                      Index("ix_audit_events_address_action_at", "address", "action", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[_dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # account name (or the name tried), or cli:USER
+    action: Mapped[str] = mapped_column(String(32))
+    submission_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[str | None] = mapped_column(String(200), default=None)
