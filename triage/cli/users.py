@@ -92,7 +92,7 @@ def add(name, role, database_url):
     click.echo(f"Added {role} {name}.", err=True)
 
 
-@users.command("list", epilog="Example:\n\n\b\n  triage users list")
+@users.command("list", epilog="Examples:\n\n\b\n  triage users list\n  triage users list --database postgresql+psycopg://triage@/triage")
 @database_option
 @fail_on_input_errors
 def list_(database_url):
@@ -116,7 +116,7 @@ def list_(database_url):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-@users.command(epilog="Example:\n\n\b\n  triage users disable bob\n\n"
+@users.command(epilog="Examples:\n\n\b\n  triage users disable bob\n  triage users disable bob --database sqlite:///clinic.sqlite3\n\n"
                       "The account's signed-in sessions end at once; its history stays.")
 @click.argument("name")
 @database_option
@@ -130,7 +130,7 @@ def disable(name, database_url):
     click.echo(f"Disabled {name}.", err=True)
 
 
-@users.command(epilog="Example:\n\n\b\n  triage users enable bob")
+@users.command(epilog="Examples:\n\n\b\n  triage users enable bob\n  TRIAGE_DATABASE_URL=sqlite:///clinic.sqlite3 triage users enable bob")
 @click.argument("name")
 @database_option
 @fail_on_input_errors
