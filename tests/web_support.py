@@ -68,3 +68,73 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------- a patient in a test client
+
+def form_value(question, value) -> str:
+    """What the page's form sends for an answer (the radios' values, the typed number)."""
+    if value is None:
+        return "__not_sure__"
+    if question.type == "bool":
+        return "yes" if value else "no"
+    return str(value)
+
+
+class Patient:
+    """A person using the web pages through a test client: starts, answers what each page asks
+    (from `answers`; "I'm not sure" for a question not in it), follows the redirects."""
+
+    def __init__(self, client, questionnaire):
+        self.client = client
+        self.questionnaire = questionnaire
+        self.asked: list[str] = []
+
+    @property
+    def csrf(self) -> str:
+        token = self.client.cookies.get("triage_csrf")
+        if token is None:
+            self.client.get("/")
+            token = self.client.cookies.get("triage_csrf")
+        return token
+
+    def start(self):
+        response = self.client.post("/start", data={"csrf_token": self.csrf},
+                                    follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return response.headers["location"]
+
+    def post_answer(self, qid: str, value, *, raw: str | None = None, change: bool = False):
+        q = self.questionnaire.questions[qid]
+        data = {"csrf_token": self.csrf, "answer": raw if raw is not None else form_value(q, value)}
+        if change:
+            data["change"] = "1"
+        return self.client.post(f"/question/{qid}", data=data, follow_redirects=False)
+
+    def answer_all(self, answers: dict, *, stop_at: str | None = None) -> str:
+        """Answer page after page until the flow leaves the questions (or reaches `stop_at`);
+        returns where it went: /check-answers, /emergency, or /question/<stop_at>."""
+        location = self.start() if not self.client.cookies.get("triage_session") else None
+        if location is None:
+            location = self.client.get("/", follow_redirects=False) and self._current()
+        for _ in range(200):
+            if not location.startswith("/question/"):
+                return location
+            qid = location.rsplit("/", 1)[1].split("?")[0]
+            if qid == stop_at:
+                return location
+            page = self.client.get(location)
+            assert page.status_code == 200, (location, page.text[:500])
+            self.asked.append(qid)
+            response = self.post_answer(qid, answers.get(qid))
+            assert response.status_code == 303, (qid, response.text[:2000])
+            location = response.headers["location"]
+        raise AssertionError("the questions did not end")
+
+    def _current(self) -> str:
+        page = self.client.get("/check-answers", follow_redirects=False)
+        return page.headers.get("location", "/check-answers") if page.status_code == 303 \
+            else "/check-answers"
+
+    def submit(self):
+        return self.client.post("/submit", data={"csrf_token": self.csrf}, follow_redirects=False)

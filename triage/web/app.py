@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from .db import PatientSession, default_database_url, make_engine, migrate, session_factory, utcnow
-from .security import BodySizeLimit, SecurityHeaders
+from .security import SecurityHeaders
 
 log = logging.getLogger("triage.web")
 
@@ -33,6 +33,7 @@ class Settings:
     rules_dir: str | None = None
     retention_days: int = 30
     max_body_bytes: int = 256 * 1024
+    emergency_number: str = "112"  # the tap-to-call number of the emergency page
 
     def resolved(self) -> "Settings":
         return dataclasses.replace(self, database_url=self.database_url or default_database_url())
@@ -41,7 +42,8 @@ class Settings:
     def to_env(self) -> dict[str, str]:
         env = {"TRIAGE_DATABASE_URL": self.database_url,
                "TRIAGE_RETENTION_DAYS": str(self.retention_days),
-               "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes)}
+               "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes),
+               "TRIAGE_EMERGENCY_NUMBER": self.emergency_number}
         if self.rules_dir:
             env["TRIAGE_RULES"] = self.rules_dir
         return env
@@ -51,13 +53,18 @@ class Settings:
         return cls(database_url=os.environ.get("TRIAGE_DATABASE_URL", ""),
                    rules_dir=os.environ.get("TRIAGE_RULES") or None,
                    retention_days=int(os.environ.get("TRIAGE_RETENTION_DAYS", "30")),
-                   max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))))
+                   max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))),
+                   emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     from ..rulebook import load_rulebook
 
     settings = (settings or Settings()).resolved()
+    # experta's watchers log every fact at INFO and DEBUG, the answers (and notes) among them: a
+    # server must never write a person's answers to its logs, whatever the logging set-up
+    for noisy in ("experta", "httpx", "httpx2", "multipart", "python_multipart"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     rulebook = load_rulebook(settings.rules_dir)
     engine = make_engine(settings.database_url)
     migrate(engine)
@@ -77,7 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Rule-based triage of lower back pain: the patient's questionnaire "
                               "in a browser and a JSON API over the same library as the command "
                               "line. Not a diagnosis and not a substitute for a clinician.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  max_body_size=settings.max_body_bytes)  # larger request bodies: 413
+    # Swagger UI 4 (the swagger-ui-bundle package) reads OpenAPI 3.0 documents; the API uses no
+    # feature of 3.1 (its bodies are described by hand, see api.py)
+    app.openapi_version = "3.0.3"
     app.state.settings = settings
     app.state.rulebook = rulebook
     app.state.engine = engine
@@ -90,7 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=templates_dir() / "web" / "static"), name="static")
     routes.install(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
 

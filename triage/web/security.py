@@ -3,7 +3,7 @@
 * Every response carries a Content-Security-Policy with no inline script or style and no other
   origin (``default-src 'self'``; ``frame-ancestors 'none'``), ``X-Content-Type-Options: nosniff``,
   a ``Referrer-Policy`` and a ``Permissions-Policy``; pages are never cached by shared caches.
-* A request body larger than the limit is refused with 413 before it is read in full.
+* A request body larger than the limit is refused with 413 (FastAPI's ``max_body_size``).
 * CSRF: every form carries the value of the ``triage_csrf`` cookie (random, HttpOnly,
   SameSite=Lax) in a hidden field; a POST without a matching pair, or from another origin, is
   refused (double-submit cookie plus an Origin check, OWASP's recommendations). Forms of a later
@@ -16,7 +16,7 @@ import secrets
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "triage_csrf"
@@ -25,9 +25,9 @@ CSRF_FIELD = "csrf_token"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
                            "img-src 'self' data:; font-src 'self'; object-src 'none'; "
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# /docs (Swagger UI) needs its own script and style; FastAPI serves them from a CDN by default, so
-# the app serves them itself (see app.py) and only that page gets this policy.
-DOCS_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+# /docs (Swagger UI, served from this server, see routes.py) sets style attributes from its
+# script: only that page allows inline style; no page allows inline script.
+DOCS_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; "
                                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
@@ -120,58 +120,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class BodySizeLimit:
-    """ASGI middleware: refuse a request body over `limit` bytes with 413, whether it says its
-    length up front or not."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.limit
-                except ValueError:
-                    too_big = True
-                if too_big:
-                    await self._refuse(scope, receive, send)
-                    return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope, receive, send) -> None:
-        response = PlainTextResponse(f"The request is too large (the limit is {self.limit} "
-                                     f"bytes).", status_code=413)
-        await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

@@ -1,0 +1,531 @@
+"""The patient's journey: start, one question per page, check your answers, the assessment and
+the report; the emergency page the moment the answers make the urgency an emergency; saving and
+coming back with a resume code.
+
+Every page drives ``triage.ask.Session`` (the flow of ``triage ask``: which question is next, skip
+logic, the emergency check, parsing an answer) over a ``DatabaseStore``; nothing here decides
+which question comes next or what an answer means. Pages are server-rendered and work without
+JavaScript; every form carries the CSRF token.
+
+States of a session row: in progress (``submitted_at`` empty); at an emergency (``urgency`` is
+``emergency``: the person may still go back and correct an answer); finished (submitted with any
+other urgency: the answers are final, the result and report are shown).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session as DbSession
+
+from ..ask import AnswerRejected, Session, display_value
+from ..questionnaire import Question
+from .db import utcnow
+from .pages import render
+from .security import CsrfRefused, check_csrf, set_cookie
+from .store import (SESSION_COOKIE, DatabaseStore, find_by_resume_code, find_by_token,
+                    give_resume_code, is_expired, start_session)
+
+router = APIRouter(include_in_schema=False)
+
+MAX_TEXT = 5000  # characters of a free-text answer (the notes)
+NOT_SURE = "__not_sure__"  # the "I'm not sure" radio: the question left unanswered
+
+
+# --------------------------------------------------------------------------- helpers
+
+class _Stop(Exception):
+    """Leave the handler with this response (a redirect, the expired page)."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def _see(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _db(request: Request) -> DbSession:
+    return request.app.state.db()
+
+
+def _patient(request: Request, db: DbSession):
+    """The row of this browser's session; stops with the start page (no session) or the expired
+    page (a cookie whose session has been deleted or is past the retention period)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise _Stop(_see("/"))
+    row = find_by_token(db, token)
+    if row is not None and is_expired(row, request.app.state.settings.retention_days):
+        db.delete(row)
+        db.commit()
+        row = None
+    if row is None:
+        response = render(request, "web/expired.html.j2", status_code=410)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        raise _Stop(response)
+    return row
+
+
+def _flow(request: Request, row) -> Session:
+    return Session.open(request.app.state.rulebook, DatabaseStore(row))
+
+
+def _finished(row) -> bool:
+    return row.submitted_at is not None and row.urgency != "emergency"
+
+
+def _next_url(session: Session) -> str:
+    q = session.next_question()
+    return f"/question/{q.id}" if q is not None else "/check-answers"
+
+
+def get_db(request: Request):
+    """A database session for one request (rolled back unless the handler commits)."""
+    with request.app.state.db() as db:
+        yield db
+
+
+def install_handlers(app) -> None:
+    """What a page's early exits turn into: the response carried by _Stop; a refused form."""
+
+    @app.exception_handler(_Stop)
+    async def _stopped(request: Request, stop: _Stop):
+        return stop.response
+
+    @app.exception_handler(CsrfRefused)
+    async def _refused(request: Request, exc: CsrfRefused):
+        return render(request, "web/refused.html.j2", status_code=403)
+
+
+def _check(request: Request, token: str) -> None:
+    check_csrf(request, {"csrf_token": token})
+
+
+def _settle(row, session: Session) -> Any:
+    """After an answer: the emergency check. At an emergency the row is submitted with its
+    assessment at once (so a clinic sees it); an answer corrected so that it no longer is one
+    takes the submission back. Returns the emergency assessment, or None."""
+    emergency = session.emergency()
+    if emergency is not None:
+        row.submitted_at = utcnow()
+        row.urgency = "emergency"
+        row.assessment = emergency.to_dict()
+    elif row.urgency == "emergency":
+        row.submitted_at = row.urgency = row.assessment = None
+    return emergency
+
+
+# --------------------------------------------------------------------------- start
+
+@router.get("/", response_class=HTMLResponse)
+def start_page(request: Request, db: DbSession = Depends(get_db)):
+    row = find_by_token(db, request.cookies.get(SESSION_COOKIE))
+    if row is not None and is_expired(row, request.app.state.settings.retention_days):
+        row = None
+    current = None
+    if row is not None:
+        session = _flow(request, row)
+        current = {"answered": len(session.given), "finished": _finished(row),
+                   "emergency": row.urgency == "emergency",
+                   "continue_url": _continue_url(row, session)}
+    questionnaire = request.app.state.rulebook.questionnaire
+    total = sum(not questionnaire.is_skipped(qid, {}) for qid in questionnaire.questions)
+    return render(request, "web/start.html.j2", current=current, total=total,
+                  retention_days=request.app.state.settings.retention_days)
+
+
+def _continue_url(row, session: Session) -> str:
+    if _finished(row):
+        return "/result"
+    if row.urgency == "emergency":
+        return "/emergency"
+    return _next_url(session)
+
+
+@router.post("/start")
+def start(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
+    _check(request, csrf_token)
+    row, token = start_session(db)
+    db.commit()
+    session = _flow(request, row)
+    response = _see(_next_url(session))
+    set_cookie(response, request, SESSION_COOKIE, token,
+               max_age=request.app.state.settings.retention_days * 86400)
+    return response
+
+
+# --------------------------------------------------------------------------- one question
+
+def _question_context(request: Request, session: Session, q: Question, *, error: str | None = None,
+                      entered: str | None = None, returning: bool = False) -> dict:
+    number, total = session.progress(q.id)
+    asked = session.to_ask()
+    index = asked.index(q.id) if q.id in asked else len(asked)
+    if returning:
+        back = "/check-answers"
+    elif index > 0:
+        back = f"/question/{asked[index - 1]}"
+    else:
+        back = "/"
+    rules = session.why_asked(q.id)
+    if entered is None:
+        if q.id in session.given:
+            value = session.given[q.id]
+            entered = NOT_SURE if value is None else _form_value(q, value)
+        else:
+            entered = ""
+    return {
+        "q": q, "number": number, "total": total, "back": back, "error": error,
+        "entered": entered, "section": session.section_title[q.id],
+        "options": _options(q), "returning": returning,
+        "why": [{"id": rule.id, "title": rule.title} for rule in rules],
+        "input_kind": {"integer": "numeric", "number": "decimal"}.get(q.type),
+        "max_text": MAX_TEXT,
+    }
+
+
+def _options(q: Question) -> list[dict]:
+    """The radios of a yes/no or choice question; "I'm not sure" where it may be left
+    unanswered (an unanswered warning sign is unknown, never "no")."""
+    if q.type == "bool":
+        options = [{"value": "yes", "label": "Yes", "divider": False},
+                   {"value": "no", "label": "No", "divider": False}]
+    elif q.type == "choice":
+        options = [{"value": value, "label": label, "divider": False}
+                   for value, label in q.choices]
+    else:
+        return []
+    if not q.required and q.default is None:
+        options.append({"value": NOT_SURE, "label": "I'm not sure", "divider": True})
+    return options
+
+
+def _form_value(q: Question, value) -> str:
+    if q.type == "bool":
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _web_error(q: Question, reason: str, text: str) -> str:
+    """The message a person reads above the field and in the error summary: what to enter, and
+    what was wrong with what they entered (the flow's own reason, which `triage ask` shows)."""
+    if q.type in ("bool", "choice"):
+        return "Select an answer" if not text else "Select one of the answers shown"
+    if q.type in ("integer", "number"):
+        wanted = f"Enter {q.describe_values()}"
+        if text and "out of range" in reason:
+            return f"{wanted} ({text} is out of range)"
+        return wanted
+    return reason[:1].upper() + reason[1:]
+
+
+@router.get("/question/{qid}", response_class=HTMLResponse)
+def question_page(request: Request, qid: str, db: DbSession = Depends(get_db), change: str = ""):
+    row = _patient(request, db)
+    if _finished(row):
+        return _see("/result")
+    session = _flow(request, row)
+    q = session.questionnaire.questions.get(qid)
+    if q is None:
+        return render(request, "web/not_found.html.j2", status_code=404)
+    upcoming = session.next_question()
+    if session.is_skipped(qid) or (qid not in session.given
+                                   and (upcoming is None or upcoming.id != qid)):
+        return _see(_next_url(session))  # not asked, or not reached yet: no skipping ahead
+    return render(request, "web/question.html.j2",
+                  **_question_context(request, session, q, returning=bool(change)))
+
+
+@router.post("/question/{qid}", response_class=HTMLResponse)
+def answer(request: Request, qid: str, db: DbSession = Depends(get_db), csrf_token: str = Form(""),
+           answer: str = Form(""), change: str = Form("")):
+    _check(request, csrf_token)
+    row = _patient(request, db)
+    if _finished(row):
+        return _see("/result")
+    session = _flow(request, row)
+    q = session.questionnaire.questions.get(qid)
+    if q is None:
+        return render(request, "web/not_found.html.j2", status_code=404)
+    if session.is_skipped(qid):
+        return _see(_next_url(session))
+    upcoming = session.next_question()
+    if qid not in session.given and (upcoming is None or upcoming.id != qid):
+        return _see(_next_url(session))  # not reached yet: no skipping ahead
+    text = "" if answer == NOT_SURE else answer
+    try:
+        if q.type == "text" and len(text) > MAX_TEXT:
+            raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters (this is {len(text):,})")
+        if not text.strip():
+            # nothing entered (or "I'm not sure"): the field was shown with any earlier answer
+            # in it, so an empty one means none; a required question says so
+            if q.required:
+                raise AnswerRejected("this question needs an answer")
+            value = q.default
+        else:
+            value = session.parse(q, text)
+    except AnswerRejected as exc:
+        return render(request, "web/question.html.j2", status_code=400,
+                      **_question_context(request, session, q, returning=bool(change),
+                                          error=_web_error(q, str(exc), text.strip()),
+                                          entered=answer))
+    session.record(q.id, value)
+    emergency = _settle(row, session)
+    db.commit()
+    if emergency is not None:
+        return _see("/emergency")
+    return _see(_next_url(session))
+
+
+# --------------------------------------------------------------------------- check, submit
+
+@router.get("/check-answers", response_class=HTMLResponse)
+def check_answers(request: Request, db: DbSession = Depends(get_db)):
+    row = _patient(request, db)
+    if _finished(row):
+        return _see("/result")
+    if row.urgency == "emergency":
+        return _see("/emergency")
+    session = _flow(request, row)
+    if session.next_question() is not None:
+        return _see(_next_url(session))
+    sections: dict[str, list] = collections.OrderedDict()
+    for summary in session.summary():
+        q = summary.question
+        if summary.status == "implied":
+            words = f"{display_value(q, summary.value)} (follows from your other answers)"
+        elif summary.status == "not asked":
+            continue
+        elif summary.value is None:
+            words = "Not sure" if q.type != "text" else "None"
+        else:
+            words = display_value(q, summary.value)
+        sections.setdefault(session.section_title[q.id], []).append({
+            "q": q, "words": words,
+            "change": summary.status in ("answered", "unanswered")})
+    last = session.to_ask()[-1]
+    return render(request, "web/check_answers.html.j2", sections=sections,
+                  back=f"/question/{last}")
+
+
+@router.post("/submit")
+def submit(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
+    _check(request, csrf_token)
+    row = _patient(request, db)
+    if _finished(row):
+        return _see("/result")
+    session = _flow(request, row)
+    if session.next_question() is not None:
+        return _see(_next_url(session))
+    result = session.assessment()
+    row.submitted_at = utcnow()
+    row.urgency = result.urgency
+    row.assessment = result.to_dict()
+    db.commit()
+    return _see("/emergency" if result.urgency == "emergency" else "/result")
+
+
+# --------------------------------------------------------------------------- outcomes
+
+def _assessment(request: Request, row):
+    """The assessment of the row's answers (the same library call as `triage assess`)."""
+    return _flow(request, row).assessment()
+
+
+@router.get("/emergency", response_class=HTMLResponse)
+def emergency_page(request: Request, db: DbSession = Depends(get_db)):
+    from .emergency import screen_for
+
+    row = _patient(request, db)
+    if row.urgency != "emergency":
+        return _see("/result" if _finished(row) else _next_url(_flow(request, row)))
+    session = _flow(request, row)
+    result = session.assessment()
+    if result.urgency != "emergency":  # the rules changed since: never show a stale emergency
+        _settle(row, session)
+        db.commit()
+        return _see(_next_url(session))
+    rulebook = request.app.state.rulebook
+    screen = screen_for(result, rulebook)
+    asked = [qid for qid in session.to_ask() if qid in session.given]
+    return render(request, "web/emergency.html.j2", screen=screen,
+                  number=request.app.state.settings.emergency_number,
+                  flags=[rulebook.label("red_flag", f) for f in result.red_flags],
+                  back=f"/question/{asked[-1]}" if asked else "/")
+
+
+@router.get("/result", response_class=HTMLResponse)
+def result_page(request: Request, db: DbSession = Depends(get_db)):
+    from ..report import report_facts
+
+    row = _patient(request, db)
+    if row.urgency == "emergency":
+        return _see("/emergency")
+    if not _finished(row):
+        return _see(_next_url(_flow(request, row)))
+    result = _assessment(request, row)
+    facts = report_facts(result, request.app.state.rulebook)
+    return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available())
+
+
+def _pdf_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("weasyprint") is not None
+
+
+def _submitted(request: Request, db: DbSession = Depends(get_db)):
+    row = _patient(request, db)
+    if row.submitted_at is None:
+        raise _Stop(_see(_next_url(_flow(request, row))))
+    return row
+
+
+@router.get("/report")
+def report_html(request: Request, db: DbSession = Depends(get_db)):
+    """The full report, the same document as `triage report` (its own print styles)."""
+    from ..report import render_report
+
+    row = _submitted(request, db)
+    html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
+    # the report is one self-contained document with its styles inline (it is also a file
+    # people keep): allow its inline styles, and no script at all
+    return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})
+
+
+REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@router.get("/report.pdf")
+def report_pdf(request: Request, db: DbSession = Depends(get_db)):
+    from ..errors import TriageError
+    from ..report import render_pdf
+
+    row = _submitted(request, db)
+    try:
+        data = render_pdf(_assessment(request, row), request.app.state.rulebook)
+    except TriageError as exc:  # WeasyPrint is not installed
+        return render(request, "web/no_pdf.html.j2", status_code=501, problem=exc.message)
+    return Response(data, media_type="application/pdf", headers={
+        "content-disposition": 'attachment; filename="back-pain-report.pdf"'})
+
+
+@router.get("/answers.json")
+def answers_download(request: Request, db: DbSession = Depends(get_db)):
+    """The answers so far, exactly as `triage assess` reads them."""
+    row = _patient(request, db)
+    session = _flow(request, row)
+    data = {qid: session.given[qid] for qid in session.order if qid in session.given}
+    return Response(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                    media_type="application/json", headers={
+                        "content-disposition": 'attachment; filename="back-pain-answers.json"'})
+
+
+@router.post("/start-again")
+def start_again(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
+    """A new, empty session. Unfinished answers are deleted (the person chose to start again);
+    a submitted assessment stays for the clinic."""
+    _check(request, csrf_token)
+    old = find_by_token(db, request.cookies.get(SESSION_COOKIE))
+    if old is not None and old.submitted_at is None:
+        db.delete(old)
+    row, token = start_session(db)
+    db.commit()
+    response = _see(_next_url(_flow(request, row)))
+    set_cookie(response, request, SESSION_COOKIE, token,
+               max_age=request.app.state.settings.retention_days * 86400)
+    return response
+
+
+# --------------------------------------------------------------------------- save and resume
+
+@router.get("/save", response_class=HTMLResponse)
+def save_page(request: Request, db: DbSession = Depends(get_db)):
+    row = _patient(request, db)
+    session = _flow(request, row)
+    return render(request, "web/save.html.j2", code=None, back=_continue_url(row, session),
+                  retention_days=request.app.state.settings.retention_days)
+
+
+@router.post("/save", response_class=HTMLResponse)
+def save(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
+    _check(request, csrf_token)
+    row = _patient(request, db)
+    code = give_resume_code(row)
+    db.commit()
+    session = _flow(request, row)
+    return render(request, "web/save.html.j2", code=code, back=_continue_url(row, session),
+                  retention_days=request.app.state.settings.retention_days)
+
+
+class _Attempts:
+    """Failed resume-code attempts per address: at most `limit` in `window` seconds."""
+
+    def __init__(self, limit: int = 10, window: float = 900):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, who: str) -> bool:
+        with self._lock:
+            failures = self._failures.get(who)
+            if not failures:
+                return False
+            while failures and failures[0] < time.monotonic() - self.window:
+                failures.popleft()
+            return len(failures) >= self.limit
+
+    def failed(self, who: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10000:  # never grow without bound
+                self._failures.clear()
+            self._failures.setdefault(who, collections.deque()).append(time.monotonic())
+
+
+ATTEMPTS = _Attempts()
+
+
+@router.get("/resume", response_class=HTMLResponse)
+def resume_page(request: Request):
+    return render(request, "web/resume.html.j2", error=None, entered="")
+
+
+@router.post("/resume", response_class=HTMLResponse)
+def resume(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form(""), code: str = Form("")):
+    _check(request, csrf_token)
+    who = request.client.host if request.client else "unknown"
+    if ATTEMPTS.blocked(who):
+        return render(request, "web/resume.html.j2", status_code=429, entered=code[:40],
+                      error="Too many codes that did not match. Wait 15 minutes, then try "
+                            "again.")
+    row = find_by_resume_code(db, code) if code.strip() else None
+    if row is not None and is_expired(row, request.app.state.settings.retention_days):
+        row = None
+    if row is None:
+        if code.strip():
+            ATTEMPTS.failed(who)
+        error = ("Enter your resume code" if not code.strip() else
+                 "Enter the code exactly as it was shown, for example 7KQ2M-XW4PD; it may have "
+                 "expired")
+        return render(request, "web/resume.html.j2", status_code=400, error=error,
+                      entered=code[:40])
+    from .store import new_token
+    from .db import digest
+
+    token = new_token()
+    row.token_hash = digest(token)  # this browser now holds the session; an older one does not
+    row.updated_at = utcnow()
+    db.commit()
+    response = _see(_continue_url(row, _flow(request, row)))
+    set_cookie(response, request, SESSION_COOKIE, token,
+               max_age=request.app.state.settings.retention_days * 86400)
+    return response
