@@ -146,12 +146,13 @@ def test_yes_and_no_accept_y_n_yes_no(tmp_path):
     lines = answers + ["No", "NO", "n", "no", "N", "yes"]
     run(["--save", str(tmp_path / "s.json")], lines)
     saved = json.loads((tmp_path / "s.json").read_text())
-    assert [saved[q] for q in ("saddle_numbness", "bladder_bowel_change", "abdominal_pain",
-                               "fever", "weight_loss", "cancer_history")] == [False] * 5 + [True]
+    assert [saved[q] for q in ("saddle_numbness", "bladder_bowel_change", "sexual_dysfunction",
+                               "abdominal_pain", "urinary_symptoms", "fever")] == [False] * 5 + [True]
 
 
 def test_choices_by_number_name_or_unambiguous_start(tmp_path):
-    lines = ["45", "2", "2", "grad", "m", "mi"]  # "m" could be minor or major: asked again
+    # age, sex 2 (male: no pregnancy questions), duration, no chest pain, no headache, onset...
+    lines = ["45", "2", "2", "n", "n", "grad", "m", "mi"]  # "m" could be minor or major: asked again
     result = run(["--save", str(tmp_path / "s.json")], lines)
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["sex"] == "male" and saved["onset"] == "gradual" and saved["trauma"] == "minor"
@@ -170,10 +171,10 @@ def test_help_shows_the_help_text_and_the_rules_that_read_the_answer(tmp_path):
 def test_going_back_reopens_the_previous_answer_and_keeps_the_rest(tmp_path):
     # age, sex, duration; then back twice to sex, change it, and go on: duration is asked again
     # with its answer kept (Enter keeps it), then the questions carry on where they were
-    lines = ["45", "female", "3", "<", "<", "male", "", "gradual"]
+    lines = ["45", "female", "3", "<", "<", "male", "", "n"]
     result = run(["--save", str(tmp_path / "s.json")], lines)
     saved = json.loads((tmp_path / "s.json").read_text())
-    assert saved == {"age": 45, "sex": "male", "duration_weeks": 3, "onset": "gradual"}
+    assert saved == {"age": 45, "sex": "male", "duration_weeks": 3, "chest_pain": False}
     assert [n for n, _ in progress(result.output)] == [1, 2, 3, 4, 3, 2, 3, 4, 5]
     assert "Enter keeps 3" in result.output
 
@@ -364,7 +365,7 @@ def test_going_forward_after_going_back_twice_returns_to_the_reopened_question(t
     session.record("sex", "male")
     assert session.next_question().id == "duration_weeks"  # re-opened on the way back
     session.record("duration_weeks", 3)
-    assert session.next_question().id == "onset"
+    assert session.next_question().id == "chest_pain"  # version 2: the first emergency check
 
 
 def test_an_answer_that_skip_logic_later_rules_out_is_dropped(tmp_path):

@@ -32,22 +32,24 @@ def answer(child, expected, reply):
 
 
 def test_a_terminal_session_shows_progress_and_stops_at_an_emergency(tmp_path):
-    # contract section 3: major trauma before the pain is a possible fracture, an emergency
+    # contract section 3 (version 2): chest pain with the back pain is an emergency that is not in
+    # the back; the question comes straight after age, sex and duration, so the questionnaire
+    # stops there, before the injury question, and says not to drive
     child = spawn(tmp_path, "--save", "s.json")
     answer(child, "Question 1 of", "45")
     answer(child, "Question 2 of", "")  # Enter takes the default shown
     answer(child, "Question 3 of", "1")
-    answer(child, "Question 4 of", "sudden")
     screen = child.before
-    answer(child, "Question 5 of", "major")
+    answer(child, "Question 4 of", "y")
     child.expect_exact("EMERGENCY")
+    child.expect_exact("not drive")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     assert ANSI in screen  # a terminal gets colour
     saved = json.loads((tmp_path / "s.json").read_text())
-    assert saved["trauma"] == "major" and saved["age"] == 45
-    assert "onset" in saved and "morning_stiffness" not in saved
+    assert saved["chest_pain"] is True and saved["age"] == 45
+    assert "trauma" not in saved and "onset" not in saved
 
 
 def test_no_color_in_a_terminal_turns_colour_off(tmp_path):

@@ -280,12 +280,34 @@ class Session:
     # ---- the emergency check and the outcome
 
     def emergency(self):
-        """The assessment if the answers so far already make the urgency an emergency, else
-        None. Only asked once the required questions are answered (assess needs them)."""
-        if not self.required_answered:
+        """The assessment if the answers so far already make the urgency an emergency, else None.
+
+        A required question not yet answered (the injury question comes after the first
+        emergency checks) does not hold the stop back: when it is a choice, the answers are
+        assessed with each of its possible answers, and if every one is an emergency, so is this
+        (the one shown is that with its first choice, e.g. no injury, and the answers it keeps are
+        only those given). A required number not yet answered (age, duration) means no check."""
+        import itertools
+        from dataclasses import replace
+
+        from .engine import assess
+
+        answers = self.answers
+        missing = [self.questionnaire.questions[qid] for qid in self.questionnaire.required
+                   if qid not in answers]
+        if any(q.type != "choice" for q in missing):
             return None
-        result = self.assessment()
-        return result if result.urgency == "emergency" else None
+        first = None
+        for values in itertools.product(*(q.values for q in missing)):
+            case = {**answers, **{q.id: v for q, v in zip(missing, values)}}
+            result = assess(case, self.rulebook, source=self.path)
+            if result.urgency != "emergency":
+                return None
+            first = first or result
+        if missing:
+            kept = self.questionnaire.apply_skip_logic(dict(answers))
+            first = replace(first, answers=kept)
+        return first
 
     def assessment(self):
         from .engine import assess

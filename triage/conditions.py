@@ -16,6 +16,20 @@ A condition is YAML, never code; nothing here is ever ``eval``'d. The forms::
     KIND: {in: [VALUE, ...]}
     count_of: KIND                     at least that many different conclusions of KIND
     at_least: PARAMETER
+    DERIVED: {">=": PARAMETER}         a derived quantity (``derived:`` in rulebook.yaml, e.g.
+                                       age_at_onset) compared like a number question
+
+A derived quantity is arithmetic on number answers and parameters, itself in a closed grammar
+(``parse_expression``)::
+
+    QUESTION | PARAMETER               a number question's answer, or a parameter's value
+    {plus: [EXPR, EXPR, ...]}          the sum
+    {minus: [EXPR, EXPR]}              the first less the second
+    {times: [EXPR, EXPR]}              the product
+    {divided_by: [EXPR, PARAMETER]}    the quotient; the divisor is a non-zero parameter
+
+It is unknown (and every test on it false) when a question it reads was not answered. The rule
+files never hold code: these four operations are all there is.
 
 An answer test on a question that was not answered is false (and so ``not`` of it is true): rules
 that care about unknown answers say so with ``unanswered``.
@@ -53,10 +67,11 @@ class Not:
 
 @dataclass(frozen=True)
 class AnswerTest:
-    question: str
+    question: str  # a question id, or the name of a derived quantity
     op: str  # "equals", "in", or a comparison
     operand: Any  # the value, the tuple of values, or the parameter's value
     parameter: str | None = None  # the named parameter of a comparison
+    reads: tuple = ()  # for a derived quantity: the questions it is computed from
 
 
 @dataclass(frozen=True)
@@ -77,16 +92,161 @@ class CountTest:
     parameter: str
 
 
+# --------------------------------------------------------------------------- derived quantities
+
+EXPRESSION_OPS = ("plus", "minus", "times", "divided_by")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A question's answer or a parameter's value, inside a derived quantity."""
+    name: str
+    is_parameter: bool
+    value: Any = None  # the parameter's value
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    op: str  # one of EXPRESSION_OPS
+    terms: tuple
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A number computed from answers (``derived:`` in rulebook.yaml), e.g. the age at onset.
+
+    Rules compare it with a parameter exactly like a number question; it has the attributes of a
+    question that the rule grammar and the checker look at."""
+    id: str
+    label: str
+    unit: str
+    description: str
+    expression: Any
+    reads: tuple  # the question ids it is computed from, in order of first mention
+    required: bool = False  # known whenever the required answers are (all it reads is required)
+    type: str = "number"
+    min: float | None = None
+    max: float | None = None
+    values: tuple = ()
+    red_flag: bool = False
+    alarming: tuple = ()
+
+    def accepts(self, value) -> bool:
+        return False
+
+    def describe_values(self) -> str:
+        return f"a number computed from {', '.join(self.reads)}"
+
+    def compute(self, answers: Mapping[str, Any]):
+        """Its value for these answers, or None when an answer it needs is missing."""
+        return compute(self.expression, answers)
+
+
+def compute(node, answers: Mapping[str, Any]):
+    if isinstance(node, Quantity):
+        return node.value if node.is_parameter else answers.get(node.name)
+    values = [compute(term, answers) for term in node.terms]
+    if any(v is None for v in values):
+        return None
+    if node.op == "plus":
+        return sum(values)
+    if node.op == "minus":
+        return values[0] - values[1]
+    if node.op == "times":
+        return values[0] * values[1]
+    return values[0] / values[1]
+
+
+def parse_expression(raw: Any, questions: Mapping[str, Any], parameters: Mapping[str, Any], *,
+                     file: str | None = None, where: str | None = None):
+    """Turn the YAML of a derived quantity into a tree, or raise one RulebookError."""
+
+    def fail(problem: str):
+        raise RulebookError(problem, file=file, where=where)
+
+    def parse(node):
+        if isinstance(node, str):
+            if node in parameters:
+                return Quantity(node, True, parameters[node])
+            if node in questions:
+                q = questions[node]
+                if q.type not in ("integer", "number"):
+                    fail(f"'{node}' is a {q.type} question; only number answers can be computed "
+                         f"with")
+                return Quantity(node, False)
+            fail(f"unknown question or parameter '{node}'")
+        if isinstance(node, bool) or isinstance(node, (int, float)):
+            fail(f"write numbers as named parameters (rulebook.yaml), not the literal {node!r}")
+        if not isinstance(node, dict) or len(node) != 1:
+            fail(f"an expression is a question, a parameter, or one of "
+                 f"{', '.join(EXPRESSION_OPS)} with its list of terms; not {node!r}")
+        (op, terms), = node.items()
+        if op not in EXPRESSION_OPS:
+            fail(f"unknown operation '{op}' (known: {', '.join(EXPRESSION_OPS)})")
+        if not isinstance(terms, list) or len(terms) < 2 or (op != "plus" and len(terms) != 2):
+            fail(f"'{op}' takes a list of {'two or more' if op == 'plus' else 'two'} terms")
+        parsed = tuple(parse(t) for t in terms)
+        if op == "divided_by":
+            divisor = parsed[1]
+            if not (isinstance(divisor, Quantity) and divisor.is_parameter):
+                fail("'divided_by' divides by a named parameter only (never by an answer)")
+            if not divisor.value:
+                fail(f"'divided_by' by the parameter '{divisor.name}', which is zero")
+        return Arithmetic(op, parsed)
+
+    return parse(raw)
+
+
+def expression_questions(node) -> list[str]:
+    seen: dict[str, None] = {}
+
+    def walk(n):
+        if isinstance(n, Quantity):
+            if not n.is_parameter:
+                seen.setdefault(n.name)
+        else:
+            for t in n.terms:
+                walk(t)
+    walk(node)
+    return list(seen)
+
+
+def expression_parameters(node) -> list[str]:
+    seen: dict[str, None] = {}
+
+    def walk(n):
+        if isinstance(n, Quantity):
+            if n.is_parameter:
+                seen.setdefault(n.name)
+        else:
+            for t in n.terms:
+                walk(t)
+    walk(node)
+    return list(seen)
+
+
+def describe_expression(node) -> str:
+    """'age minus (duration weeks divided by weeks_per_year)'."""
+    if isinstance(node, Quantity):
+        return node.name if node.is_parameter else node.name.replace("_", " ")
+    words = {"plus": " plus ", "minus": " minus ", "times": " times ", "divided_by": " divided by "}
+    parts = [describe_expression(t) if isinstance(t, Quantity) else f"({describe_expression(t)})"
+             for t in node.terms]
+    return words[node.op].join(parts)
+
+
 # --------------------------------------------------------------------------- parsing
 
 class Vocabulary:
     """What a condition may name: questions (with their types), parameters, conclusion values."""
 
     def __init__(self, questions: Mapping[str, Any], parameters: Mapping[str, Any],
-                 finding_values: Mapping[str, tuple]):
+                 finding_values: Mapping[str, tuple], derived: Mapping[str, Derived] | None = None):
         self.questions = questions  # id -> Question (needs .type, .values, .accepts(value))
         self.parameters = parameters  # name -> number
         self.finding_values = finding_values  # kind -> allowed values
+        self.derived = dict(derived or {})  # name -> Derived
+        self.stretches: Mapping[str, Any] = {}  # id -> Stretch, for `{marked: MARK}`
 
 
 def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
@@ -122,7 +282,18 @@ def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
             return parse_finding(key, value)
         if key in vocab.questions:
             return parse_answer(key, value)
+        if key in vocab.derived:
+            return parse_derived(key, value)
         fail(f"unknown question '{key}'")
+
+    def parse_derived(name, value):
+        quantity = vocab.derived[name]
+        if isinstance(value, dict) and len(value) == 1:
+            (op, operand), = value.items()
+            if op in COMPARISONS:
+                return AnswerTest(name, op, resolve(operand, op), operand, quantity.reads)
+        fail(f"'{name}' is a derived number: compare it with a named parameter, "
+             f"e.g. {{{name}: {{'<': PARAMETER}}}}")
 
     def parse_finding(kind, value):
         allowed = vocab.finding_values.get(kind, ())
@@ -300,7 +471,10 @@ def questions_read(node) -> list[str]:
     """The question ids a condition reads, in order of first mention."""
     seen: dict[str, None] = {}
     for leaf in iter_leaves(node):
-        if isinstance(leaf, AnswerTest):
+        if isinstance(leaf, AnswerTest) and leaf.reads:  # a derived quantity: what it reads
+            for q in leaf.reads:
+                seen.setdefault(q)
+        elif isinstance(leaf, AnswerTest):
             seen.setdefault(leaf.question)
         elif isinstance(leaf, Unanswered):
             for q in leaf.questions:

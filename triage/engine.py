@@ -405,11 +405,14 @@ def engine_for(rulebook: Rulebook):
 # --------------------------------------------------------------------------- running
 
 def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str], dict]:
-    """Run the engine on validated answers: the rule ids in firing order, and the findings."""
+    """Run the engine on validated answers: the rule ids in firing order, and the findings.
+
+    The Answers fact holds the answers plus the derived quantities (``Rulebook.with_derived``,
+    e.g. the age at onset), so a rule reads a derived number exactly as it reads an answer."""
     engine = engine_for(rulebook)
     engine.reset()
     engine.start_case()
-    engine.declare(Answers(**answers))
+    engine.declare(Answers(**rulebook.with_derived(answers)))
     engine.run()
     findings = engine.findings
     for stratum, kinds in engine.snapshots:
@@ -425,7 +428,8 @@ def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "ans
     """Assess one case. Raises AnswersError for answers that do not fit the questionnaire."""
     valid = rulebook.questionnaire.validate(answers, source=source)
     fired, findings = run_rules(valid, rulebook)
-    evidence = _cross_check(valid, rulebook, fired, findings)
+    # the cross-check computes the derived quantities again, independently of run_rules
+    evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
     return _assessment(valid, rulebook, fired, findings, evidence)
 
 
@@ -477,7 +481,8 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
         if evidence is not None and rule_id in evidence:
             leaves = evidence[rule_id]
         else:
-            _, leaves = evaluate_with_evidence(rule.when, answers, findings)
+            _, leaves = evaluate_with_evidence(rule.when, rulebook.with_derived(answers),
+                                               findings)
         shown = list(dict.fromkeys(describe_evidence(e) for e in leaves if e.supports))
         reasons.append(Reason(rule.id, f"{rule.title}: {'; '.join(shown)}." if shown
                               else f"{rule.title}."))

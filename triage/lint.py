@@ -107,6 +107,14 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
                                     "answer would change nothing"))
     used = {p for rule in rulebook.rules if rule.status != "retired"
             for p in parameters_used(rule.when)}
+    read_derived = {leaf.question for rule in rulebook.rules if rule.status != "retired"
+                    for leaf in iter_leaves(rule.when) if isinstance(leaf, AnswerTest)
+                    and leaf.question in rulebook.derived}
+    used |= {p for name in read_derived for p in _params_of(rulebook.derived[name])}
+    for name in rulebook.derived:
+        if name not in read_derived:
+            problems.append(Problem(_display(directory / "rulebook.yaml"), f"derived.{name}",
+                                    "derived quantity that no rule reads"))
     meta = _display(directory / "rulebook.yaml")
     for name in rulebook.parameters:
         if name not in used:
@@ -114,6 +122,12 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
                                                 "change nothing"))
     problems += _safety_net_problems(rulebook, meta)
     return problems
+
+
+def _params_of(quantity) -> list[str]:
+    from .conditions import expression_parameters
+
+    return expression_parameters(quantity.expression)
 
 
 def _safety_net_problems(rulebook, meta: str) -> list[Problem]:
@@ -297,7 +311,7 @@ def _answers_conflict(literals, rulebook) -> str | None:
             for q in leaf.questions:
                 by_question.setdefault(q, []).append(literal)
     for qid, qliterals in by_question.items():
-        question = rulebook.questionnaire.questions[qid]
+        question = rulebook.quantity(qid)
         if not _question_satisfiable(question, qliterals):
             texts = "; ".join(dict.fromkeys(phrase(lit, rulebook) for lit in qliterals))
             if question.required and any(isinstance(lit, Unanswered) for lit in qliterals):

@@ -181,12 +181,18 @@ class Questionnaire:
         return self.apply_skip_logic(answers)
 
     def apply_skip_logic(self, answers: dict) -> dict:
-        """Fill in the answers that skip logic implies (e.g. no leg symptoms: not on both sides)."""
-        from .conditions import evaluate
+        """Fill in the answers that skip logic implies (e.g. no leg symptoms: not on both sides).
+
+        An answer is implied only from answers given (or implied before it), never from an
+        unknown: when a question the skip condition reads was left unanswered, the skipped
+        question stays unanswered too (not pregnant: no pregnancy warning signs; pregnancy not
+        answered: those signs unknown)."""
+        from .conditions import evaluate, questions_read
 
         for q in self.questions.values():
             if q.skip_if is not None and q.id not in answers and q.value_if_skipped is not None:
-                if evaluate(q.skip_if, answers, {}):
+                if (evaluate(q.skip_if, answers, {})
+                        and all(answers.get(r) is not None for r in questions_read(q.skip_if))):
                     answers[q.id] = q.value_if_skipped
         return answers
 

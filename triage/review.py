@@ -44,7 +44,10 @@ def phrase(leaf, rulebook=None, *, negate: bool = False) -> str:
         return phrase(leaf.child, rulebook, negate=not negate)
     if isinstance(leaf, AnswerTest):
         name = _words(leaf.question)
-        question = rulebook.questionnaire.questions.get(leaf.question) if rulebook else None
+        question = None
+        if rulebook is not None:
+            question = (rulebook.questionnaire.questions.get(leaf.question)
+                        or rulebook.derived.get(leaf.question))
         unknown = "" if question is not None and question.required else ", or not answered"
         if leaf.op in ("equals", "in"):
             values = (leaf.operand,) if leaf.op == "equals" else leaf.operand
@@ -241,12 +244,13 @@ class ExampleResult:
 
 
 def run_case(answers: Mapping, rulebook, *, source: str = "answers") -> tuple[dict, list, dict]:
-    """Validate and run the active rules: (valid answers, fired rule ids, findings)."""
+    """Validate and run the active rules: (the facts the rules read, i.e. the valid answers with
+    the derived quantities, fired rule ids, findings)."""
     from .engine import run_rules
 
     valid = rulebook.questionnaire.validate(answers, source=source)
     fired, findings = run_rules(valid, rulebook)
-    return valid, fired, findings
+    return rulebook.with_derived(valid), fired, findings
 
 
 def check_examples(rule, rulebook) -> list[ExampleResult]:
@@ -269,7 +273,8 @@ def check_examples(rule, rulebook) -> list[ExampleResult]:
         else:
             did_fire = evaluate(rule.when, valid, findings)
         if did_fire == example.fires:
-            results.append(ExampleResult(number, example, True))
+            problem = _expect_problem(example, rulebook) if rule.status == "active" else None
+            results.append(ExampleResult(number, example, problem is None, problem or ""))
             continue
         if example.fires:
             unmet = [c.text for c in closest_alternative(rule.when, rulebook, valid, findings)
@@ -281,6 +286,23 @@ def check_examples(rule, rulebook) -> list[ExampleResult]:
             detail = "it fired" + (f" (met: {'; '.join(met)})" if met else "")
         results.append(ExampleResult(number, example, False, detail))
     return results
+
+
+def _expect_problem(example, rulebook) -> str | None:
+    """Whether the assessment of a firing example concludes what its `expect:` says."""
+    if not example.expect:
+        return None
+    from .vignettes import Vignette, check_vignette
+
+    outcome = check_vignette(Vignette("example", "", dict(example.answers), dict(example.expect)),
+                             rulebook)
+    if outcome.passed:
+        return None
+    if outcome.error:
+        return f"invalid answers: {outcome.error}"
+    parts = [f"{key} expected {expected!r}, got {actual!r}"
+             for key, expected, actual in outcome.differences]
+    return "it fired, but " + "; ".join(parts)
 
 
 def flow_yaml(mapping: Mapping) -> str:

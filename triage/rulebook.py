@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import contract
-from .conditions import (FINDING_KINDS, CountTest, FindingTest, Not, Vocabulary, All, AnyOf,
-                         parse_condition, questions_read)
+from .conditions import (FINDING_KINDS, CountTest, Derived, FindingTest, Not, Vocabulary, All,
+                         AnyOf, expression_parameters, expression_questions, parse_condition,
+                         parse_expression, questions_read)
 from .errors import RulebookError, RulebookErrors
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 
@@ -55,6 +56,15 @@ class Stretch:
     spinal_flexion: bool = False  # bends the spine forward towards its end of range
     spinal_extension: bool = False
     drawing: str = ""  # name of the report's drawing for it
+    lying_on_back: bool = False  # done lying flat on the back (not in pregnancy)
+    lying_on_front: bool = False  # done lying on the belly (not in pregnancy)
+
+    def marked(self, mark: str) -> bool:
+        return bool(getattr(self, mark))
+
+
+# The yes/no marks of a catalogue stretch that a rule may name: `avoid_stretch: {marked: MARK}`.
+STRETCH_MARKS = ("gentle", "spinal_flexion", "spinal_extension", "lying_on_back", "lying_on_front")
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,9 @@ class Example:
     fires: bool
     answers: Mapping[str, Any] = field(hash=False)
     note: str = ""
+    # on a `fires:` example, what the whole assessment concludes (the keys of a vignette's
+    # `expect:`), so that an example states what the rule decides, not only that it fires
+    expect: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,15 @@ class SafetyNetLevel:
 
 
 @dataclass(frozen=True)
+class EmergencyWords:
+    """What an emergency screen says for the rules named (rulebook.yaml `emergency_screens`)."""
+    rules: tuple  # the rule ids it is for; () for the default screen
+    heading: str
+    actions: tuple
+    call_number: bool
+
+
+@dataclass(frozen=True)
 class Rulebook:
     name: str
     version: str
@@ -118,6 +140,24 @@ class Rulebook:
     stretches: Mapping[str, Stretch] = field(hash=False)
     rules: tuple = ()  # every rule, active or not, in file order
     safety_net: tuple = ()  # SafetyNetLevel, most urgent first
+    derived: Mapping[str, Derived] = field(default_factory=dict, hash=False)
+    emergency_screens: tuple = ()  # EmergencyWords, the default (rules == ()) last
+    emergency_numbers: str = ""
+
+    def with_derived(self, answers: Mapping[str, Any]) -> dict:
+        """The answers plus every derived quantity that can be computed from them: the facts the
+        rules read. A derived quantity whose inputs are not all answered is left out (unknown)."""
+        facts = dict(answers)
+        for name, quantity in self.derived.items():
+            value = quantity.compute(answers)
+            if value is not None:
+                facts[name] = value
+        return facts
+
+    def quantity(self, name: str):
+        """A question, or a derived quantity, by its id."""
+        question = self.questionnaire.questions.get(name)
+        return question if question is not None else self.derived[name]
 
     @property
     def active_rules(self) -> tuple:
@@ -197,8 +237,11 @@ def _load(directory: Path) -> Rulebook:
         raise RulebookError("missing stretches.yaml", file=_display(directory))
     stretches = _parse_stretches(read_yaml(s_file), _display(s_file))
 
-    vocab = Vocabulary(questionnaire.questions, {n: p.value for n, p in parameters.items()},
-                       finding_values(labels, stretches))
+    parameter_values = {n: p.value for n, p in parameters.items()}
+    derived = _parse_derived(meta.get("derived"), meta_name, questionnaire, parameter_values)
+    vocab = Vocabulary(questionnaire.questions, parameter_values,
+                       finding_values(labels, stretches), derived)
+    vocab.stretches = stretches
     rules: list[RuleSpec] = []
     seen: dict[str, str] = {}
     errors: list[RulebookError] = []  # every broken rule is reported, not just the first
@@ -228,12 +271,94 @@ def _load(directory: Path) -> Rulebook:
     if errors:
         raise errors[0] if len(errors) == 1 else RulebookErrors(errors)
     rules = _stratify(rules)
+    screens, numbers = _parse_emergency_screens(meta.get("emergency_screens"), meta_name,
+                                                {r.id: r for r in rules})
     return Rulebook(
         name=str(meta["name"]), version=str(meta["version"]),
         review_period_days=int(meta["review_period_days"]), directory=str(directory),
         parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
-        rules=tuple(rules), safety_net=safety_net,
+        rules=tuple(rules), safety_net=safety_net, derived=derived, emergency_screens=screens,
+        emergency_numbers=numbers,
     )
+
+
+def _parse_derived(raw, name, questionnaire, parameters) -> dict:
+    """`derived:` in rulebook.yaml: named numbers computed from answers in the closed grammar of
+    conditions.parse_expression (e.g. the age at onset)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RulebookError("'derived' must map each name to {label, unit, description, value}",
+                            file=name)
+    grammar = ("all", "any", "not", "unanswered", "count_of", "at_least", *FINDING_KINDS)
+    out = {}
+    for dname, spec in raw.items():
+        dname = str(dname)
+        if dname in questionnaire.questions or dname in parameters or dname in grammar:
+            raise RulebookError("a derived quantity's name must differ from every question, "
+                                "parameter and word of the rule grammar", file=name,
+                                where=f"derived.{dname}")
+        if not isinstance(spec, dict) or "value" not in spec:
+            raise RulebookError("needs 'value': the expression that computes it", file=name,
+                                where=f"derived.{dname}")
+        expression = parse_expression(spec["value"], questionnaire.questions, parameters,
+                                      file=name, where=f"derived.{dname}")
+        reads = tuple(expression_questions(expression))
+        if not reads:
+            raise RulebookError("reads no question: use a parameter instead", file=name,
+                                where=f"derived.{dname}")
+        out[dname] = Derived(
+            id=dname, label=str(spec.get("label") or dname.replace("_", " ")).strip(),
+            unit=str(spec.get("unit", "")), description=" ".join(str(spec.get("description",
+                                                                             "")).split()),
+            expression=expression, reads=reads,
+            required=all(questionnaire.questions[q].required for q in reads))
+    return out
+
+
+def derived_parameters(rulebook) -> list[str]:
+    """The parameters the derived quantities use."""
+    return [p for d in rulebook.derived.values() for p in expression_parameters(d.expression)]
+
+
+def _parse_emergency_screens(raw, name, rules) -> tuple:
+    """`emergency_screens:` in rulebook.yaml: what to do now, per emergency rule, in plain words,
+    shown by `triage ask` and the web's emergency page (triage/emergency.py)."""
+    if raw is None:
+        return (), ""
+    if not isinstance(raw, dict) or not isinstance(raw.get("screens"), list):
+        raise RulebookError("'emergency_screens' needs 'numbers' and 'screens', a list", file=name)
+    numbers = str(raw.get("numbers") or "").strip()
+    out, default = [], None
+    for index, entry in enumerate(raw["screens"]):
+        where = f"emergency_screens {index + 1}"
+        if not isinstance(entry, dict):
+            raise RulebookError("a screen must be a mapping", file=name, where=where)
+        rule_ids = entry.get("rules", [])
+        rule_ids = rule_ids if isinstance(rule_ids, list) else [rule_ids]
+        actions = entry.get("actions")
+        if not entry.get("heading") or not isinstance(actions, list) or not actions:
+            raise RulebookError("a screen needs a heading and a list of actions", file=name,
+                                where=where)
+        for rule_id in rule_ids:
+            if rule_id not in rules:
+                raise RulebookError(f"names rule {rule_id}, which is not in the rule files",
+                                    file=name, where=where)
+        words = EmergencyWords(tuple(str(r) for r in rule_ids), str(entry["heading"]).strip(),
+                               tuple(" ".join(str(a).replace("{numbers}", numbers).split())
+                                     for a in actions),
+                               bool(entry.get("call_number", True)))
+        if not rule_ids:
+            if default is not None:
+                raise RulebookError("only one screen may leave out 'rules' (the default)",
+                                    file=name, where=where)
+            default = words
+        else:
+            out.append(words)
+    if default is None:
+        raise RulebookError("emergency_screens needs a default screen (one without 'rules')",
+                            file=name)
+    return tuple(out) + (default,), numbers
 
 
 def _rule_files(directory: Path, meta, meta_name) -> list[Path]:
@@ -361,6 +486,8 @@ def _parse_stretches(data, name) -> dict:
             spinal_flexion=bool(raw.get("spinal_flexion", False)),
             spinal_extension=bool(raw.get("spinal_extension", False)),
             drawing=str(raw.get("drawing", sid)),
+            lying_on_back=bool(raw.get("lying_on_back", False)),
+            lying_on_front=bool(raw.get("lying_on_front", False)),
         )
     return out
 
@@ -391,7 +518,25 @@ def _parse_rule(raw, index, name, vocab, questionnaire) -> RuleSpec:
         if not isinstance(answers, dict):
             raise RulebookError(f"example {e_index + 1}: answers must be a mapping", file=name,
                                 where=where)
-        examples.append(Example(fires, answers, str(ex.get("note", ""))))
+        expect = ex.get("expect") or {}
+        if expect:
+            from .vignettes import KNOWN_KEYS
+
+            if not fires:
+                raise RulebookError(f"example {e_index + 1}: 'expect' goes with a 'fires:' example "
+                                    f"(what the rule concludes when it fires)", file=name,
+                                    where=where)
+            if not isinstance(expect, dict) or set(expect) - KNOWN_KEYS:
+                unknown = ", ".join(sorted(set(expect) - KNOWN_KEYS)) if isinstance(
+                    expect, dict) else repr(expect)
+                raise RulebookError(f"example {e_index + 1}: unknown expectation(s): {unknown}",
+                                    file=name, where=where)
+        unknown_keys = set(ex) - {"fires", "silent", "note", "expect"}
+        if unknown_keys:
+            raise RulebookError(f"example {e_index + 1}: unknown field(s): "
+                                f"{', '.join(sorted(map(str, unknown_keys)))}", file=name,
+                                where=where)
+        examples.append(Example(fires, answers, str(ex.get("note", "")), dict(expect)))
     reviewed_on = raw.get("reviewed_on")
     if reviewed_on is not None and not isinstance(reviewed_on, _dt.date):
         try:
@@ -432,6 +577,8 @@ def _parse_then(raw, vocab, name, where) -> tuple:
         if kind not in FINDING_KINDS:
             raise RulebookError(f"unknown conclusion kind '{kind}' (known: "
                                 f"{', '.join(FINDING_KINDS)})", file=name, where=where)
+        if "stretch" in kind and isinstance(value, dict):
+            value = _marked_stretches(value, vocab, name, where)
         values = value if isinstance(value, list) else [value]
         allowed = vocab.finding_values[kind]
         for v in values:
@@ -440,6 +587,21 @@ def _parse_then(raw, vocab, name, where) -> tuple:
                 raise RulebookError(f"unknown {what} '{v}'", file=name, where=where)
             out.append((kind, v))
     return tuple(out)
+
+
+def _marked_stretches(value, vocab, name, where) -> list:
+    """`{marked: MARK}` (or a list of marks): every catalogue stretch with any of those marks, so
+    a rule follows the catalogue's safety marks as stretches are added."""
+    if set(value) != {"marked"}:
+        raise RulebookError("a stretch list is ids, or {marked: MARK} with a mark of the "
+                            f"catalogue ({', '.join(STRETCH_MARKS)})", file=name, where=where)
+    marks = value["marked"] if isinstance(value["marked"], list) else [value["marked"]]
+    for mark in marks:
+        if mark not in STRETCH_MARKS:
+            raise RulebookError(f"unknown stretch mark '{mark}' (known: "
+                                f"{', '.join(STRETCH_MARKS)})", file=name, where=where)
+    return [sid for sid, stretch in vocab.stretches.items()
+            if any(stretch.marked(mark) for mark in marks)]
 
 
 # --------------------------------------------------------------------------- stratification

@@ -253,9 +253,10 @@ class _Flow:
         say(self.console.wrap("At any question: ? shows the help and why it is asked, < goes "
                               "back, Ctrl-C stops (your answers are kept)."), dim=True)
         say(self.console.wrap(
-            "If right now you have numbness around your genitals or bottom, new trouble with "
-            "your bladder or bowels, or weakness in both legs, do not wait for the questions: "
-            f"call the emergency number ({EMERGENCY_NUMBERS})."), fg="red")
+            "If right now you have chest pain, a severe headache with a stiff neck, numbness "
+            "around your genitals or bottom, new trouble with your bladder or bowels, or weakness "
+            "in both legs, do not wait for the questions: call the emergency number "
+            f"({session.rulebook.emergency_numbers or EMERGENCY_NUMBERS})."), fg="red")
         say(self.console.wrap("This is not a diagnosis and not a substitute for a clinician."),
             dim=True)
 
@@ -385,31 +386,32 @@ class _Flow:
                         f"or press Enter.", fg="yellow")
 
     def show_emergency(self, assessment) -> None:
+        """The emergency screen: its words come from the rule files (triage/emergency.py), the
+        same as the web's emergency page."""
+        from ..emergency import emergency_screen
+
         console, session, rulebook = self.console, self.session, self.session.rulebook
+        screen = emergency_screen(assessment, rulebook)
         console.clear()
         bar = "=" * min(console.width, 72)
         console.say()
         console.say(bar, fg="red", bold=True)
-        console.say("  EMERGENCY: get medical help now", fg="red", bold=True)
+        console.say(console.wrap(f"EMERGENCY: {screen.heading}", "  ", "  "), fg="red", bold=True)
         console.say(bar, fg="red", bold=True)
         flags = "; ".join(rulebook.label("red_flag", f) for f in assessment.red_flags)
         if flags:
             console.say(console.wrap(f"Your answers point to {flags}."))
+        if "non_spinal" in assessment.red_flags:
+            console.say(console.wrap("The pain may be coming from an organ, not from the back "
+                                     "itself, so stretches and back care are not the answer."))
         console.say()
         console.say("What to do now:", bold=True)
-        for line in (f"Call your local emergency number ({EMERGENCY_NUMBERS}) or go to the "
-                     f"nearest emergency department now.",
-                     "Do not wait to see whether it settles, and do not start any stretches.",
-                     "Tell them what you answered here; show them this screen or the saved "
-                     "answers."):
+        for line in screen.actions:
             console.say(console.wrap(line, "  - ", "    "))
         console.say()
         console.say("Why:", bold=True)
-        emergency_rules = {rule.id for rule in rulebook.active_rules
-                           if rule.urgency == "emergency"}
-        for reason in assessment.reasons:
-            if reason.id in emergency_rules:
-                console.say(console.wrap(f"{reason.id}  {reason.text}", "  ", "    "))
+        for rule_id, reason in zip(screen.rule_ids, screen.reasons):
+            console.say(console.wrap(f"{rule_id}  {reason}", "  ", "    "))
         console.say()
         console.say(console.wrap(f"The questionnaire stopped here. Your {len(session.answers)} "
                                  f"answers are saved in {session.path}; the full assessment: "
