@@ -244,6 +244,7 @@ def test_shipped_rules_flag_the_contract_red_flags_without_self_care():
     """A case per contract red flag (contract section 3), each run repeatedly: the agenda bug was
     "differently from run to run", so one clean run proves little."""
     cases = {
+        "non_spinal": {"chest_pain": True},
         "cauda_equina": {"saddle_numbness": True},
         "malignancy": {"cancer_history": True},
         "aaa": {"abdominal_pain": True, "age": 60},

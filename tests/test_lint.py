@@ -156,7 +156,8 @@ def test_rule_without_references(copy):
 
 def test_rule_without_a_firing_example(copy):
     edit(copy / "red_flags.yaml",
-         "      - fires: {age: 30, duration_weeks: 0.5, trauma: major}\n", "")
+         "      - fires: {age: 30, duration_weeks: 0.5, trauma: major}\n"
+         "        expect: {urgency: emergency, red_flags: [fracture]}\n", "")
     code, lines, _ = check(copy)
     assert code == 2
     assert_problem(lines, copy / "red_flags.yaml", "RF-FRACTURE-01", "no example where it fires")
@@ -248,14 +249,16 @@ def test_rule_needing_a_conclusion_no_active_rule_draws(copy):
 # --------------------------------------------------------------- questionnaire, parameters, review
 
 def test_red_flag_question_no_rule_tests(copy):
-    # Only RF-INFECTION-01 tests fever; retired, an answer of "fever: yes" would change nothing.
-    edit(copy / "red_flags.yaml", "  - id: RF-INFECTION-01\n    title: Possible spinal infection\n"
-         "    category: red_flag\n    status: active",
-         "  - id: RF-INFECTION-01\n    title: Possible spinal infection\n"
-         "    category: red_flag\n    status: retired")
+    # Only UR-LUMP-01 tests back_lump; retired, an answer of "back lump: yes" would change nothing
+    # (RF-UNKNOWN-01 reads only whether it was answered).
+    edit(copy / "urgency.yaml", "  - id: UR-LUMP-01\n"
+         "    title: A new lump or a change in the shape of the back\n"
+         "    category: urgency\n    status: active",
+         "  - id: UR-LUMP-01\n    title: A new lump or a change in the shape of the back\n"
+         "    category: urgency\n    status: retired")
     code, lines, _ = check(copy)
     assert code == 2
-    assert_problem(lines, copy / "questionnaire.yaml", "fever",
+    assert_problem(lines, copy / "questionnaire.yaml", "back_lump",
                    "red-flag question that no active rule tests")
 
 
@@ -328,16 +331,16 @@ def test_every_rule_that_does_not_load_is_reported_not_just_the_first(copy):
 
 def test_safety_net_sign_at_another_level_than_its_rule(copy):
     """The advice on what to do if a sign appears must not contradict the assessment of that same
-    answer: unexplained weight loss is 'soon' (UR-WEIGHT-01), so the safety net may not list it as
-    a reason to see a doctor the same day."""
+    answer: unexplained weight loss is 'urgent' (UR-WEIGHT-01, policy version 2), so the safety
+    net may not list it as a reason to book an appointment within two weeks."""
     text = (copy / "rulebook.yaml").read_text(encoding="utf-8")
-    weight = '        - {text: "you lose weight without trying", rule: UR-WEIGHT-01}\n'
+    weight = '        - {text: "weight loss without trying", rule: UR-WEIGHT-01}\n'
     assert weight in text
     text = text.replace(weight, "")
-    text = text.replace("      title: See a doctor the same day if you have\n      signs:\n",
-                        "      title: See a doctor the same day if you have\n      signs:\n" + weight)
+    soon = "      title: Book an appointment with a doctor or physiotherapist if\n      signs:\n"
+    text = text.replace(soon, soon + weight)
     (copy / "rulebook.yaml").write_text(text, encoding="utf-8")
     code, lines, _ = check(copy)
     assert code == 2
-    assert_problem(lines, copy / "rulebook.yaml", "safety_net.urgent",
-                   "listed as urgent, but rule UR-WEIGHT-01 concludes soon")
+    assert_problem(lines, copy / "rulebook.yaml", "safety_net.soon",
+                   "listed as soon, but rule UR-WEIGHT-01 concludes urgent")

@@ -121,7 +121,26 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
             problems.append(Problem(meta, name, "parameter that no rule uses: changing it would "
                                                 "change nothing"))
     problems += _safety_net_problems(rulebook, meta)
+    problems += _emergency_screen_problems(rulebook, meta)
     return problems
+
+
+def _emergency_screen_problems(rulebook, meta: str) -> list[Problem]:
+    """An emergency screen must name active rules that conclude an emergency, so its words are
+    shown exactly when that emergency is found."""
+    out = []
+    active = {r.id: r for r in rulebook.active_rules}
+    for screen in rulebook.emergency_screens:
+        for rule_id in screen.rules:
+            rule = active.get(rule_id)
+            if rule is None:
+                out.append(Problem(meta, "emergency_screens", f"'{screen.heading}' names rule "
+                                                              f"{rule_id}, which is not an active rule"))
+            elif rule.urgency != "emergency":
+                out.append(Problem(meta, "emergency_screens",
+                                   f"'{screen.heading}' names rule {rule_id}, which concludes "
+                                   f"{rule.urgency or 'no urgency'}, not emergency"))
+    return out
 
 
 def _params_of(quantity) -> list[str]:

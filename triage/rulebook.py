@@ -271,8 +271,7 @@ def _load(directory: Path) -> Rulebook:
     if errors:
         raise errors[0] if len(errors) == 1 else RulebookErrors(errors)
     rules = _stratify(rules)
-    screens, numbers = _parse_emergency_screens(meta.get("emergency_screens"), meta_name,
-                                                {r.id: r for r in rules})
+    screens, numbers = _parse_emergency_screens(meta.get("emergency_screens"), meta_name)
     return Rulebook(
         name=str(meta["name"]), version=str(meta["version"]),
         review_period_days=int(meta["review_period_days"]), directory=str(directory),
@@ -321,9 +320,10 @@ def derived_parameters(rulebook) -> list[str]:
     return [p for d in rulebook.derived.values() for p in expression_parameters(d.expression)]
 
 
-def _parse_emergency_screens(raw, name, rules) -> tuple:
+def _parse_emergency_screens(raw, name) -> tuple:
     """`emergency_screens:` in rulebook.yaml: what to do now, per emergency rule, in plain words,
-    shown by `triage ask` and the web's emergency page (triage/emergency.py)."""
+    shown by `triage ask` and the web's emergency page (triage/emergency.py). A screen naming a
+    rule that is not an active emergency rule is reported by `triage rules check`."""
     if raw is None:
         return (), ""
     if not isinstance(raw, dict) or not isinstance(raw.get("screens"), list):
@@ -340,10 +340,6 @@ def _parse_emergency_screens(raw, name, rules) -> tuple:
         if not entry.get("heading") or not isinstance(actions, list) or not actions:
             raise RulebookError("a screen needs a heading and a list of actions", file=name,
                                 where=where)
-        for rule_id in rule_ids:
-            if rule_id not in rules:
-                raise RulebookError(f"names rule {rule_id}, which is not in the rule files",
-                                    file=name, where=where)
         words = EmergencyWords(tuple(str(r) for r in rule_ids), str(entry["heading"]).strip(),
                                tuple(" ".join(str(a).replace("{numbers}", numbers).split())
                                      for a in actions),
