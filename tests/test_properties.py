@@ -10,7 +10,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from triage.cli import main_group
@@ -145,20 +145,86 @@ def test_every_assessment_keeps_the_contract(answers):
     assert all(r.id and r.text.strip() for r in result.reasons)
 
 
-@SETTINGS
-@given(answers=valid_answers(), weak_bones=st.sampled_from(["osteoporosis", "long_term_steroids"]))
-def test_no_stretch_the_catalogue_marks_unsafe_is_recommended(answers, weak_bones):
-    """The safety flags of rules/stretches.yaml bind the stretch rules, whatever else is answered:
-    with weak bones (osteoporosis, or long steroid courses) no stretch that bends the spine to the
-    end of its range (Royal Osteoporosis Society consensus, Brooke-Wavell et al., BJSM 2022); with
-    nerve-root pain only gentle ones (NICE CKS Sciatica), save the half-kneeling hip-flexor
-    stretch that contract section 3 keeps for muscle imbalance."""
-    answers = {**answers, weak_bones: True}
+BONE_HEALTH = ("osteoporosis", "long_term_steroids")
+NERVE_ROOT_SIGNS = [{"leg_pain": "below_knee"}, {"leg_numbness": True},
+                    {"leg_pain": "below_knee", "leg_numbness": True}, {}]
+
+
+@st.composite
+def stretch_cases(draw):
+    """Valid answers that reach every branch of stretch safety: each bone-health question yes, no
+    or unanswered; a nerve-root sign or not; often a minor strain (which offers knee-to-chest) or
+    non-specific pain (knee-to-chest and child's pose), with the other warning signs reassuring so
+    that the case stays below urgent and its stretches are shown."""
+    answers = draw(valid_answers())
+    if draw(st.booleans(), label="below urgent"):
+        for qid in RED_FLAG_QUESTIONS:
+            answers[qid] = safe_values(QUESTIONS[qid])[0]
+        answers["age"] = draw(st.integers(16, 69), label="adult age")
+        answers["trauma"] = draw(st.sampled_from(["none", "minor"]), label="trauma")
+        answers["onset"] = "gradual"
+    for qid in BONE_HEALTH:
+        status = draw(st.sampled_from([True, False, None]), label=qid)
+        if status is None:
+            answers.pop(qid, None)
+        else:
+            answers[qid] = status
+    answers.update(draw(st.sampled_from(NERVE_ROOT_SIGNS), label="nerve-root sign"))
+    return answers
+
+
+def _check_stretch_safety(answers):
     result = assess(answers, RULEBOOK)
     chosen = [RULEBOOK.stretches[s] for s in result.stretches]
-    assert not [s.id for s in chosen if s.spinal_flexion]
+    weak_or_unknown = [q for q in BONE_HEALTH if answers.get(q) is not False]
+    if weak_or_unknown:
+        assert not [s.id for s in chosen if s.spinal_flexion], (weak_or_unknown, answers)
     if "nerve_root" in result.causes:
-        assert not [s.id for s in chosen if not s.gentle and s.id != "kneeling_hip_flexor"]
+        assert not [s.id for s in chosen if not s.gentle and s.id != "kneeling_hip_flexor"], answers
+    if answers.get("pregnant") is True:
+        assert not [s.id for s in chosen if s.lying_on_back or s.lying_on_front], answers
+    if answers["age"] < 16:
+        assert result.stretches == [], answers
+    return result
+
+
+# The branches the strategy must reach, each tried on every run: nerve-root pain after a minor
+# strain (which alone would offer knee-to-chest), and bone health unanswered with non-specific pain.
+CALM = {qid: safe_values(QUESTIONS[qid])[0] for qid in RED_FLAG_QUESTIONS}
+REACH = [
+    {**CALM, "age": 40, "duration_weeks": 2, "trauma": "minor", "onset": "gradual",
+     "leg_pain": "below_knee"},
+    {**{k: v for k, v in CALM.items() if k not in BONE_HEALTH}, "age": 80, "duration_weeks": 2,
+     "trauma": "none", "onset": "gradual"},
+    {**{k: v for k, v in CALM.items() if k != "long_term_steroids"}, "age": 40,
+     "duration_weeks": 2, "trauma": "none", "onset": "gradual"},
+]
+
+
+@pytest.mark.parametrize("answers", REACH, ids=["nerve-root-strain", "bone-unknown",
+                                                 "steroids-unknown"])
+def test_the_stretch_safety_branches_are_reached(answers):
+    """Each branch is live: without its safety rule the case would be offered an unsafe stretch
+    (knee-to-chest), and with it, it is not."""
+    result = _check_stretch_safety(answers)
+    assert result.urgency in ("soon", "self_care") and result.stretches
+    assert "knee_to_chest" in result.avoided_stretches
+
+
+@SETTINGS
+@given(answers=stretch_cases())
+@example(answers=REACH[0])
+@example(answers=REACH[1])
+@example(answers=REACH[2])
+def test_no_stretch_the_catalogue_marks_unsafe_is_recommended(answers):
+    """The safety marks of rules/stretches.yaml bind the stretch rules, whatever else is answered:
+    with weak bones (osteoporosis, or long steroid courses), or either question unanswered (read
+    as yes, contract version 2), no stretch that bends the spine to the end of its range (Royal
+    Osteoporosis Society consensus, Brooke-Wavell et al., BJSM 2022); with nerve-root pain only
+    gentle ones (NICE CKS Sciatica), save the half-kneeling hip-flexor stretch that contract
+    section 3 keeps for muscle imbalance; in pregnancy none lying on the back or belly (ACOG 804,
+    2020); under 16, none at all."""
+    _check_stretch_safety(answers)
 
 
 # --------------------------------------------------------------------------- arbitrary input

@@ -1,9 +1,13 @@
 """Every rule's own examples (beside the rule in its YAML file) run from this one test: each rule
-must fire on its `fires:` answers and stay silent on its `silent:` answers."""
+must fire on its `fires:` answers and stay silent on its `silent:` answers, and a `fires:` example
+with an `expect:` block must conclude what it says (urgency, red flags, causes, stretches), so a
+rule whose urgency is changed fails its own example."""
 import pytest
 
+from triage.contract import URGENCY_RANK
 from triage.engine import assess
 from triage.rulebook import load_rulebook
+from triage.vignettes import Vignette, check_vignette
 
 RULEBOOK = load_rulebook()
 EXAMPLES = [
@@ -21,9 +25,29 @@ def test_rule_example(rule, example):
         assert rule.id in fired, f"{rule.id} should fire on {example.answers}; fired: {fired}"
     else:
         assert rule.id not in fired, f"{rule.id} should stay silent on {example.answers}"
+    if example.expect:
+        outcome = check_vignette(Vignette(rule.id, "", dict(example.answers),
+                                          dict(example.expect)), RULEBOOK)
+        assert outcome.passed, (f"{rule.id} fired on {example.answers} but concluded "
+                                f"{outcome.differences}")
 
 
 @pytest.mark.parametrize("rule", RULEBOOK.active_rules, ids=lambda r: r.id)
 def test_every_rule_has_a_firing_and_a_silent_example(rule):
     kinds = {example.fires for example in rule.examples}
     assert kinds == {True, False}, f"{rule.id} needs one example where it fires and one where not"
+
+
+URGENCY_RULES = [r for r in RULEBOOK.active_rules if r.urgency and r.urgency != "self_care"]
+
+
+@pytest.mark.parametrize("rule", URGENCY_RULES, ids=lambda r: r.id)
+def test_every_rule_that_raises_urgency_states_it_in_a_firing_example(rule):
+    """The `expect:` of at least one `fires:` example names an urgency at least the rule's own:
+    written beside the rule, so lowering the rule's urgency makes that example fail."""
+    stated = [e.expect.get("urgency") or e.expect.get("urgency_at_least")
+              for e in rule.examples if e.fires and e.expect]
+    stated = [u for u in stated if u]
+    assert stated, f"{rule.id}: no fires example says what urgency it concludes (expect: ...)"
+    assert max(URGENCY_RANK[u] for u in stated) >= URGENCY_RANK[rule.urgency], (
+        f"{rule.id} concludes {rule.urgency}, but its examples expect only {stated}")

@@ -396,14 +396,19 @@ class _Flow:
         bar = "=" * min(console.width, 72)
         console.say()
         console.say(bar, fg="red", bold=True)
-        console.say(console.wrap(f"EMERGENCY: {screen.heading}", "  ", "  "), fg="red", bold=True)
+        console.say("  EMERGENCY: get medical help now", fg="red", bold=True)
         console.say(bar, fg="red", bold=True)
-        flags = "; ".join(rulebook.label("red_flag", f) for f in assessment.red_flags)
+        default = rulebook.emergency_screens[-1].heading if rulebook.emergency_screens else ""
+        if screen.heading != default:  # the words for this emergency (chest, pregnancy...)
+            console.say(console.wrap(screen.heading), fg="red", bold=True)
+        if "non_spinal" in assessment.red_flags:
+            words = rulebook.label("red_flag", "non_spinal")
+            console.say(console.wrap(f"{words[:1].upper()}{words[1:]}: stretches and back care "
+                                     f"are not the answer."))
+        flags = "; ".join(rulebook.label("red_flag", f) for f in assessment.red_flags
+                          if f != "non_spinal")
         if flags:
             console.say(console.wrap(f"Your answers point to {flags}."))
-        if "non_spinal" in assessment.red_flags:
-            console.say(console.wrap("The pain may be coming from an organ, not from the back "
-                                     "itself, so stretches and back care are not the answer."))
         console.say()
         console.say("What to do now:", bold=True)
         for line in screen.actions:
@@ -413,9 +418,15 @@ class _Flow:
         for rule_id, reason in zip(screen.rule_ids, screen.reasons):
             console.say(console.wrap(f"{rule_id}  {reason}", "  ", "    "))
         console.say()
-        console.say(console.wrap(f"The questionnaire stopped here. Your {len(session.answers)} "
-                                 f"answers are saved in {session.path}; the full assessment: "
-                                 f"triage assess {shlex.quote(session.path)}"))
+        if session.required_answered:
+            console.say(console.wrap(f"The questionnaire stopped here. Your "
+                                     f"{len(session.answers)} answers are saved in "
+                                     f"{session.path}; the full assessment: triage assess "
+                                     f"{shlex.quote(session.path)}"))
+        else:  # stopped before the injury question: get help first, the rest can wait
+            console.say(console.wrap(f"The questionnaire stopped here, before the other "
+                                     f"questions. Your {len(session.answers)} answers are saved "
+                                     f"in {session.path}."))
 
     def show_assessment(self, assessment) -> None:
         from ..assessment import format_text
