@@ -348,8 +348,10 @@ def emergency_page(request: Request, db: DbSession = Depends(get_db)):
     if row.urgency != "emergency":
         return _see("/result" if _finished(row) else _next_url(_flow(request, row)))
     session = _flow(request, row)
-    result = session.assessment()
-    if result.urgency != "emergency":  # the rules changed since: never show a stale emergency
+    # Session.emergency, not .assessment: the first emergency checks come before the (required)
+    # injury question, so the answers may not yet make a complete assessment
+    result = session.emergency()
+    if result is None:  # the rules changed since: never show a stale emergency
         _settle(row, session)
         db.commit()
         return _see(_next_url(session))
