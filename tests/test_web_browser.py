@@ -1,0 +1,261 @@
+"""`triage serve` in a real browser: Debian's Chromium driven by Playwright, against a server
+started on 127.0.0.1 and a free port. The desk-worker journey by keyboard alone, an emergency
+stop, back and change, a reload mid-way, the resume code, and axe-core on every page type at
+phone and desktop widths and at 200% zoom."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import sync_playwright
+
+from browser import (DESKTOP, PHONE, answer_by_keyboard, answer_by_mouse, axe_violations, launch,
+                     no_sideways_scroll, tab_to)
+from triage.engine import assess
+from triage.rulebook import load_rulebook
+from web_support import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+RULEBOOK = load_rulebook()
+QUESTIONNAIRE = RULEBOOK.questionnaire
+DESK_WORKER = yaml.safe_load((ROOT / "examples" / "desk_worker.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    database = tmp_path_factory.mktemp("web") / "browser.sqlite3"
+    with Server(f"sqlite:///{database}") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def current_question(page) -> str | None:
+    match = re.search(r"/question/([a-z_0-9]+)", page.url)
+    return match.group(1) if match else None
+
+
+def answer_until(page, answers, *, stop_at=None, keyboard=False, seen=None) -> None:
+    while (qid := current_question(page)) is not None and qid != stop_at:
+        if seen is not None:
+            seen.append(qid)
+        question = QUESTIONNAIRE.questions[qid]
+        (answer_by_keyboard if keyboard else answer_by_mouse)(page, question, answers.get(qid))
+
+
+def start(page, server) -> None:
+    page.goto(server.url + "/")
+    with page.expect_navigation():
+        page.click("text=Start now")
+
+
+def test_the_desk_worker_journey_to_the_report_by_keyboard_alone(page, server):
+    page.goto(server.url + "/")
+    tab_to(page, "button.button--start")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert current_question(page) == "age"
+    assert page.locator(".progress").inner_text().startswith("Question 1 of ")
+    seen = []
+    answer_until(page, DESK_WORKER, keyboard=True, seen=seen)
+    assert page.url.endswith("/check-answers")
+    assert page.locator("h1").inner_text() == "Check your answers"
+    tab_to(page, "form[action='/submit'] button")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("/result")
+    expected = assess(QUESTIONNAIRE.validate(DESK_WORKER), RULEBOOK)
+    assert "Self-care" in page.locator(".verdict__label").text_content()
+    assert expected.urgency == "self_care"
+    with page.expect_navigation():
+        page.click("text=View and print your report")
+    assert "Back pain triage report" in page.title()
+    body = page.locator("body").inner_text()
+    for stretch in expected.stretches:
+        assert RULEBOOK.stretches[stretch].name in body
+
+
+def test_an_emergency_stops_the_questions_with_a_call_button(page, server):
+    start(page, server)
+    answers = {"age": 60, "sex": "male", "duration_weeks": 1, "onset": "sudden",
+               "trauma": "none", "saddle_numbness": True}
+    answer_until(page, answers, stop_at=None)
+    # NICE CKS: saddle numbness is a sign of cauda equina syndrome, an emergency
+    assert page.url.endswith("/emergency")
+    call = page.locator("a[href^='tel:']")
+    assert call.is_visible() and call.inner_text().startswith("Call ")
+    assert page.locator("form").count() == 0 and page.locator("footer").count() == 0
+    box = call.bounding_box()
+    assert box["height"] >= 44  # a target big enough to tap
+    assert axe_violations(page) == []
+
+
+def test_back_and_change(page, server):
+    start(page, server)
+    answer_until(page, DESK_WORKER, stop_at="onset")
+    with page.expect_navigation():
+        page.click("a.back-link")
+    assert current_question(page) == "duration_weeks"
+    assert page.input_value("#answer") == "2"
+    with page.expect_navigation():
+        page.click("a.back-link")
+    assert current_question(page) == "sex"
+    assert page.is_checked("input[value=female]")
+    answer_by_mouse(page, QUESTIONNAIRE.questions["sex"], "male")
+    # forward again: the questions already answered come back with their answers
+    assert current_question(page) == "onset"
+    answer_until(page, DESK_WORKER)
+    assert page.url.endswith("/check-answers")
+    row = page.locator(".summary-list__row", has_text="What is your sex?")
+    assert "Male" in row.inner_text()
+    with page.expect_navigation():
+        row.locator("a", has_text="Change").click()
+    assert "Back to your answers" in page.locator(".back-link").inner_text()
+    answer_by_mouse(page, QUESTIONNAIRE.questions["sex"], "female")
+    assert page.url.endswith("/check-answers")
+    assert "Female" in page.locator(".summary-list__row", has_text="What is your sex?").inner_text()
+
+
+def test_a_reload_or_a_closed_tab_mid_way_loses_nothing(page, server):
+    start(page, server)
+    answer_until(page, DESK_WORKER, stop_at="fever")
+    page.reload()
+    assert current_question(page) == "fever"
+    tab = page.context.new_page()  # the person closes the tab and comes back later
+    page.close()
+    tab.goto(server.url + "/")
+    with tab.expect_navigation():
+        tab.click("text=Continue where you left off")
+    assert current_question(tab) == "fever"
+    with tab.expect_navigation():
+        tab.click("a.back-link")
+    assert tab.is_checked("input[value=no]")  # the answer before is still there
+
+
+def test_the_resume_code_continues_on_another_device(page, server, browser):
+    start(page, server)
+    answer_until(page, DESK_WORKER, stop_at="weight_loss")
+    with page.expect_navigation():
+        page.click("text=Save and come back later")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Get a resume code").click()
+    code = page.locator("#resume-code").inner_text()
+    assert re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", code)
+    other = browser.new_context(viewport=PHONE).new_page()
+    other.goto(server.url + "/resume")
+    other.fill("#code", code.lower())
+    with other.expect_navigation():
+        other.click("button[type=submit]")
+    assert current_question(other) == "weight_loss"
+    other.context.close()
+
+
+def test_errors_are_announced_and_lead_to_the_field(page, server):
+    start(page, server)
+    page.fill("#answer", "two hundred")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    summary = page.locator(".error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    page.click(".error-summary a")
+    assert page.evaluate("document.activeElement.id") == "answer"
+    assert axe_violations(page) == []
+
+
+# --------------------------------------------------------------------------- every page type
+
+def visit_every_page_type(page, server):
+    """Yield (name, page) at each page type of the journey."""
+    page.goto(server.url + "/")
+    yield "start"
+    with page.expect_navigation():
+        page.click("text=Start now")
+    yield "question-number"
+    answer_until(page, DESK_WORKER, stop_at="sex")
+    yield "question-radios"
+    answer_until(page, DESK_WORKER, stop_at="notes")
+    yield "question-text"
+    answer_by_mouse(page, QUESTIONNAIRE.questions["notes"], DESK_WORKER["notes"])
+    yield "check-answers"
+    page.goto(server.url + "/save")
+    yield "save"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Get a resume code").click()
+    yield "resume-code"
+    page.goto(server.url + "/check-answers")
+    with page.expect_navigation():
+        page.click("form[action='/submit'] button")
+    yield "result"
+    page.goto(server.url + "/report")
+    yield "report"
+    page.goto(server.url + "/resume")
+    yield "resume"
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    yield "error"
+    page.goto(server.url + "/privacy")
+    yield "privacy"
+    page.goto(server.url + "/no-such-page")
+    yield "not-found"
+    page.goto(server.url + "/resume")
+    page.evaluate("document.querySelector('input[name=csrf_token]').value = 'forged'")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "This page has expired"
+    yield "refused"
+    page.context.add_cookies([{"name": "triage_session", "value": "x" * 43,
+                               "url": server.url}])
+    page.goto(server.url + "/question/age")
+    assert page.locator("h1").inner_text() == "Your answers are no longer saved"
+    yield "expired"
+    # an emergency, in a fresh session
+    page.context.clear_cookies()
+    page.goto(server.url + "/")
+    with page.expect_navigation():
+        page.click("text=Start now")
+    answer_until(page, {"age": 60, "duration_weeks": 1, "trauma": "none",
+                        "saddle_numbness": True})
+    assert page.url.endswith("/emergency")
+    yield "emergency"
+
+
+@pytest.mark.parametrize("viewport,scale", [(PHONE, 1), (DESKTOP, 1), ({"width": 640,
+                                                                         "height": 450}, 2)],
+                         ids=["phone-320-375px", "desktop", "desktop-at-200-percent-zoom"])
+def test_axe_finds_no_violation_on_any_page_type_and_nothing_scrolls_sideways(
+        browser, server, viewport, scale):
+    context = browser.new_context(viewport=viewport, device_scale_factor=scale)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    seen = []
+    try:
+        for name in visit_every_page_type(page, server):
+            seen.append(name)
+            assert axe_violations(page) == [], name
+            if name != "report":  # the printable report is laid out for paper
+                assert no_sideways_scroll(page), name
+            if viewport is PHONE:  # the narrowest a page must work at: 320 CSS pixels
+                page.set_viewport_size({"width": 320, "height": 640})
+                assert no_sideways_scroll(page) or name == "report", f"{name} at 320 px"
+                page.set_viewport_size(viewport)
+    finally:
+        context.close()
+    assert len(seen) == 16
