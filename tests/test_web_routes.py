@@ -291,11 +291,10 @@ def test_saddle_numbness_stops_at_the_emergency_page_with_the_terminals_words(pa
     assert location == "/question/saddle_numbness"
     assert patient.post_answer("saddle_numbness", True).headers["location"] == "/emergency"
     page = client.get("/emergency")
-    from triage.web.emergency import screen_for
+    from triage.emergency import emergency_screen
 
-    answers = {"age": 40, "sex": "female", "duration_weeks": 2, "onset": "gradual",
-               "trauma": "none", "saddle_numbness": True}
-    screen = screen_for(assess(answers, RULEBOOK), RULEBOOK)
+    answers = dict(_path_to("saddle_numbness", True))
+    screen = emergency_screen(assess(answers, RULEBOOK), RULEBOOK)
     text = main_text(page)
     assert " ".join(screen.heading.split()) in text
     for action in screen.actions:

@@ -342,7 +342,9 @@ def _assessment(request: Request, row):
 
 @router.get("/emergency", response_class=HTMLResponse)
 def emergency_page(request: Request, db: DbSession = Depends(get_db)):
-    from .emergency import screen_for
+    """What `triage ask` shows at an emergency, in the same words (triage.emergency, whose words
+    are data in the rule files), with a tap-to-call link."""
+    from ..emergency import emergency_screen
 
     row = _patient(request, db)
     if row.urgency != "emergency":
@@ -356,11 +358,17 @@ def emergency_page(request: Request, db: DbSession = Depends(get_db)):
         db.commit()
         return _see(_next_url(session))
     rulebook = request.app.state.rulebook
-    screen = screen_for(result, rulebook)
+    screen = emergency_screen(result, rulebook)
+    non_spinal = ""
+    if "non_spinal" in result.red_flags:
+        words = rulebook.label("red_flag", "non_spinal")
+        non_spinal = f"{words[:1].upper()}{words[1:]}: stretches and back care are not the answer."
     asked = [qid for qid in session.to_ask() if qid in session.given]
-    return render(request, "web/emergency.html.j2", screen=screen,
+    return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
+                  why=list(zip(screen.rule_ids, screen.reasons)),
                   number=request.app.state.settings.emergency_number,
-                  flags=[rulebook.label("red_flag", f) for f in result.red_flags],
+                  flags=[rulebook.label("red_flag", f) for f in result.red_flags
+                         if f != "non_spinal"],
                   back=f"/question/{asked[-1]}" if asked else "/")
 
 
