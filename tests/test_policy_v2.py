@@ -464,3 +464,16 @@ def test_the_cross_check_uses_its_own_evaluator_not_the_engines_compiled_tests(m
             assess(reassuring_base(chest_pain=True), rulebook)
     finally:
         engine._ENGINES.clear()
+
+
+@pytest.mark.parametrize("answers, words", [
+    ({"chest_pain": True}, "do not drive yourself"),
+    ({"pregnant": True, "pregnancy_symptoms": True}, "maternity unit"),
+], ids=["chest", "pregnancy"])
+def test_an_emergency_report_says_what_the_emergency_screen_says(answers, words):
+    """The printed report of an emergency gives the same instructions as the screen."""
+    from triage.report import render_report
+
+    result = assess(reassuring_base(**answers), RULEBOOK)
+    for fmt in ("html", "markdown", "text"):
+        assert words in _squash(render_report(result, RULEBOOK, fmt)).lower(), fmt

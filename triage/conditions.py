@@ -500,6 +500,8 @@ def show_value(value) -> str:
         return "no"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):  # e.g. a derived age at onset: 44.77, not 44.76923076923077
+        return f"{value:.2f}".rstrip("0").rstrip(".")
     return str(value).replace("_", " ") if isinstance(value, str) else str(value)
 
 

@@ -389,6 +389,11 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
     answers = a.answers
     notes = str(answers.get("notes", "") or "").strip()
     verdict = dict(VERDICTS[a.urgency])
+    if a.urgency == "emergency":  # what to do now: the emergency screen's words (rulebook.yaml)
+        from .emergency import emergency_screen
+
+        verdict["todo"] = [*emergency_screen(a, rulebook).actions,
+                           "Take this report with you and show it to the staff."]
     verdict["urgency"] = a.urgency
     verdict["see_professional"] = a.see_professional
     verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
