@@ -9,6 +9,17 @@ def rulebook():
     return load_rulebook()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_decisions():
+    """Every test starts with no cached decision, so the first case of each distinct answer
+    pattern goes through the engine and its cross-check (a test that tampers with the engine
+    sees its tampering, never a decision cached by an earlier test)."""
+    from triage.decisions import clear_caches
+
+    clear_caches()
+    yield
+
+
 # --------------------------------------------------------------------------- databases
 # The storage and clinic tests run against both databases the web side supports: SQLite (the
 # embedded default) and PostgreSQL (a throwaway cluster, tests/postgres.py). Neither is skipped:

@@ -46,13 +46,20 @@ from . import _experta as xp
 from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
+from .decisions import (Decision, cache_enabled, facts_of, make_decision, plan_for,
+                        reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .errors import RulebookError
 from .rulebook import Rulebook, RuleSpec
 
 
 class Answers(xp.Fact):
-    """The validated answers of one case: one field per answered question."""
+    """One case, as the rules see it: ``atoms``, an int with one bit per atom (decisions.py)."""
+
+    def __repr__(self):  # experta builds this for a log line on every firing: keep it short
+        return f"Answers(atoms={self.get('atoms', 0):#x})"
+
+    __str__ = __repr__
 
 
 class Finding(xp.Fact):
@@ -187,13 +194,31 @@ _NO_FINDINGS: Mapping = {}
 _NO_ANSWERS: Mapping = {}
 
 
-def _answers_test(conditions):
+def _compile_atoms(node, positions: Mapping):
+    """An answers-only condition as a function of the case's atom bits (decisions.AtomPlan): each
+    leaf is one bit, set when that test of the answers holds."""
+    if isinstance(node, (All, AnyOf)):
+        parts = tuple(_compile_atoms(child, positions) for child in node.children)
+        if len(parts) == 1:
+            return parts[0]
+        if isinstance(node, All):
+            return lambda bits: all(p(bits) for p in parts)
+        return lambda bits: any(p(bits) for p in parts)
+    if isinstance(node, Not):
+        inner = _compile_atoms(node.child, positions)
+        return lambda bits: not inner(bits)
+    bit = 1 << positions[node]
+    return lambda bits: bits & bit != 0
+
+
+def _answers_test(conditions, positions: Mapping):
     # experta passes a TEST's arguments by name from the matched facts, so the closure captures
     # the conditions; the single parameter must be called exactly `answers`.
-    predicate = _compile(conditions[0] if len(conditions) == 1 else All(tuple(conditions)))
+    predicate = _compile_atoms(conditions[0] if len(conditions) == 1
+                               else All(tuple(conditions)), positions)
 
     def test(answers):
-        return predicate(answers, _NO_FINDINGS)
+        return predicate(answers["atoms"])
     return test
 
 
@@ -241,7 +266,8 @@ def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
     return fire
 
 
-def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset) -> dict:
+def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset,
+                   positions: Mapping) -> dict:
     """The experta rules of one rulebook rule, by name: its id, then id/2, id/3... for the
     further conjunctions of its condition."""
     out = {}
@@ -251,7 +277,7 @@ def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset) -> 
         answer_conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
         closed_conds = [atom[1] for atom in conjunction if atom[0] == "closed"]
         if answer_conds:
-            patterns += [xp.AS.answers << Answers(), xp.TEST(_answers_test(answer_conds))]
+            patterns += [xp.AS.answers << Answers(), xp.TEST(_answers_test(answer_conds, positions))]
         for atom in conjunction:
             if atom[0] == "finding":
                 _, kind, value = atom
@@ -356,11 +382,12 @@ def build_engine_class(rulebook: Rulebook) -> type:
     """One experta KnowledgeEngine subclass for the rulebook's active rules."""
     rules = rulebook.active_rules
     positive_reads = _positive_reads(rules)
+    positions = {leaf: n for n, leaf in enumerate(rule_atoms(rules))}
     attrs: dict[str, Any] = {"rulebook_version": rulebook.version,
                              "snapshots": _snapshot_plan(rules),
                              "rules_by_id": {rule.id: rule for rule in rules}}
     for index, rule in enumerate(rules):
-        attrs.update(_experta_rules(rule, len(rules) - index, positive_reads))
+        attrs.update(_experta_rules(rule, len(rules) - index, positive_reads, positions))
     return type("TriageEngine", (_TriageEngine,), attrs)
 
 
@@ -407,12 +434,14 @@ def engine_for(rulebook: Rulebook):
 def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str], dict]:
     """Run the engine on validated answers: the rule ids in firing order, and the findings.
 
-    The Answers fact holds the answers plus the derived quantities (``Rulebook.with_derived``,
-    e.g. the age at onset), so a rule reads a derived number exactly as it reads an answer."""
+    The engine reads a case through its atoms only (triage/decisions.py): the Answers fact holds
+    one bit per test of the answers, or of a derived quantity such as the age at onset
+    (``Rulebook.with_derived``), that some rule makes."""
     engine = engine_for(rulebook)
     engine.reset()
     engine.start_case()
-    engine.declare(Answers(**rulebook.with_derived(answers)))
+    plan = plan_for(rulebook)[0]
+    engine.declare(Answers(atoms=plan.bits(facts_of(rulebook, answers))))
     engine.run()
     findings = engine.findings
     for stratum, kinds in engine.snapshots:
@@ -423,14 +452,40 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
     return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
 
 
-def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers"
-           ) -> Assessment:
-    """Assess one case. Raises AnswersError for answers that do not fit the questionnaire."""
-    valid = rulebook.questionnaire.validate(answers, source=source)
+def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
+           cache: bool | None = None) -> Assessment:
+    """Assess one case. Raises AnswersError for answers that do not fit the questionnaire.
+
+    With the decision cache (the default; ``cache=False`` or TRIAGE_NO_CACHE=1 turns it off) the
+    engine and the cross-check run once per distinct atom vector (triage/decisions.py); the
+    result is the same, byte for byte."""
+    if not cache_enabled(cache):
+        valid = rulebook.questionnaire.validate(answers, source=source)
+        fired, findings = run_rules(valid, rulebook)
+        # the cross-check computes the derived quantities again, independently of run_rules
+        evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
+        return _assessment(valid, rulebook, fired, findings, evidence)
+    plan, decisions = plan_for(rulebook)
+    valid = plan.validator.validate(answers, source=source)
+    facts = facts_of(rulebook, valid)
+    key = plan.bits(facts)
+    decision = decisions.get(key)
+    if decision is None:
+        decision = decide(valid, rulebook, plan)
+        decisions.put(key, decision)
+    return decision.assessment(plan, valid, facts)
+
+
+def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None) -> Decision:
+    """Run the engine and the cross-check on one case: the Decision for its atom vector."""
+    if plan is None:
+        plan = plan_for(rulebook)[0]
     fired, findings = run_rules(valid, rulebook)
     # the cross-check computes the derived quantities again, independently of run_rules
     evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
-    return _assessment(valid, rulebook, fired, findings, evidence)
+    outcome = _outcome(rulebook, findings)
+    return make_decision(plan, engine_for(rulebook).rules_by_id, fired, findings, evidence,
+                         outcome)
 
 
 def _cross_check(answers, rulebook, fired, findings) -> dict:
@@ -454,7 +509,9 @@ def _cross_check(answers, rulebook, fired, findings) -> dict:
     return evidence
 
 
-def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> Assessment:
+def _outcome(rulebook: Rulebook, findings) -> dict:
+    """The parts of an assessment decided by the conclusions alone (the same for every case with
+    the same atom vector); a RulebookError when the rules concluded no usable outcome."""
     urgencies = findings.get("urgency", set())
     if not urgencies:
         raise RulebookError("no rule concluded an urgency for this case (the rulebook needs a "
@@ -474,6 +531,20 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
     if urgency == "self_care" and not stretches:
         raise RulebookError("self-care with no stretch left to recommend: the rules avoided every "
                             "stretch they chose", file=rulebook.directory)
+    return {
+        "urgency": urgency,
+        "duration_class": next(iter(durations)),
+        "red_flags": [f for f in RED_FLAGS if f in findings.get("red_flag", set())],
+        "causes": [c for c in CAUSES if c in findings.get("cause", set())],
+        "stretches": stretches,
+        "posture_signs": sorted(findings.get("posture_sign", set())),
+        "avoided_stretches": [s for s in rulebook.stretches if s in avoid],
+        "rulebook_version": rulebook.version,
+    }
+
+
+def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> Assessment:
+    outcome = _outcome(rulebook, findings)
     reasons = []
     rules_by_id = engine_for(rulebook).rules_by_id
     for rule_id in fired:
@@ -483,20 +554,12 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
         else:
             _, leaves = evaluate_with_evidence(rule.when, rulebook.with_derived(answers),
                                                findings)
-        shown = list(dict.fromkeys(describe_evidence(e) for e in leaves if e.supports))
-        reasons.append(Reason(rule.id, f"{rule.title}: {'; '.join(shown)}." if shown
-                              else f"{rule.title}."))
+        reasons.append(Reason(rule.id, reason_text(
+            rule.title, [describe_evidence(e) for e in leaves if e.supports])))
     red_flag_questions = rulebook.questionnaire.red_flag_questions
     return Assessment(
-        urgency=urgency,
-        duration_class=next(iter(durations)),
-        red_flags=[f for f in RED_FLAGS if f in findings.get("red_flag", set())],
-        causes=[c for c in CAUSES if c in findings.get("cause", set())],
-        stretches=stretches,
         reasons=reasons,
         unanswered_red_flags=[q for q in red_flag_questions if q not in answers],
-        posture_signs=sorted(findings.get("posture_sign", set())),
-        avoided_stretches=[s for s in rulebook.stretches if s in avoid],
-        rulebook_version=rulebook.version,
         answers=dict(answers),
+        **outcome,
     )

@@ -1,0 +1,351 @@
+"""Decide each distinct answer pattern once: the atom vector, and a bounded cache of decisions.
+
+Why this is exact
+-----------------
+A rule reads a case only through the *atoms* of the condition grammar: each test of an answer (or
+of a derived quantity such as the age at onset) against a value or a named parameter, and each
+"unanswered" test. Everything else a rule reads -- "X was concluded", "no X was concluded", counts
+-- is a conclusion of other rules, so it too is decided by the atoms. Two cases whose atoms all
+come out the same therefore fire the same rules in the same order and conclude the same things.
+
+``AtomPlan`` walks every active rule's condition tree once and collects its atoms (every leaf
+that is not a test of a conclusion: new leaf types of the grammar count as atoms automatically).
+Per case it computes the tuple of their truth values, the *atom vector*; ``DecisionCache`` maps a
+vector to the ``Decision`` that the experta engine reached for the first case with that vector
+(which rules fired, what they concluded, and which parts of each fired rule's condition support
+it). The engine and the plain-Python cross-check run on every distinct vector; a case whose vector
+was already decided gets the same conclusions, and its reasons are rendered from its *own*
+answers (``age: 52``), exactly as the engine path renders them (``describe_evidence``).
+
+tests/test_decisions.py proves it: cached and uncached output are byte-identical on every
+vignette and on 100,000 generated cases, and two cases with the same atom vector get the same
+fired rules and conclusions (hypothesis).
+
+The cache
+---------
+One per rulebook (and per process: each ``triage batch`` worker has its own), least recently used
+entries dropped beyond ``TRIAGE_CACHE_SIZE`` entries (default ``DEFAULT_CACHE_SIZE``, 32,768; a
+decision takes about 1.5 KB, so the cache stays under about 50 MB however many cases pass).
+``TRIAGE_NO_CACHE=1`` or ``--no-cache`` runs every case through the engine instead.
+"""
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from collections import OrderedDict
+from typing import Any, Callable, Mapping
+
+from .assessment import Assessment, Reason
+from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Unanswered, _leaf,
+                         describe_evidence, iter_leaves)
+
+DEFAULT_CACHE_SIZE = 32_768
+_MEMO_LIMIT = 4_096  # rendered evidence texts kept per leaf (an answer's value -> its words)
+_NO_FINDINGS: Mapping = {}
+
+
+def cache_enabled(explicit: bool | None = None) -> bool:
+    """Whether to use the decision cache: `explicit` if given, else not when TRIAGE_NO_CACHE is
+    set to anything but '', '0' or 'false'."""
+    if explicit is not None:
+        return explicit
+    value = os.environ.get("TRIAGE_NO_CACHE", "").strip().lower()
+    return value in ("", "0", "false", "no")
+
+
+def cache_size() -> int:
+    raw = os.environ.get("TRIAGE_CACHE_SIZE", "").strip()
+    if raw:
+        try:
+            size = int(raw)
+        except ValueError:
+            size = DEFAULT_CACHE_SIZE
+        return max(size, 1)
+    return DEFAULT_CACHE_SIZE
+
+
+def facts_of(rulebook, answers: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What the rules read: the validated answers plus any derived quantities."""
+    with_derived = getattr(rulebook, "with_derived", None)
+    return with_derived(answers) if with_derived is not None else answers
+
+
+# --------------------------------------------------------------------------- atoms
+
+def _reads_conclusions(leaf) -> bool:
+    return isinstance(leaf, (FindingTest, CountTest))
+
+
+def rule_atoms(rules) -> tuple:
+    """Every distinct leaf of the rules' conditions that reads the case, not a conclusion: answer
+    tests, derived-quantity comparisons, unanswered tests, and any leaf type added later."""
+    seen: dict = {}
+    for rule in rules:
+        for leaf in iter_leaves(rule.when):
+            if not _reads_conclusions(leaf):
+                seen.setdefault(leaf, None)
+    return tuple(seen)
+
+
+def _compile_atom(leaf) -> Callable[[Mapping], bool]:
+    """The leaf's truth on a case's facts, exactly as ``conditions.evaluate`` decides it."""
+    if isinstance(leaf, AnswerTest):
+        question, operand, op = leaf.question, leaf.operand, leaf.op
+        if op == "equals":
+            # None (unanswered) equals nothing a rule may name: bools and choices only
+            return lambda facts: facts.get(question) == operand
+        if op == "in":
+            return lambda facts: (v := facts.get(question)) is not None and v in operand
+        if op == ">=":
+            return lambda facts: (v := facts.get(question)) is not None and v >= operand
+        if op == ">":
+            return lambda facts: (v := facts.get(question)) is not None and v > operand
+        if op == "<":
+            return lambda facts: (v := facts.get(question)) is not None and v < operand
+        if op == "<=":
+            return lambda facts: (v := facts.get(question)) is not None and v <= operand
+    if isinstance(leaf, Unanswered):
+        questions = leaf.questions
+        return lambda facts: any(facts.get(q) is None for q in questions)
+    return lambda facts: bool(_leaf(leaf, facts, _NO_FINDINGS)[0])  # a leaf type added later
+
+
+class AtomPlan:
+    """The atoms of one rulebook, compiled once, and the fast checks around the engine."""
+
+    def __init__(self, rulebook):
+        self.rulebook_version = rulebook.version
+        self.atoms = rule_atoms(rulebook.active_rules)
+        tests = tuple((1 << n, _compile_atom(leaf)) for n, leaf in enumerate(self.atoms))
+
+        def bits(facts: Mapping) -> int:
+            """The atom vector as an int: bit n is set when atom n holds for these facts."""
+            vector = 0
+            for bit, test in tests:
+                if test(facts):
+                    vector |= bit
+            return vector
+        self.bits = bits
+        questionnaire = rulebook.questionnaire
+        self.red_flag_questions = tuple(questionnaire.red_flag_questions)
+        self._renderers: dict = {}
+        self.validator = FastValidator(questionnaire)
+
+    def renderer(self, evidence: Evidence):
+        """A function of the case's facts giving this supporting leaf's words, for a reason."""
+        leaf = evidence.leaf
+        if _reads_conclusions(leaf):  # decided by the conclusions: the same words every time
+            text = describe_evidence(evidence)
+            return lambda facts: text
+        key = (leaf, evidence.held, evidence.negated)
+        found = self._renderers.get(key)
+        if found is None:
+            found = self._renderers[key] = _answer_renderer(leaf, evidence.held,
+                                                            evidence.negated)
+        return found
+
+
+def _answer_renderer(leaf, held: bool, negated: bool):
+    """describe_evidence for this leaf with the case's own answer, memoised by that answer."""
+    if isinstance(leaf, AnswerTest):
+        question = leaf.question
+
+        def seen_in(facts):
+            return facts.get(question)
+    else:
+        def seen_in(facts):
+            return _leaf(leaf, facts, _NO_FINDINGS)[1]
+
+    memo: dict = {}
+
+    def render(facts):
+        seen = seen_in(facts)
+        try:
+            return memo[seen]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: just describe it
+            return describe_evidence(Evidence(leaf, held, seen, negated))
+        text = describe_evidence(Evidence(leaf, held, seen, negated))
+        if len(memo) < _MEMO_LIMIT:
+            memo[seen] = text
+        return text
+    return render
+
+
+def reason_text(title: str, shown) -> str:
+    """A reason's sentence from its rule's title and the words of its supporting evidence."""
+    shown = list(dict.fromkeys(shown))
+    return f"{title}: {'; '.join(shown)}." if shown else f"{title}."
+
+
+# --------------------------------------------------------------------------- decisions
+
+class Decision:
+    """What the engine decided for one atom vector: everything of an assessment but the parts
+    that are the case's own (its answers, its unanswered warning-sign questions, the words of its
+    reasons, which are rendered from its answers)."""
+
+    __slots__ = ("fired", "findings", "outcome", "reason_plan")
+
+    def __init__(self, fired, findings, outcome: dict, reason_plan: tuple):
+        self.fired = tuple(fired)
+        self.findings = {kind: frozenset(values) for kind, values in findings.items()}
+        self.outcome = outcome  # urgency, duration_class, red_flags, ... (Assessment fields)
+        self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
+
+    def reasons(self, facts) -> list:
+        return [Reason(rule_id, reason_text(title, [render(facts) for render in renderers]))
+                for rule_id, title, renderers in self.reason_plan]
+
+    def assessment(self, plan: AtomPlan, answers: Mapping, facts: Mapping) -> Assessment:
+        o = self.outcome
+        return Assessment(
+            urgency=o["urgency"], duration_class=o["duration_class"],
+            red_flags=list(o["red_flags"]), causes=list(o["causes"]),
+            stretches=list(o["stretches"]), reasons=self.reasons(facts),
+            unanswered_red_flags=[q for q in plan.red_flag_questions if q not in answers],
+            posture_signs=list(o["posture_signs"]),
+            avoided_stretches=list(o["avoided_stretches"]),
+            rulebook_version=o["rulebook_version"], answers=dict(answers))
+
+
+def make_decision(plan: AtomPlan, rules_by_id, fired, findings, evidence, outcome) -> Decision:
+    reason_plan = tuple(
+        (rule_id, rules_by_id[rule_id].title,
+         tuple(plan.renderer(e) for e in evidence[rule_id] if e.supports))
+        for rule_id in fired)
+    return Decision(fired, findings, outcome, reason_plan)
+
+
+class DecisionCache:
+    """A bounded least-recently-used map from atom vector to Decision."""
+
+    def __init__(self, size: int | None = None):
+        self.size = size or cache_size()
+        self._entries: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key):
+        entries = self._entries
+        decision = entries.get(key)
+        if decision is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        entries.move_to_end(key)
+        return decision
+
+    def put(self, key, decision: Decision) -> None:
+        entries = self._entries
+        entries[key] = decision
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.hits = self.misses = 0
+
+
+# id(rulebook) -> (weak reference to it, (plan, cache)); see engine._ENGINES for why not a
+# WeakKeyDictionary.
+_PLANS: dict[int, tuple] = {}
+
+
+def plan_for(rulebook) -> tuple[AtomPlan, DecisionCache]:
+    entry = _PLANS.get(id(rulebook))
+    if entry is not None and entry[0]() is rulebook:
+        return entry[1]
+    value = (AtomPlan(rulebook), DecisionCache())
+    key = id(rulebook)
+
+    def forget(ref, key=key):
+        if _PLANS.get(key, (None,))[0] is ref:
+            del _PLANS[key]
+
+    _PLANS[key] = (weakref.ref(rulebook, forget), value)
+    return value
+
+
+def clear_caches() -> None:
+    """Forget every decision (tests that tamper with the engine start from an empty cache)."""
+    for _, (_, cache) in list(_PLANS.values()):
+        cache.clear()
+
+
+def cache_stats() -> tuple[int, int]:
+    """(hits, misses) over every rulebook's cache in this process."""
+    hits = misses = 0
+    for _, (_, cache) in list(_PLANS.values()):
+        hits += cache.hits
+        misses += cache.misses
+    return hits, misses
+
+
+# --------------------------------------------------------------------------- validation
+
+_SLOW = object()
+
+
+class FastValidator:
+    """``Questionnaire.validate`` with each question's coercion compiled for the common case.
+
+    An answer already in its proper type (a JSON true, a whole number in range, a listed choice)
+    is taken as it is; anything else -- text for a number, an unknown question, a missing required
+    answer -- sends the whole mapping to ``Questionnaire.validate``, so every message and every
+    corner stays the questionnaire's own. tests/test_decisions.py checks that both agree.
+    """
+
+    def __init__(self, questionnaire):
+        self.questionnaire = questionnaire
+        self.required = tuple(questionnaire.required)
+        self.coercers = {qid: _fast_coercer(q) for qid, q in questionnaire.questions.items()}
+
+    def validate(self, raw, *, source: str = "answers") -> dict:
+        if type(raw) is dict:
+            coercers = self.coercers
+            answers = {}
+            for key, value in raw.items():
+                coerce = coercers.get(key)
+                if coerce is None:
+                    break
+                if value is None:
+                    continue
+                value = coerce(value)
+                if value is _SLOW:
+                    break
+                answers[key] = value
+            else:
+                for qid in self.required:
+                    if qid not in answers:
+                        break
+                else:
+                    return self.questionnaire.apply_skip_logic(answers)
+        return self.questionnaire.validate(raw, source=source)
+
+
+def _fast_coercer(q):
+    if q.type == "bool":
+        return lambda v: v if v.__class__ is bool else _SLOW
+    if q.type == "choice":
+        fast = frozenset(v for v in q.values if v == v.strip().lower() and v.strip())
+        return lambda v: v if v.__class__ is str and v in fast else _SLOW
+    if q.type == "text":
+        return lambda v: v if v.__class__ is str else _SLOW
+    low = -math.inf if q.min is None else q.min
+    high = math.inf if q.max is None else q.max
+    if q.type == "integer":
+        return lambda v: v if v.__class__ is int and low <= v <= high else _SLOW
+    if q.type == "number":
+        def number(v):
+            cls = v.__class__
+            if (cls is int or (cls is float and math.isfinite(v))) and low <= v <= high:
+                return v
+            return _SLOW
+        return number
+    return lambda v: _SLOW
