@@ -111,26 +111,28 @@ def _csv_rows(path: str, handle, questions) -> Iterator[Row]:
 # --------------------------------------------------------------------------- assessing
 
 _RULEBOOK = None
+_CACHE: bool | None = None  # None: the decision cache unless TRIAGE_NO_CACHE is set
 
 
-def _init_worker(rulebook) -> None:
-    global _RULEBOOK
+def _init_worker(rulebook, cache: bool | None = None) -> None:
+    global _RULEBOOK, _CACHE
     _RULEBOOK = rulebook
+    _CACHE = cache
 
 
 def assess_row(row: Row) -> tuple[str, bool]:
-    """One output line (JSON) for one row, and whether the row was bad."""
-    from .engine import assess
+    """One output line (JSON) for one row, and whether the row was bad. Each process (each
+    worker) has its own decision cache (triage/decisions.py)."""
+    from .engine import assess_json
 
     if row.error is not None:
         return _error_line(row, row.error), True
     try:
-        result = assess(row.answers, _RULEBOOK, source=f"line {row.line}")
+        line = assess_json(row.answers, _RULEBOOK, source=f"line {row.line}",
+                           head={"case_id": row.case_id, "line": row.line}, cache=_CACHE)
     except AnswersError as exc:
         return _error_line(row, exc.message), True
-    record = {"case_id": row.case_id, "line": row.line}
-    record.update(result.to_dict())
-    return json.dumps(record, ensure_ascii=False), False
+    return line, False
 
 
 def _assess_chunk(rows: list) -> list:
@@ -154,7 +156,8 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list]:
 
 
 def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str = "auto",
-              workers: int = 1, progress: bool | None = None) -> BatchSummary:
+              workers: int = 1, progress: bool | None = None,
+              cache: bool | None = None) -> BatchSummary:
     """Assess every row of `input_path` into `output_path`, one JSON line per row, in order.
 
     `workers` processes share the work (0: one per usable CPU core); the output is the same
@@ -175,7 +178,7 @@ def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str 
             progress = sys.stderr.isatty()
         summary = BatchSummary(output=output_path)
         with AtomicTextWriter(output_path) as out:
-            lines = _flatten(_results(rows, rulebook, workers))
+            lines = _flatten(_results(rows, rulebook, workers, cache))
             # An iterable, so that an unknown total (standard input) shows a count, not an error
             with click.progressbar(lines, length=total, label="Assessing", file=sys.stderr,
                                    hidden=not progress, show_pos=True,
@@ -204,19 +207,19 @@ def _flatten(chunks: Iterator[list]) -> Iterator[tuple]:
         yield from chunk
 
 
-def _init_pool_worker(rulebook) -> None:
+def _init_pool_worker(rulebook, cache: bool | None = None) -> None:
     # Ctrl-C reaches every process of the terminal's process group; only the parent should act on
     # it (it stops the pool and leaves the output file untouched), not print a traceback per worker.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _init_worker(rulebook)
+    _init_worker(rulebook, cache)
 
 
-def _results(rows, rulebook, workers) -> Iterator[list]:
+def _results(rows, rulebook, workers, cache: bool | None = None) -> Iterator[list]:
     """The assessed chunks, in input order."""
     if workers <= 1:
-        _init_worker(rulebook)
+        _init_worker(rulebook, cache)
         for chunk in _chunks(rows, CHUNK):
             yield _assess_chunk(chunk)
         return
@@ -224,7 +227,8 @@ def _results(rows, rulebook, workers) -> Iterator[list]:
     from collections import deque
 
     context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
-    with context.Pool(workers, initializer=_init_pool_worker, initargs=(rulebook,)) as pool:
+    with context.Pool(workers, initializer=_init_pool_worker,
+                      initargs=(rulebook, cache)) as pool:
         # At most two chunks per worker in flight, collected in order: every worker stays busy,
         # and memory stays bounded however long the input (Pool.imap would read it all at once).
         pending: deque = deque()

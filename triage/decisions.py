@@ -30,6 +30,8 @@ decision takes about 1.5 KB, so the cache stays under about 50 MB however many c
 """
 from __future__ import annotations
 
+import json
+import json.encoder
 import math
 import os
 import weakref
@@ -43,6 +45,8 @@ from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Unanswere
 DEFAULT_CACHE_SIZE = 32_768
 _MEMO_LIMIT = 4_096  # rendered evidence texts kept per leaf (an answer's value -> its words)
 _NO_FINDINGS: Mapping = {}
+# what json.dumps(text, ensure_ascii=False) writes for a str
+_ENCODE_STR = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
 
 
 def cache_enabled(explicit: bool | None = None) -> bool:
@@ -187,13 +191,14 @@ class Decision:
     that are the case's own (its answers, its unanswered warning-sign questions, the words of its
     reasons, which are rendered from its answers)."""
 
-    __slots__ = ("fired", "findings", "outcome", "reason_plan")
+    __slots__ = ("fired", "findings", "outcome", "reason_plan", "_segments")
 
     def __init__(self, fired, findings, outcome: dict, reason_plan: tuple):
         self.fired = tuple(fired)
         self.findings = {kind: frozenset(values) for kind, values in findings.items()}
         self.outcome = outcome  # urgency, duration_class, red_flags, ... (Assessment fields)
         self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
+        self._segments = None  # the assessment JSON, in pieces (json_line)
 
     def reasons(self, facts) -> list:
         return [Reason(rule_id, reason_text(title, [render(facts) for render in renderers]))
@@ -209,6 +214,58 @@ class Decision:
             posture_signs=list(o["posture_signs"]),
             avoided_stretches=list(o["avoided_stretches"]),
             rulebook_version=o["rulebook_version"], answers=dict(answers))
+
+
+    def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
+        """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
+        without building the Assessment: the parts decided by the conclusions are encoded once
+        per decision, the case's own parts (reasons, unanswered warning signs) per case."""
+        segments = self._segments
+        if segments is None:
+            segments = self._segments = _segments(self.assessment(plan, answers, facts))
+        parts = [f"{_encode_key(key)}: {_encode_value(value)}" for key, value in head.items()]
+        for key, constant in segments:
+            if constant is not None:
+                parts.append(constant)
+            elif key == "reasons":
+                parts.append('"reasons": [' + ", ".join(
+                    f'{{"id": {_encode_str(rule_id)}, "text": '
+                    f'{_encode_str(reason_text(title, [r(facts) for r in renderers]))}}}'
+                    for rule_id, title, renderers in self.reason_plan) + "]")
+            else:  # unanswered_red_flags
+                parts.append('"unanswered_red_flags": [' + ", ".join(
+                    _encode_str(q) for q in plan.red_flag_questions if q not in answers) + "]")
+        return "{" + ", ".join(parts) + "}"
+
+
+# The Assessment fields that are the case's own (everything else follows from the decision).
+# json_line renders these two per case; a field added to Assessment.to_dict() that depends on
+# the answers must be added here (tests/test_decisions.py compares the two paths byte for byte).
+PER_CASE_KEYS = ("reasons", "unanswered_red_flags")
+
+
+def _segments(assessment: Assessment) -> tuple:
+    return tuple((key, None) if key in PER_CASE_KEYS
+                 else (key, f"{_encode_key(key)}: {_encode_value(value)}")
+                 for key, value in assessment.to_dict().items())
+
+
+def _encode_str(text: str) -> str:
+    return _ENCODE_STR(text)
+
+
+def _encode_key(key) -> str:
+    return _ENCODE_STR(key) if isinstance(key, str) else json.dumps(str(key))
+
+
+def _encode_value(value) -> str:
+    if value.__class__ is str:
+        return _ENCODE_STR(value)
+    if value.__class__ is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def make_decision(plan: AtomPlan, rules_by_id, fired, findings, evidence, outcome) -> Decision:

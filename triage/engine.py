@@ -39,6 +39,7 @@ bookkeeping (see each class). benchmarks/bench_batch.py measures the effect.
 """
 from __future__ import annotations
 
+import json
 import weakref
 from typing import Any, Mapping
 
@@ -474,6 +475,44 @@ def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "ans
         decision = decide(valid, rulebook, plan)
         decisions.put(key, decision)
     return decision.assessment(plan, valid, facts)
+
+
+def assess_json(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
+                head: Mapping | None = None, cache: bool | None = None) -> str:
+    """``json.dumps({**head, **assess(...).to_dict()}, ensure_ascii=False)``: one line of
+    `triage batch`. With the cache, written from the decision without building an Assessment."""
+    head = dict(head or {})
+    if not cache_enabled(cache):
+        head.update(assess(answers, rulebook, source=source, cache=False).to_dict())
+        return json.dumps(head, ensure_ascii=False)
+    plan, decisions = plan_for(rulebook)
+    valid = plan.validator.validate(answers, source=source)
+    facts = facts_of(rulebook, valid)
+    key = plan.bits(facts)
+    decision = decisions.get(key)
+    if decision is None:
+        decision = decide(valid, rulebook, plan)
+        decisions.put(key, decision)
+    return decision.json_line(plan, valid, facts, head)
+
+
+def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
+                   cache: bool | None = None) -> dict:
+    """The parts of the assessment that follow from the conclusions (urgency, duration class,
+    red flags, causes, stretches, ...), for `triage rules diff`: no reasons are rendered."""
+    if not cache_enabled(cache):
+        result = assess(answers, rulebook, source=source, cache=False)
+        return {key: getattr(result, key) for key in ("urgency", "duration_class", "red_flags",
+                                                       "causes", "stretches", "posture_signs",
+                                                       "avoided_stretches")}
+    plan, decisions = plan_for(rulebook)
+    valid = plan.validator.validate(answers, source=source)
+    key = plan.bits(facts_of(rulebook, valid))
+    decision = decisions.get(key)
+    if decision is None:
+        decision = decide(valid, rulebook, plan)
+        decisions.put(key, decision)
+    return decision.outcome
 
 
 def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None) -> Decision:

@@ -129,16 +129,14 @@ def _ordered(counter: Counter) -> list:
     return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _outcome(assessment) -> dict:
-    return {k: (getattr(assessment, k) if k in SCALARS else list(getattr(assessment, k)))
-            for k in FIELDS}
-
-
 def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = "auto",
-            old_name: str | None = None, new_name: str | None = None) -> Impact:
-    """Assess every case with both rulebooks and count what changes."""
-    from .batch import _detect_format, _open_text, read_rows
-    from .engine import assess
+            old_name: str | None = None, new_name: str | None = None, workers: int = 1,
+            cache: bool | None = None) -> Impact:
+    """Assess every case with both rulebooks and count what changes.
+
+    `workers` processes share the cases (0: one per usable core), each with its own decision
+    caches; the result is the same whatever their number."""
+    from .batch import _detect_format, _open_text, read_rows, usable_cpus
 
     impact = Impact(old_name or old_rulebook.directory, new_name or new_rulebook.directory,
                     cases_path)
@@ -147,26 +145,16 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
         fmt, source = _detect_format(cases_path, handle, input_format)
         questions = dict(old_rulebook.questionnaire.questions)
         questions.update(new_rulebook.questionnaire.questions)
-        for row in read_rows(cases_path, source, fmt, questions):
+        rows = read_rows(cases_path, source, fmt, questions)
+        workers = workers or usable_cpus()
+        for row, result in _compared(rows, (old_rulebook, new_rulebook, cache), workers):
             impact.cases += 1
-            if row.error is not None:
-                impact.errors.append((row.case_id, row.line, row.error))
+            if result[0] == "error":
+                impact.errors.append((row[0], row[1], result[1]))
                 continue
-            outcomes, error = [], None
-            for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
-                try:
-                    outcomes.append(_outcome(assess(row.answers, rulebook,
-                                                    source=f"{label} rules")))
-                except AnswersError as exc:
-                    error = exc.message
-                    break
-                except RulebookError as exc:  # e.g. the new rules conclude no urgency
-                    error = f"{label} rules: {exc.problem}"
-                    break
-            if error is not None:
-                impact.errors.append((row.case_id, row.line, error))
+            if result[0] == "same":
                 continue
-            old, new = outcomes
+            old, new = result[1], result[2]
             changes = {}
             for key in FIELDS:
                 if old[key] != new[key]:
@@ -177,8 +165,71 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
                     else:
                         impact.added[key].update(v for v in new[key] if v not in old[key])
                         impact.removed[key].update(v for v in old[key] if v not in new[key])
-            if changes:
-                impact.changed.append(CaseChange(row.case_id, row.line, changes))
+            impact.changed.append(CaseChange(row[0], row[1], changes))
     if impact.cases == 0:
         raise TriageError("no cases to compare", file=cases_path)
     return impact
+
+
+CHUNK = 500  # rows sent to a worker at a time
+_SETUP = None  # (old rulebook, new rulebook, cache) in this process
+
+
+def _compare_row(row) -> tuple:
+    """("error", message) | ("same",) | ("changed", old outcome, new outcome) for one row."""
+    from .engine import assess_outcome
+
+    if row.error is not None:
+        return ("error", row.error)
+    old_rulebook, new_rulebook, cache = _SETUP
+    outcomes = []
+    for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
+        try:
+            outcome = assess_outcome(row.answers, rulebook, source=f"{label} rules", cache=cache)
+        except AnswersError as exc:
+            return ("error", exc.message)
+        except RulebookError as exc:  # e.g. the new rules conclude no urgency
+            return ("error", f"{label} rules: {exc.problem}")
+        outcomes.append({k: outcome[k] for k in FIELDS})
+    old, new = outcomes
+    return ("same",) if old == new else ("changed", old, new)
+
+
+def _compare_chunk(rows: list) -> list:
+    return [((row.case_id, row.line), _compare_row(row)) for row in rows]
+
+
+def _init(setup) -> None:
+    global _SETUP
+    _SETUP = setup
+
+
+def _init_pool_worker(setup) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    _init(setup)
+
+
+def _compared(rows, setup, workers: int):
+    """(case id, line) and the comparison of each row, in input order."""
+    from .batch import _chunks
+
+    if workers <= 1:
+        _init(setup)
+        for row in rows:
+            yield (row.case_id, row.line), _compare_row(row)
+        return
+    import multiprocessing
+    import sys
+    from collections import deque
+
+    context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
+    with context.Pool(workers, initializer=_init_pool_worker, initargs=(setup,)) as pool:
+        pending: deque = deque()
+        for chunk in _chunks(rows, CHUNK):
+            pending.append(pool.apply_async(_compare_chunk, (chunk,)))
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()

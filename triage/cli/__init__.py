@@ -11,7 +11,8 @@ import json
 
 import click
 
-from .common import fail_on_input_errors, load_answers, load_rules, rules_option, run_main
+from .common import (cache_choice, cache_option, fail_on_input_errors, load_answers, load_rules,
+                     rules_option, run_main)
 
 # name -> "module:attribute", imported on first use
 LAZY_COMMANDS = {
@@ -65,14 +66,15 @@ def main_group():
               help="text: readable in a terminal; json: the contract's assessment; "
                    "html/markdown: the full report.")
 @rules_option
+@cache_option
 @fail_on_input_errors
-def assess(answers, output_format, rules_dir):
+def assess(answers, output_format, rules_dir, no_cache):
     """Assess one answers file (JSON or YAML; '-' reads standard input)."""
     from ..engine import assess as run_assessment
 
     rulebook = load_rules(rules_dir)
     valid = load_answers(answers, rulebook)
-    result = run_assessment(valid, rulebook, source=answers)
+    result = run_assessment(valid, rulebook, source=answers, cache=cache_choice(no_cache))
     if output_format == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif output_format == "text":
@@ -100,14 +102,15 @@ def assess(answers, output_format, rules_dir):
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only when standard error is a terminal).")
 @rules_option
+@cache_option
 @fail_on_input_errors
-def batch(input_path, output_path, input_format, workers, progress, rules_dir):
+def batch(input_path, output_path, input_format, workers, progress, rules_dir, no_cache):
     """Assess every row of a JSONL or CSV file (one column per question id, optional case_id)."""
     from ..batch import run_batch
 
     rulebook = load_rules(rules_dir)
     summary = run_batch(input_path, output_path, rulebook, input_format=input_format,
-                        workers=workers, progress=progress)
+                        workers=workers, progress=progress, cache=cache_choice(no_cache))
     click.echo(summary.message(), err=True)
     if summary.errors:
         raise click.exceptions.Exit(2)

@@ -37,6 +37,21 @@ def rules_option(function):
         help="Directory of rule files to use instead of the shipped ones.")(function)
 
 
+def cache_option(function):
+    """--no-cache: every case through the engine (the same output, slower); TRIAGE_NO_CACHE=1
+    does the same for every command."""
+    return click.option(
+        "--no-cache", "no_cache", is_flag=True, default=False,
+        help="Run every case through the rule engine instead of reusing the decision for an "
+             "answer pattern already seen (same output; for checking). Also: TRIAGE_NO_CACHE=1."
+    )(function)
+
+
+def cache_choice(no_cache: bool):
+    """The `cache` argument of the library for a command's --no-cache flag."""
+    return False if no_cache else None
+
+
 def load_rules(rules_dir):
     from ..rulebook import load_rulebook
 

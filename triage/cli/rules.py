@@ -13,7 +13,8 @@ import textwrap
 
 import click
 
-from .common import fail_on_input_errors, load_answers, load_rules, rules_option
+from .common import (cache_choice, cache_option, fail_on_input_errors, load_answers, load_rules,
+                     rules_option)
 from ..errors import EXIT_INVALID, TriageError
 
 WIDTH = 88
@@ -271,8 +272,12 @@ def _show(value) -> str:
               show_default=True)
 @click.option("--max-cases", type=click.IntRange(min=0), default=100, show_default=True,
               help="Changed cases to list in the text output (0: all).")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes to use; 0 means one per CPU core.")
+@cache_option
 @fail_on_input_errors
-def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases):
+def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases, workers,
+         no_cache):
     """What changing the rules from OLD_DIR to NEW_DIR would change for a set of cases: how many
     change urgency, duration class, red flags, causes or stretches, and which."""
     from ..impact import compare
@@ -280,7 +285,8 @@ def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases):
     old_rulebook = load_rules(old_dir)
     new_rulebook = load_rules(new_dir)
     impact = compare(old_rulebook, new_rulebook, cases_path, input_format=input_format,
-                     old_name=old_dir, new_name=new_dir)
+                     old_name=old_dir, new_name=new_dir, workers=workers,
+                     cache=cache_choice(no_cache))
     if output_format == "json":
         click.echo(json.dumps(impact.to_dict(), indent=2, ensure_ascii=False))
     else:
