@@ -5,6 +5,7 @@ used, so that `triage assess` starts quickly.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -28,6 +29,31 @@ LAZY_COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs. `triage --help` lists the lazy
+    commands from the first line of their docstrings, read from the source files without
+    importing them, so that it imports neither the engine nor the web stack."""
+
+    def format_commands(self, ctx, formatter):
+        # click.Group.format_commands, with each lazy command stood in for by a click.Command
+        # carrying its docstring, so the listing is exactly what importing them would show
+        commands = []
+        for name in self.list_commands(ctx):
+            command = None
+            if name in LAZY_COMMANDS and name not in self.commands:
+                text = _lazy_help(LAZY_COMMANDS[name])
+                if text is not None:
+                    command = click.Command(name, help=text)
+            if command is None:
+                command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            commands.append((name, command))
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit))
+                                    for name, command in commands])
+
     def list_commands(self, ctx):
         lazy = [name for name, target in LAZY_COMMANDS.items()
                 if importlib.util.find_spec(target.split(":")[0]) is not None]
@@ -41,6 +67,32 @@ class LazyGroup(click.Group):
                 return None
             command = getattr(importlib.import_module(module_name), attribute)
         return command
+
+
+def _lazy_help(target: str) -> str | None:
+    """The docstring of a lazy command, read from its module's source (never imported)."""
+    import ast
+
+    module_name, attribute = target.split(":")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    tree = _parsed(spec.origin)
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == attribute:
+            return ast.get_docstring(node)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: str):
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return ast.parse(handle.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},

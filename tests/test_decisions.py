@@ -1,0 +1,303 @@
+"""The decision cache (triage/decisions.py) changes no output: proof of exactness.
+
+* Byte-identical JSON, cached and uncached, on every clinical vignette and on 100,000 generated
+  cases of each benchmark workload (benchmarks/workloads.py: realistic and uniform). The uncached
+  path runs the experta engine and the cross-check on every case, about a millisecond each, so
+  the generated cases are shared out over two processes (the CI machine's two cores); each
+  process compares both paths on its share, with its own cache, as a `triage batch` worker does.
+  TRIAGE_EXACTNESS_CASES sets another count (e.g. 1000 while iterating).
+* Two cases with the same atom vector get the same fired rules and conclusions, each decided by
+  the engine and cross-checked (hypothesis).
+* The compiled validation agrees with the questionnaire's own, message for message.
+* The cache is bounded, and every distinct pattern it stores went through the cross-check.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from triage import decisions, engine
+from triage.conditions import AnswerTest
+from triage.errors import AnswersError
+from triage.rulebook import load_rulebook
+from triage.vignettes import load_vignettes
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workloads import generate  # noqa: E402  (the benchmarks' own generators)
+
+SHIPPED = load_rulebook()
+CASES = int(os.environ.get("TRIAGE_EXACTNESS_CASES", "100000"))
+
+
+def _line(answers, rulebook, cache, n=0):
+    return engine.assess_json(answers, rulebook, source="test", cache=cache,
+                              head={"case_id": f"case-{n}", "line": n})
+
+
+# --------------------------------------------------------------------------- byte for byte
+
+def test_every_vignette_gives_the_same_bytes_cached_and_uncached():
+    vignettes = load_vignettes(ROOT / "tests" / "cases")
+    assert len(vignettes) > 50
+    for _ in range(2):  # the second round is served from the cache
+        for n, vignette in enumerate(vignettes):
+            uncached = _line(vignette.answers, SHIPPED, False, n)
+            assert _line(vignette.answers, SHIPPED, True, n) == uncached, vignette.id
+            assert (json.dumps(engine.assess(vignette.answers, SHIPPED).to_dict())
+                    == json.dumps(engine.assess(vignette.answers, SHIPPED, cache=False)
+                                  .to_dict())), vignette.id
+    hits, misses = decisions.cache_stats()
+    assert hits > misses  # the second round really did come from the cache
+
+
+def _compare_share(job) -> tuple:
+    """(cases, mismatches, first mismatch, cache hits) for one process's share of a workload."""
+    workload, share, shares, count = job
+    rulebook = load_rulebook()
+    cases = generate(workload, rulebook.questionnaire, count, seed=2026)
+    mismatches, first = 0, None
+    for n in range(share, count, shares):
+        cached = _line(cases[n], rulebook, True, n)
+        uncached = _line(cases[n], rulebook, False, n)
+        if cached != uncached:
+            mismatches += 1
+            first = first or (cases[n], cached, uncached)
+    return len(range(share, count, shares)), mismatches, first, decisions.cache_stats()[0]
+
+
+@pytest.mark.parametrize("workload", ["realistic", "uniform"])
+def test_generated_cases_give_the_same_bytes_cached_and_uncached(workload):
+    shares = 2
+    context = multiprocessing.get_context("fork")
+    with context.Pool(shares) as pool:
+        results = pool.map(_compare_share, [(workload, s, shares, CASES) for s in range(shares)])
+    assert sum(r[0] for r in results) == CASES
+    for _, mismatches, first, _ in results:
+        assert mismatches == 0, first
+    assert sum(r[3] for r in results) > 0  # some cases were served from the cache
+
+
+def test_an_emergency_found_by_the_cache_reads_its_own_answers():
+    """The cached decision is shared; the words of the reasons are the case's own."""
+    calm = {"age": 30, "duration_weeks": 2, "trauma": "none", "saddle_numbness": True}
+    first = engine.assess(calm, SHIPPED)
+    second = engine.assess({**calm, "duration_weeks": 3}, SHIPPED)  # same atoms: a cache hit
+    assert decisions.cache_stats() == (1, 1)
+    assert first.urgency == second.urgency == "emergency"
+    assert [r.id for r in first.reasons] == [r.id for r in second.reasons]
+    assert "duration weeks: 2" in " ".join(r.text for r in first.reasons)
+    assert "duration weeks: 3" in " ".join(r.text for r in second.reasons)
+    assert second.answers["duration_weeks"] == 3
+
+
+# --------------------------------------------------------------------------- same atoms, same rules
+
+def _thresholds() -> dict:
+    """question -> the numbers its atoms compare with."""
+    out: dict = {}
+    for leaf in decisions.rule_atoms(SHIPPED.active_rules):
+        if isinstance(leaf, AnswerTest) and leaf.op in (">=", ">", "<", "<="):
+            out.setdefault(leaf.question, set()).add(leaf.operand)
+    return out
+
+
+THRESHOLDS = _thresholds()
+QUESTIONS = SHIPPED.questionnaire.questions
+
+
+def _values_of(q):
+    if q.type == "bool":
+        return st.booleans()
+    if q.type == "choice":
+        return st.sampled_from(q.values)
+    if q.type == "text":
+        return st.sampled_from(["", "sore after gardening"])
+    low = 0 if q.min is None else q.min
+    high = 120 if q.max is None else q.max
+    near = sorted({v for t in THRESHOLDS.get(q.id, ()) for v in (t - 1, t, t + 1)
+                   if low <= v <= high} | {low, high})
+    if q.type == "integer":
+        return st.one_of(st.sampled_from([int(v) for v in near]),
+                         st.integers(int(low), int(high)))
+    return st.one_of(st.sampled_from(near), st.floats(low, high, allow_nan=False))
+
+
+@st.composite
+def cases(draw):
+    answers = {}
+    for q in QUESTIONS.values():
+        if q.required or draw(st.booleans()):
+            answers[q.id] = draw(_values_of(q))
+    return answers
+
+
+@st.composite
+def same_atoms_pairs(draw):
+    """A case and another with each number moved within the same interval of its thresholds,
+    optional answers added or dropped where no atom reads them, and the text changed."""
+    first = draw(cases())
+    second = dict(first)
+    for qid, value in first.items():
+        q = QUESTIONS[qid]
+        if q.type in ("integer", "number"):
+            cuts = sorted(THRESHOLDS.get(qid, ()))
+            low = max([c for c in cuts if c <= value], default=q.min if q.min is not None else 0)
+            above = [c for c in cuts if c > value]
+            high = (min(above) - (1 if q.type == "integer" else 1e-6) if above
+                    else (q.max if q.max is not None else 120))
+            if q.type == "integer":
+                second[qid] = draw(st.integers(int(low), int(high)))
+            else:
+                second[qid] = draw(st.floats(low, high, allow_nan=False))
+        elif q.type == "text":
+            second[qid] = draw(st.sampled_from(["", "worse when sitting"]))
+    return first, second
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.filter_too_much])
+@given(same_atoms_pairs())
+def test_cases_with_the_same_atom_vector_fire_the_same_rules(pair):
+    first, second = pair
+    plan = decisions.plan_for(SHIPPED)[0]
+    valid = [SHIPPED.questionnaire.validate(case) for case in pair]
+    vectors = [plan.bits(decisions.facts_of(SHIPPED, v)) for v in valid]
+    assume(vectors[0] == vectors[1])  # a derived quantity may still differ; most pairs agree
+    decided = [engine.decide(v, SHIPPED, plan) for v in valid]  # engine + cross-check, each
+    assert decided[0].fired == decided[1].fired
+    assert decided[0].findings == decided[1].findings
+    assert decided[0].outcome == decided[1].outcome
+    # and the second case, served from the first one's decision, reads as if decided itself
+    decisions.clear_caches()
+    engine.assess(first, SHIPPED)
+    assert (json.dumps(engine.assess(second, SHIPPED).to_dict())
+            == json.dumps(engine.assess(second, SHIPPED, cache=False).to_dict()))
+
+
+def test_the_atoms_cover_every_leaf_that_reads_the_case():
+    """Generic over the grammar: every leaf of every active rule is either an atom or a test of a
+    conclusion (which the atoms decide through the rules)."""
+    from triage.conditions import CountTest, FindingTest, iter_leaves
+
+    atoms = set(decisions.rule_atoms(SHIPPED.active_rules))
+    for rule in SHIPPED.active_rules:
+        for leaf in iter_leaves(rule.when):
+            assert leaf in atoms or isinstance(leaf, (FindingTest, CountTest)), (rule.id, leaf)
+    assert len(atoms) < 63 or True  # any count works: the vector is a Python int
+
+
+# --------------------------------------------------------------------------- validation
+
+RAW_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 200),
+                       st.floats(-5, 200), st.sampled_from([float("nan"), float("inf")]),
+                       st.sampled_from(["", " ", "yes", "no", "None", "Gradual", "gradual ",
+                                        "none", "minor", "major", "42", "4.5", "x",
+                                        "below_knee", "female"]),
+                       st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(QUESTIONS) + ["agee", "Fever"]), RAW_VALUES))
+def test_the_compiled_validation_agrees_with_the_questionnaire(raw):
+    validator = decisions.FastValidator(SHIPPED.questionnaire)
+    try:
+        expected = SHIPPED.questionnaire.validate(dict(raw), source="x")
+    except AnswersError as exc:
+        with pytest.raises(AnswersError) as caught:
+            validator.validate(dict(raw), source="x")
+        assert caught.value.message == exc.message
+        return
+    got = validator.validate(dict(raw), source="x")
+    assert got == expected
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+# --------------------------------------------------------------------------- the cache itself
+
+def test_the_cache_is_bounded_and_drops_the_least_recently_used():
+    cache = decisions.DecisionCache(size=3)
+    for key in range(3):
+        cache.put(key, f"decision {key}")
+    assert cache.get(0) == "decision 0"  # 0 is now the most recently used
+    cache.put(3, "decision 3")
+    assert len(cache) == 3
+    assert cache.get(1) is None and cache.get(0) == "decision 0"
+
+
+def test_every_distinct_pattern_goes_through_the_cross_check(monkeypatch):
+    seen = []
+    original = engine._cross_check
+
+    def counting(*args, **kwargs):
+        seen.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_cross_check", counting)
+    cases = generate("realistic", SHIPPED.questionnaire, 300, seed=7)
+    for case in cases:
+        engine.assess(case, SHIPPED)
+    plan = decisions.plan_for(SHIPPED)[0]
+    distinct = {plan.bits(decisions.facts_of(SHIPPED, SHIPPED.questionnaire.validate(c)))
+                for c in cases}
+    assert len(seen) == len(distinct) == decisions.cache_stats()[1]
+
+
+def test_no_cache_switch_sends_every_case_through_the_engine(monkeypatch):
+    monkeypatch.setenv("TRIAGE_NO_CACHE", "1")
+    calm = {"age": 30, "duration_weeks": 2, "trauma": "none"}
+    engine.assess(calm, SHIPPED)
+    engine.assess(calm, SHIPPED)
+    assert decisions.cache_stats() == (0, 0)
+
+
+# --------------------------------------------------------------------------- start-up and logging
+
+def _python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_importing_the_engine_leaves_the_programs_logging_alone():
+    out = _python("import logging, triage.engine as e, triage.decisions\n"
+                  "root = logging.getLogger()\n"
+                  "e.assess({'age': 30, 'duration_weeks': 2, 'trauma': 'none'},"
+                  " e.load_rulebook() if hasattr(e, 'load_rulebook') else"
+                  " __import__('triage').load_rulebook())\n"
+                  "import experta.watchers as w\n"
+                  "print(len(root.handlers), root.level,"
+                  " any(getattr(w, n).propagate for n in w.ALL))")
+    assert out == f"0 {30} False"  # no handler added, WARNING as Python left it, nothing leaks
+
+
+def test_help_does_not_import_the_engine():
+    out = _python("import sys\nsys.argv = ['triage', '--help']\n"
+                  "from triage.cli import main_group\n"
+                  "try:\n    main_group.main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+                  "print(sorted(m for m in sys.modules if m.startswith(('experta', 'triage.engine',"
+                  " 'triage.rulebook', 'yaml', 'sqlalchemy'))))")
+    assert out.splitlines()[-1] == "[]"
+
+
+def test_help_lists_the_lazy_commands_as_their_own_help_would():
+    """`triage --help` reads the lazy commands' docstrings from source; the listing must be what
+    importing them would show."""
+    import click
+
+    from triage.cli import LAZY_COMMANDS, _lazy_help, main_group
+
+    for name, target in LAZY_COMMANDS.items():
+        command = main_group.get_command(click.Context(main_group), name)
+        assert command is not None, name
+        assert (click.Command(name, help=_lazy_help(target)).get_short_help_str(300)
+                == command.get_short_help_str(300)), name
