@@ -301,3 +301,51 @@ def test_help_lists_the_lazy_commands_as_their_own_help_would():
         assert command is not None, name
         assert (click.Command(name, help=_lazy_help(target)).get_short_help_str(300)
                 == command.get_short_help_str(300)), name
+
+
+# --------------------------------------------------------------------------- the rulebook on disk
+
+def test_the_rulebook_cache_returns_what_the_rule_files_say(tmp_path, monkeypatch):
+    import shutil
+
+    from triage import rules_cache
+    from triage.rulebook import _load
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path / "cache"))
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    built = []
+
+    def build():
+        built.append(1)
+        return _load(rules)
+
+    first = rules_cache.load(rules, build)
+    second = rules_cache.load(rules, build)
+    assert len(built) == 1  # the second came from the cache...
+    assert second == first and second.rules == first.rules  # ...and is the same rulebook
+    assert [r.when for r in second.rules] == [r.when for r in first.rules]
+    # editing a rule file is a new key: the files are read again
+    meta = rules / "rulebook.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    rules_cache.load(rules, build)
+    assert len(built) == 2
+
+
+def test_the_rulebook_cache_never_unpickles_anything_but_a_rulebook(tmp_path, monkeypatch):
+    import pickle
+
+    from triage import rules_cache
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
+    rules = ROOT / "rules"
+    path = tmp_path / f"rulebook-{rules_cache._key(rules.resolve())}.pickle"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    path.write_bytes(pickle.dumps(Evil()))
+    rulebook = rules_cache.load(rules.resolve(), lambda: "read from the YAML")
+    assert rulebook == "read from the YAML"
+    assert not (tmp_path / "pwned").exists()

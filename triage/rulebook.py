@@ -187,7 +187,9 @@ def finding_values(labels, stretches) -> dict:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(directory: str, _stamp) -> Rulebook:
-    return _load(Path(directory))
+    from . import rules_cache  # the checked rulebook kept on disk, keyed by the files' content
+
+    return rules_cache.load(Path(directory), lambda: _load(Path(directory)))
 
 
 def _stamp(directory: Path) -> tuple:
