@@ -446,24 +446,28 @@ def test_the_emergency_safety_net_is_in_every_report(fmt, answers):
 def test_the_cross_check_uses_its_own_evaluator_not_the_engines_compiled_tests(monkeypatch):
     """A bug in the engine's compiled tests (here: 'chest pain' never read) must be caught by the
     plain-Python cross-check, which is only possible if the check does not use them too."""
-    from triage import engine
+    from triage import decisions, engine
     from triage.engine import EngineInconsistency
 
-    real = engine._compile_answer_test
+    # The engine reads a case through its atoms (triage/decisions.py), one compiled test each:
+    # blind the one for chest pain.
+    real = decisions._compile_atom
 
-    def blind(node):
-        if node.question == "chest_pain":
-            return lambda answers, findings: False
-        return real(node)
+    def blind(leaf):
+        if getattr(leaf, "question", None) == "chest_pain":
+            return lambda facts: False
+        return real(leaf)
 
-    monkeypatch.setattr(engine, "_compile_answer_test", blind)
+    monkeypatch.setattr(decisions, "_compile_atom", blind)
     engine._ENGINES.clear()
+    decisions._PLANS.clear()
     rulebook = load_rulebook(RULEBOOK.directory)
     try:
         with pytest.raises(EngineInconsistency, match="RF-CHEST-01"):
             assess(reassuring_base(chest_pain=True), rulebook)
     finally:
         engine._ENGINES.clear()
+        decisions._PLANS.clear()
 
 
 @pytest.mark.parametrize("answers, words", [
