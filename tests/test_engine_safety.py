@@ -519,3 +519,31 @@ def test_rules_directory_fixture_is_isolated(synthetic_rulebook):
     # the synthetic rules are a copy: the shipped rules directory was not touched
     assert Path(synthetic_rulebook.directory) != rules_dir().resolve()
     assert not any(r.id.startswith("DEFAULT-") for r in SHIPPED.rules)
+
+
+def test_threads_assessing_at_once_get_the_same_results_as_one_at_a_time():
+    # triage serve assesses in its request threads; the engine's working memory is shared, so
+    # without taking turns a case reads another's facts (the cross-check then raises)
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triage.engine import assess
+    from triage.rulebook import load_rulebook
+
+    import importlib.util
+    from pathlib import Path
+
+    # benchmarks/cases.py: random valid answer sets, warning signs now and then
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "cases.py"
+    spec = importlib.util.spec_from_file_location("bench_cases", path)
+    generated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generated)
+    rulebook = load_rulebook()
+    rng = random.Random(7)
+    answer_sets = [generated.random_answers(rulebook.questionnaire, rng) for _ in range(300)]
+    for cache in (False, True):  # the engine itself, and the decision cache in front of it
+        alone = [assess(a, rulebook, cache=cache).to_dict() for a in answer_sets]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            together = list(pool.map(lambda a: assess(a, rulebook, cache=cache).to_dict(),
+                                     answer_sets))
+        assert together == alone

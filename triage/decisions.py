@@ -35,6 +35,7 @@ import json.encoder
 import math
 import os
 import weakref
+import threading
 from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
@@ -277,11 +278,13 @@ def make_decision(plan: AtomPlan, rules_by_id, fired, findings, evidence, outcom
 
 
 class DecisionCache:
-    """A bounded least-recently-used map from atom vector to Decision."""
+    """A bounded least-recently-used map from atom vector to Decision. Safe to share between
+    threads (triage serve's request threads): a lookup and its reordering are one step."""
 
     def __init__(self, size: int | None = None):
         self.size = size or cache_size()
         self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -289,24 +292,27 @@ class DecisionCache:
         return len(self._entries)
 
     def get(self, key):
-        entries = self._entries
-        decision = entries.get(key)
-        if decision is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        entries.move_to_end(key)
-        return decision
+        with self._lock:
+            entries = self._entries
+            decision = entries.get(key)
+            if decision is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            entries.move_to_end(key)
+            return decision
 
     def put(self, key, decision: Decision) -> None:
-        entries = self._entries
-        entries[key] = decision
-        if len(entries) > self.size:
-            entries.popitem(last=False)
+        with self._lock:
+            entries = self._entries
+            entries[key] = decision
+            if len(entries) > self.size:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._entries.clear()
-        self.hits = self.misses = 0
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
 
 
 # id(rulebook) -> (weak reference to it, (plan, cache)); see engine._ENGINES for why not a

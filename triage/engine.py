@@ -40,6 +40,7 @@ bookkeeping (see each class). benchmarks/bench_batch.py measures the effect.
 from __future__ import annotations
 
 import json
+import threading
 import weakref
 from typing import Any, Mapping
 
@@ -420,6 +421,8 @@ def engine_for(rulebook: Rulebook):
     if entry is not None and entry[0]() is rulebook:
         return entry[1]
     engine = build_engine_class(rulebook)()
+    # one engine holds one case at a time: threads (the web server's request threads) take turns
+    engine.case_lock = threading.Lock()
     key = id(rulebook)
 
     def forget(ref, key=key):
@@ -439,18 +442,19 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
     one bit per test of the answers, or of a derived quantity such as the age at onset
     (``Rulebook.with_derived``), that some rule makes."""
     engine = engine_for(rulebook)
-    engine.reset()
-    engine.start_case()
-    plan = plan_for(rulebook)[0]
-    engine.declare(Answers(atoms=plan.bits(facts_of(rulebook, answers))))
-    engine.run()
-    findings = engine.findings
-    for stratum, kinds in engine.snapshots:
-        engine.declare(Snapshot(stratum=stratum - 1,
-                                **{kind: frozenset(findings[kind]) for kind in kinds
-                                   if kind in findings}))
+    with engine.case_lock:  # the engine's working memory is shared: one case at a time
+        engine.reset()
+        engine.start_case()
+        plan = plan_for(rulebook)[0]
+        engine.declare(Answers(atoms=plan.bits(facts_of(rulebook, answers))))
         engine.run()
-    return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
+        findings = engine.findings
+        for stratum, kinds in engine.snapshots:
+            engine.declare(Snapshot(stratum=stratum - 1,
+                                    **{kind: frozenset(findings[kind]) for kind in kinds
+                                       if kind in findings}))
+            engine.run()
+        return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
 
 
 def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
