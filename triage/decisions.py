@@ -143,7 +143,9 @@ class AtomPlan:
         if _reads_conclusions(leaf):  # decided by the conclusions: the same words every time
             text = describe_evidence(evidence)
             return lambda facts: text
-        key = (leaf, evidence.held, evidence.negated)
+        # by identity: the leaves live as long as the rulebook, and hashing a leaf hashes its
+        # whole tree (an "unanswered" leaf lists every warning-sign question)
+        key = (id(leaf), evidence.held, evidence.negated)
         found = self._renderers.get(key)
         if found is None:
             found = self._renderers[key] = _answer_renderer(leaf, evidence.held,
@@ -222,8 +224,14 @@ class Decision:
         without building the Assessment: the parts decided by the conclusions are encoded once
         per decision, the case's own parts (reasons, unanswered warning signs) per case."""
         segments = self._segments
-        if segments is None:
-            segments = self._segments = _segments(self.assessment(plan, answers, facts))
+        if segments is None:  # the case's own parts are left empty: they are slots here
+            o = self.outcome
+            segments = self._segments = _segments(Assessment(
+                urgency=o["urgency"], duration_class=o["duration_class"],
+                red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
+                reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
+                avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
+                answers=answers))
         parts = [f"{_encode_key(key)}: {_encode_value(value)}" for key, value in head.items()]
         for key, constant in segments:
             if constant is not None:
