@@ -135,6 +135,8 @@ def main(argv=None) -> None:
                 outputs.append(out)
                 rows.append((workload, f"batch --workers {workers}", len(cases), wall, cpu,
                              rss, ratio, wall / len(cases) / plain))
+                print(f"  ({workload}, --workers {workers}: {len(cases) / wall:,.0f} cases/s, "
+                      f"{len(cases) / cpu:,.0f} per CPU-second)", file=sys.stderr, flush=True)
             if any(o.read_bytes() != outputs[0].read_bytes() for o in outputs[1:]):
                 raise SystemExit("different --workers values wrote different output")
             if args.uncached:
