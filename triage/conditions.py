@@ -560,19 +560,41 @@ def _or_list(values) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def describe_evidence(evidence: Evidence) -> str:
-    """What an answer or conclusion was, for a reason sentence: 'saddle numbness: yes'."""
+def question_words(qid: str, questions: Mapping | None = None) -> str:
+    """A question as a person reads it in a sentence: its label from rules/questionnaire.yaml in
+    lower case ('weeks of pain', 'injects drugs'), else its id in words."""
+    question = (questions or {}).get(qid)
+    label = getattr(question, "label", "") or qid.replace("_", " ")
+    return label[:1].lower() + label[1:]
+
+
+def answer_words(qid: str, value, questions: Mapping | None = None) -> str:
+    """An answer in a sentence: yes/no, the number, or a choice's label up to its first colon
+    ('below the knee', 'a major one'), else the value in words."""
+    question = (questions or {}).get(qid)
+    if question is not None and getattr(question, "type", None) == "choice":
+        label = dict(question.choices).get(value)
+        if label:
+            label = label.split(":", 1)[0].strip()
+            return label[:1].lower() + label[1:]
+    return show_value(value)
+
+
+def describe_evidence(evidence: Evidence, questions: Mapping | None = None) -> str:
+    """What an answer or conclusion was, for a reason sentence: 'saddle numbness: yes',
+    'weeks of pain: 2'. With the questionnaire's questions, answers are named by their labels."""
     leaf = evidence.leaf
     if isinstance(leaf, AnswerTest):
-        name = leaf.question.replace("_", " ")
+        name = question_words(leaf.question, questions)
         if evidence.seen is None:
             return f"{name}: not answered"
-        return f"{name}: {show_value(evidence.seen)}"
+        return f"{name}: {answer_words(leaf.question, evidence.seen, questions)}"
     if isinstance(leaf, Unanswered):
         missing = evidence.seen or ()
         if missing:
-            return "not answered: " + ", ".join(q.replace("_", " ") for q in missing)
-        return "all of " + ", ".join(q.replace("_", " ") for q in leaf.questions) + " answered"
+            return "not answered: " + ", ".join(question_words(q, questions) for q in missing)
+        return "all of " + ", ".join(question_words(q, questions) for q in leaf.questions) \
+            + " answered"
     if isinstance(leaf, FindingTest):
         kind = leaf.kind.replace("_", " ")
         if leaf.values is None:

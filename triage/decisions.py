@@ -133,6 +133,7 @@ class AtomPlan:
             return vector
         self.bits = bits
         questionnaire = rulebook.questionnaire
+        self.questions = questionnaire.questions  # reasons name answers by their labels
         self.red_flag_questions = tuple(questionnaire.red_flag_questions)
         self._renderers: dict = {}
         self.validator = FastValidator(questionnaire)
@@ -141,7 +142,7 @@ class AtomPlan:
         """A function of the case's facts giving this supporting leaf's words, for a reason."""
         leaf = evidence.leaf
         if _reads_conclusions(leaf):  # decided by the conclusions: the same words every time
-            text = describe_evidence(evidence)
+            text = describe_evidence(evidence, self.questions)
             return lambda facts: text
         # by identity: the leaves live as long as the rulebook, and hashing a leaf hashes its
         # whole tree (an "unanswered" leaf lists every warning-sign question)
@@ -149,11 +150,11 @@ class AtomPlan:
         found = self._renderers.get(key)
         if found is None:
             found = self._renderers[key] = _answer_renderer(leaf, evidence.held,
-                                                            evidence.negated)
+                                                            evidence.negated, self.questions)
         return found
 
 
-def _answer_renderer(leaf, held: bool, negated: bool):
+def _answer_renderer(leaf, held: bool, negated: bool, questions=None):
     """describe_evidence for this leaf with the case's own answer, memoised by that answer."""
     if isinstance(leaf, AnswerTest):
         question = leaf.question
@@ -173,8 +174,8 @@ def _answer_renderer(leaf, held: bool, negated: bool):
         except KeyError:
             pass
         except TypeError:  # an unhashable value: just describe it
-            return describe_evidence(Evidence(leaf, held, seen, negated))
-        text = describe_evidence(Evidence(leaf, held, seen, negated))
+            return describe_evidence(Evidence(leaf, held, seen, negated), questions)
+        text = describe_evidence(Evidence(leaf, held, seen, negated), questions)
         if len(memo) < _MEMO_LIMIT:
             memo[seen] = text
         return text

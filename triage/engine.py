@@ -590,6 +590,7 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
     outcome = _outcome(rulebook, findings)
     reasons = []
     rules_by_id = engine_for(rulebook).rules_by_id
+    questions = rulebook.questionnaire.questions  # reasons name answers by their labels
     for rule_id in fired:
         rule = rules_by_id[rule_id]
         if evidence is not None and rule_id in evidence:
@@ -598,7 +599,7 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
             _, leaves = evaluate_with_evidence(rule.when, rulebook.with_derived(answers),
                                                findings)
         reasons.append(Reason(rule.id, reason_text(
-            rule.title, [describe_evidence(e) for e in leaves if e.supports])))
+            rule.title, [describe_evidence(e, questions) for e in leaves if e.supports])))
     red_flag_questions = rulebook.questionnaire.red_flag_questions
     return Assessment(
         reasons=reasons,
