@@ -60,27 +60,88 @@ class Assessment:
         }
 
 
-def format_text(assessment: Assessment, rulebook) -> str:
-    """Readable in a terminal, urgency first."""
+def terminal_width() -> int:
+    """The width to wrap terminal text to: the terminal's (or $COLUMNS), 40 to 100 columns, less
+    two so that a line never touches the edge. 78 when it cannot be told (e.g. piped)."""
+    import shutil
+
+    return max(38, min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+
+
+def _wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, initial_indent=indent,
+                         subsequent_indent=indent if hang is None else hang,
+                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+
+
+def format_text(assessment: Assessment, rulebook, *, width: int | None = None,
+                source: str | None = None) -> str:
+    """Readable in a terminal, urgency first, wrapped to `width` (default: the terminal's).
+    `source` is the answers file, named in the hint to print the full report."""
+    from . import wording
+
     a = assessment
-    lines = [URGENCY_WORDS[a.urgency], ""]
-    lines.append(f"Duration:      {a.duration_class} - {rulebook.label('duration_class', a.duration_class)}")
+    width = width or terminal_width()
+    col = 15 if width >= 60 else 0  # labels in a column, or (narrow) each on its own line
+    out: list[str] = []
+
+    def field_(label: str, values: list[str]) -> None:
+        if not col:
+            out.append(f"{label}:")
+        for n, value in enumerate(values):
+            head = (f"{label}:".ljust(col) if n == 0 else " " * col) if col else "  "
+            number = len(value.split(" ", 1)[0]) + 1 if value[:1].isdigit() else 0
+            out.extend(_wrap(value, width, head, " " * (max(col, 2) + number)))
+
+    out += _wrap(URGENCY_WORDS[a.urgency], width)
+    out.append("")
+    duration = f"{a.duration_class} ({rulebook.label('duration_class', a.duration_class)})"
+    note = wording.duration_note(a)
+    field_("Duration", [duration + (f"; {note}" if note else "")])
     if a.red_flags:
-        lines.append("Red flags:     " + "; ".join(rulebook.label("red_flag", f) for f in a.red_flags))
-    if a.unanswered_red_flags:
-        lines.append("Unanswered warning-sign questions (treated as unknown, not as no): "
-                     + ", ".join(q.replace("_", " ") for q in a.unanswered_red_flags))
-    lines.append("Likely causes: " + "; ".join(rulebook.label("cause", c) for c in a.causes))
-    if "muscle_imbalance" in a.causes:
-        lines.append("               (muscle imbalance is a possible contributing factor, "
-                     "not a diagnosis)")
+        field_("Warning signs", ["; ".join(rulebook.label("red_flag", f) for f in a.red_flags)])
+    unanswered = wording.unanswered_note(a, rulebook)
+    causes = []
+    if a.red_flags:
+        causes.append("first, the warning sign" + ("s" if len(a.red_flags) > 1 else "")
+                      + " above must be ruled out")
+    for line in wording.causes(a, rulebook):
+        if line.rule_out:
+            continue
+        elif line.id == "muscle_imbalance":
+            causes.append(f"{line.label}; not a diagnosis")
+        else:
+            causes.append(line.label)
+    if not causes:
+        causes = ["not clear from the answers; the clinician will look for it"]
+    field_("Likely causes", causes)
     if a.stretches:
-        lines.append("Stretches:     " + ", ".join(rulebook.stretches[s].name for s in a.stretches))
-    elif a.urgency in ("emergency", "urgent"):
-        lines.append("Stretches:     none until a clinician has seen you")
-    lines += ["", "Why:"]
-    lines += [f"  {r.id}  {r.text}" for r in a.reasons]
-    lines.append("")
-    lines += [f"{net.title}: {'; '.join(net.signs)}." for net in rulebook.safety_net]
-    lines += [NOT_A_DIAGNOSIS, f"Rulebook version {a.rulebook_version}."]
-    return "\n".join(lines) + "\n"
+        names = []
+        for n, stretch_id in enumerate(a.stretches, start=1):
+            stretch = rulebook.stretches[stretch_id]
+            target = stretch.target.split(" (")[0]
+            names.append(f"{n}. {stretch.name} ({target[:1].lower() + target[1:]})")
+        field_("Stretches", names)
+        answers = source if source and source != "-" else "ANSWERS"
+        out.append("")
+        out += _wrap("How to do each one (steps, how long to hold, when to stop) is in the "
+                     f"printable report: triage report {answers} -o plan.html", width)
+    elif wording.firm(a.urgency):
+        field_("Stretches", ["none until a clinician has seen you"])
+    if unanswered:
+        out.append("")
+        out += _wrap(unanswered, width)
+    out += ["", "Why:"]
+    for reason in wording.shown_reasons(a, rulebook):
+        head = f"  {reason.id}  "
+        if len(head) > width // 2:
+            out.append(head.rstrip())
+            head = "    "
+        out += _wrap(reason.text, width, head, " " * len(head))
+    out.append("")
+    for net in rulebook.safety_net:
+        out += _wrap(f"{net.title}: {'; '.join(net.signs)}.", width, "", "  ")
+    out += _wrap(NOT_A_DIAGNOSIS, width) + [f"Rulebook version {a.rulebook_version}."]
+    return "\n".join(out) + "\n"

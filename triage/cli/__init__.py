@@ -132,7 +132,7 @@ def assess(answers, output_format, rules_dir, no_cache):
     elif output_format == "text":
         from ..assessment import format_text
 
-        click.echo(format_text(result, rulebook), nl=False)
+        click.echo(format_text(result, rulebook, source=answers), nl=False)
     else:
         from ..report import render_report  # the report module (html and markdown)
 

@@ -12,9 +12,7 @@ import importlib
 import importlib.util
 import json
 import os
-import re
 import shlex
-import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -23,6 +21,7 @@ import click
 
 from ..ask import (BACK, HELP, AnswerRejected, Session, default_session_path, display_value,
                   questionnaire_as_dict)
+from ..assessment import terminal_width
 from .common import InputError, fail_on_input_errors, load_rules, rules_option
 from ..errors import TriageError
 
@@ -40,7 +39,7 @@ class Console:
         if color is None:
             color = _isatty(sys.stdout) and not os.environ.get("NO_COLOR")
         self.color = bool(color)
-        self.width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+        self.width = terminal_width()
         self._line_editing = False
 
     def style(self, text: str, **styles) -> str:
@@ -174,6 +173,11 @@ def _check_report_path(path: str) -> None:
         raise click.BadParameter(f"{path}: cannot tell the report format from the suffix "
                                  f"'{Path(path).suffix or '(none)'}'; use one of "
                                  f"{', '.join(known)}", param_hint="--report")
+    if report is not None and report.SUFFIXES.get(Path(path).suffix.lower()) == "pdf":
+        try:  # now, not after the questions (or under the emergency screen)
+            report.check_pdf()
+        except TriageError as exc:
+            raise click.BadParameter(f"{path}: {exc.problem}", param_hint="--report") from None
 
 
 def _report_module():
@@ -245,11 +249,12 @@ class _Flow:
         total = len(session.order)
         say("Lower back pain triage", bold=True)
         if resumed:
-            say(f"Continuing {session.path}: {len(session.given)} of {len(session.to_ask())} "
-                f"questions dealt with.")
+            say(self.console.wrap(f"Continuing {session.path}: {len(session.given)} of "
+                                  f"{len(session.to_ask())} questions dealt with."))
         else:
-            say(f"{total} questions in {len(session.questionnaire.sections)} sections, fewer if "
-                f"some do not apply. Your answers are saved as you go in {session.path}.")
+            say(self.console.wrap(f"{total} questions in {len(session.questionnaire.sections)} "
+                                  f"sections, fewer if some do not apply. Your answers are saved "
+                                  f"as you go in {session.path}."))
         say(self.console.wrap("At any question: ? shows the help and why it is asked, < goes "
                               "back, Ctrl-C stops (your answers are kept)."), dim=True)
         say(self.console.wrap(
@@ -319,8 +324,10 @@ class _Flow:
         console.say(console.wrap(q.help, "  "), fg="cyan")
         rules = self.session.why_asked(q.id)
         if rules:
-            why = "; ".join(f"{rule.id} ({rule.title})" for rule in rules)
-            console.say(console.wrap(f"Why it is asked: the rules {why} read this answer.", "  "))
+            console.say(console.wrap(f"Why it is asked: {why_in_plain_words(q, rules)}.", "  "))
+            console.say(console.wrap("For your clinician, the rules that read it: "
+                                     + ", ".join(rule.id for rule in rules)
+                                     + " (triage rules show ID explains each).", "  "), dim=True)
         else:
             console.say(console.wrap("Why it is asked: no rule reads it; it is shown to your "
                                      "clinician in the report.", "  "))
@@ -339,6 +346,9 @@ class _Flow:
         console.say()
         console.say("== Your answers ==", bold=True, fg="cyan")
         rows = session.summary()
+        # the labels' column: as wide as the longest label, but never more than 40% of the line
+        label_width = min(max(len(row.question.label) for row in rows),
+                          max(12, (console.width - 7) * 2 // 5))
         section = None
         numbered = {}
         for row in rows:
@@ -351,10 +361,8 @@ class _Flow:
             value = display_value(row.question, row.value)
             if row.status == "implied":
                 value += " (follows from your other answers)"
-            if len(value) > console.width - 32:
-                value = value[:console.width - 35] + "..."
             number = f"{row.number:>3}." if row.number is not None else "    "
-            console.say(f"  {number} {row.question.id.replace('_', ' '):<24} {value}",
+            console.say(self.summary_row(number, row.question.label, value, label_width),
                         dim=row.status != "answered")
             if row.number is not None:
                 numbered[str(row.number)] = row.question.id
@@ -384,6 +392,22 @@ class _Flow:
                 return False
             console.say(f"  There is no answer numbered {choice!r}: type 1 to {len(numbered)}, "
                         f"or press Enter.", fg="yellow")
+
+    def summary_row(self, number: str, label: str, value: str, label_width: int) -> str:
+        """One answer of the summary, in two columns (the question's label, the answer), each
+        wrapped within its column: nothing is cut, whatever the terminal's width."""
+        lead = f"  {number} "
+        value_width = max(10, self.console.width - len(lead) - label_width - 2)
+        labels = textwrap.wrap(label, label_width, break_long_words=True) or [""]
+        values = textwrap.wrap(value, value_width, break_long_words=False,
+                               break_on_hyphens=False) or [""]
+        lines = []
+        for n in range(max(len(labels), len(values))):
+            left = labels[n] if n < len(labels) else ""
+            right = values[n] if n < len(values) else ""
+            lines.append(f"{lead if n == 0 else ' ' * len(lead)}{left:<{label_width}}  {right}"
+                         .rstrip())
+        return "\n".join(lines)
 
     def show_emergency(self, assessment) -> None:
         """The emergency screen: its words come from the rule files (triage/emergency.py), the
@@ -434,11 +458,12 @@ class _Flow:
         console, session = self.console, self.session
         console.say()
         console.say("== Your assessment ==", bold=True, fg="cyan")
-        first, _, rest = format_text(assessment, session.rulebook).partition("\n")
-        console.say(console.wrap(first), **URGENCY_STYLE[assessment.urgency])
-        for line in rest.rstrip("\n").split("\n"):
-            console.say(console.wrap(line, "", " " * _hanging_indent(line)) if line.strip()
-                        else "")
+        text = format_text(assessment, session.rulebook, width=console.width,
+                           source=session.path)
+        headline, _, rest = text.partition("\n\n")
+        console.say(headline, **URGENCY_STYLE[assessment.urgency])
+        console.say()
+        console.say(rest.rstrip("\n"))
         console.say()
         console.say(console.wrap(f"Your answers are saved in {session.path}; see this again with: "
                                  f"triage assess {shlex.quote(session.path)}"), dim=True)
@@ -462,14 +487,34 @@ class _Flow:
             self.console.say(f"Report written to {path}.", bold=True)
 
 
-def _hanging_indent(line: str) -> int:
-    """Where the continuation of a wrapped line of format_text's output should start: under the
-    value of a "Label:   value" line, under the text of an "  ID  text" reason, else flush."""
-    label = re.match(r"[A-Za-z][A-Za-z ]{0,14}:\s+", line)
-    if label:
-        return label.end()
-    reason = re.match(r"\s+[A-Z][A-Z0-9/-]*\s+", line)
-    return reason.end() if reason else len(line) - len(line.lstrip())
+# What each kind of conclusion does for the person, in plain words (for `?` at a question).
+_WHAT_IT_DECIDES = (
+    ("red_flag", "changes how some warning signs are read"),
+    ("urgency", "helps decide how soon you should be seen"),
+    ("duration_class", "tells how long-lasting the pain counts as"),
+    ("cause", "helps work out what is likely behind the pain"),
+    ("posture_sign", "helps work out what is likely behind the pain"),
+    ("stretch", "helps choose stretches that suit you"),
+    ("avoid_stretch", "keeps out stretches that would not be safe for you"),
+)
+
+
+def why_in_plain_words(q, rules) -> str:
+    """Why a question is asked, from what the rules that read it conclude, without rule names:
+    e.g. for age, 'your answer changes how some warning signs are read and helps decide how soon
+    you should be seen'. A warning-sign question's answer can itself be a warning sign."""
+    kinds = {kind for rule in rules for kind in rule.concludes}
+    said = []
+    for kind, words in _WHAT_IT_DECIDES:
+        if kind == "red_flag" and q.red_flag:
+            words = "can itself be a warning sign"
+        if kind in kinds and words not in said:
+            said.append(words)
+    if not said:
+        return "the rules read your answer"
+    if len(said) > 1:
+        said = [", ".join(said[:-1]) + ("," if len(said) > 2 else "") + " and " + said[-1]]
+    return "your answer " + said[0]
 
 
 def write_report(path: str, assessment, rulebook) -> str:

@@ -13,7 +13,8 @@ from .common import fail_on_input_errors, load_answers, load_rules, rules_option
                       "  cat answers.json | triage report - -o - --format text\n"
                       "  triage report examples/desk_worker.yaml -o report.html --date 2026-11-24\n\n"
                       "The format follows the file's suffix (.html, .md, .txt, .pdf) unless "
-                      "--format is given. PDF needs the optional extra: pip install 'triage[pdf]'. "
+                      "--format is given. PDF needs the optional extra: pip install 'triage[pdf]' "
+                      "(from a checkout: pip install '.[pdf]'). "
                       "The file is written whole or not at all.")
 @click.argument("answers", metavar="ANSWERS|-")
 @click.option("-o", "--output", "output_path", required=True, metavar="FILE|-",
@@ -35,6 +36,10 @@ def report(answers, output_path, output_format, paper, report_date, rules_dir):
     from ..report import format_for_path, write_report
 
     fmt = format_for_path(output_path, output_format)  # a bad suffix fails before any work
+    if fmt == "pdf":
+        from ..report import check_pdf
+
+        check_pdf()  # and so does a PDF without WeasyPrint
     rulebook = load_rules(rules_dir)
     valid = load_answers(answers, rulebook)
     result = assess(valid, rulebook, source=answers)
