@@ -21,6 +21,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from . import wording
 from .assessment import Assessment
 from .contract import NO_STRETCHES_AT
 from .errors import TriageError
@@ -30,7 +31,8 @@ SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "ma
             ".txt": "text", ".pdf": "pdf"}
 TEMPLATES = {"html": "report.html.j2", "markdown": "report.md.j2", "text": "report.txt.j2"}
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
-PDF_HINT = "PDF needs WeasyPrint: pip install 'triage[pdf]'"
+PDF_HINT = ("PDF needs WeasyPrint, which is not installed: pip install 'triage[pdf]' (in a "
+            "checkout of triage's source: pip install '.[pdf]')")
 
 # --------------------------------------------------------------------------- the fixed wording
 # In the project's own words; urgency wording as the contract (section 2) fixes it.
@@ -93,8 +95,7 @@ DURATION_MEANING = {
 
 CAUSE_NOTES = {
     "muscle_imbalance": "A possible contributing factor, not a diagnosis: the evidence linking "
-                        "posture to back pain is weak (Laird et al. 2014). The stretches are "
-                        "worth trying either way.",
+                        "posture to back pain is weak (Laird et al. 2014).",
     "nonspecific": "Most back pain has no single cause that a scan would find; it usually "
                    "settles with time and movement.",
     "trauma": "The pain began after an injury.",
@@ -147,8 +148,8 @@ def _humanise(question_id: str, rulebook) -> str:
 def _answer_words(question, value) -> str:
     if question.type == "bool":
         return "yes" if value else "no"
-    if question.type == "choice":
-        return dict(question.choices).get(value, str(value))
+    if question.type == "choice":  # "A minor one: lifting, ..." is "A minor one"
+        return dict(question.choices).get(value, str(value)).split(":", 1)[0]
     if question.type in ("integer", "number"):
         return _number(value)
     return str(value)
@@ -174,7 +175,11 @@ def _drawing(name: str) -> Markup | None:
     return Markup(svg.strip())
 
 
-def _stretch_plan(assessment: Assessment, rulebook) -> dict:
+def _stretch_plan(assessment: Assessment, rulebook) -> dict | None:
+    """The stretch plan, or None on an urgent or emergency verdict: then the report has no plan
+    section at all (the verdict says to do no exercises until a clinician has seen the person)."""
+    if assessment.urgency in NO_STRETCHES_AT:
+        return None
     stretches = [rulebook.stretches[s] for s in assessment.stretches]
     # Stop signs every stretch shares are said once, above the plan; each card adds its own.
     shared = [s for s in (stretches[0].stop_if if stretches else ())
@@ -194,11 +199,7 @@ def _stretch_plan(assessment: Assessment, rulebook) -> dict:
             "extra_stop_if": [s for s in stretch.stop_if if s not in shared],
             "drawing": _drawing(stretch.drawing),
         })
-    if assessment.urgency in NO_STRETCHES_AT:
-        intro = ("No stretches or exercises for now: a clinician should see you first. They will "
-                 "tell you when it is safe to start.")
-        title = "Stretches"
-    elif assessment.urgency == "soon":
+    if assessment.urgency == "soon":
         intro = ("Gentle exercises that are safe to try until you are seen. Keep within what is "
                  "comfortable; your clinician may change the plan.")
         title = "While you wait for your appointment"
@@ -211,11 +212,13 @@ def _stretch_plan(assessment: Assessment, rulebook) -> dict:
 
 
 def _answers_table(answers: dict, rulebook) -> list[dict]:
-    """The answers given, by questionnaire section, so a clinician can check them."""
+    """The answers given, by questionnaire section, so a clinician can check them. Each section
+    lists its answers, then the questions left unanswered in one run (warning-sign questions
+    apart: unknown, not no), so a short session does not fill a page with "not answered"."""
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
-        rows = []
+        rows, unknown, blank = [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
             if question.type == "text":
@@ -228,12 +231,14 @@ def _answers_table(answers: dict, rulebook) -> list[dict]:
                     words += " (implied by earlier answers)"
                 state = "alarming" if _is_alarming(question, value) else "answered"
             else:
-                words = "not answered" + (" (unknown, not no)" if question.red_flag else "")
-                state = "unanswered_red_flag" if question.red_flag else "unanswered"
+                # the questions left unanswered are listed together, after the answers
+                (unknown if question.red_flag else blank).append(_humanise(qid, rulebook))
+                continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
-        if rows:
-            sections.append({"title": section.title, "rows": rows})
+        if rows or unknown or blank:
+            sections.append({"title": section.title, "rows": rows,
+                             "unknown": unknown, "blank": blank})
     return sections
 
 
@@ -310,9 +315,10 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
             lines.append("No leg symptoms reported; not answered: " + _listing(missing) + ".")
 
     key = []
-    if "sitting_hours" in answers:
+    plan = a.urgency not in NO_STRETCHES_AT  # daily-life details matter only with a plan
+    if plan and "sitting_hours" in answers:
         key.append(f"sits about {_number(answers['sitting_hours'])} hours a day")
-    if a.posture_signs:
+    if plan and a.posture_signs:
         key.append("posture signs: " + _listing(
             [rulebook.label("posture_sign", s) for s in a.posture_signs]))
     for qid, words in (("morning_stiffness", "morning stiffness over 30 minutes"),
@@ -327,12 +333,14 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
         text = "; ".join(key)
         lines.append(text[:1].upper() + text[1:] + ".")
 
-    causes = [rulebook.label("cause", c) for c in a.causes]
-    lines.append("Likely causes (rule-based): " + "; ".join(causes) + ".")
+    causes = [line.label for line in wording.causes(a, rulebook)
+              if not line.rule_out]  # the warning signs have their own line above
+    if causes and a.urgency not in NO_STRETCHES_AT:  # on one-page reports, said once, above
+        lines.append("Likely causes (rule-based): " + "; ".join(causes) + ".")
     if a.stretches:
         lines.append("Exercises suggested: " + _listing(
             [rulebook.stretches[s].name for s in a.stretches]) + ".")
-    if a.avoided_stretches:
+    if a.avoided_stretches and plan:
         why = [r.id for r in a.reasons
                if ("avoid_stretch" in rulebook.rule(r.id).concludes)]
         lines.append("Left out on purpose: " + _listing(
@@ -341,26 +349,39 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
     return lines
 
 
+def _cause_note(cause: str, a: Assessment) -> str:
+    """The note under a cause. With a warning sign or on an urgent verdict, reassurance about the
+    usual course would mislead, so only the muscle-imbalance caveat stays (it is not a
+    diagnosis), and the stretches are recommended only where there is a plan."""
+    if cause == "muscle_imbalance":
+        return CAUSE_NOTES[cause] + ("" if wording.firm(a.urgency)
+                                     else " The stretches are worth trying either way.")
+    if a.red_flags or wording.firm(a.urgency):
+        return ""
+    return CAUSE_NOTES.get(cause, "")
+
+
 def _strip_title(text: str, title: str) -> str:
     prefix = f"{title}: "
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def _reasons(a: Assessment, rulebook) -> list[dict]:
+    """The reasons a person is shown (on urgent and emergency, not the stretch-plan rules)."""
     out = []
-    for reason in a.reasons:
+    for reason in wording.shown_reasons(a, rulebook):
         try:
             rule = rulebook.rule(reason.id)
         except KeyError:  # pragma: no cover - reasons come from the same rulebook
             out.append({"id": reason.id, "title": reason.text, "evidence": "",
                         "rationale": "", "note": ""})
             continue
-        withheld = ""
-        if a.urgency in NO_STRETCHES_AT and "stretch" in rule.concludes:
-            withheld = "Its stretches are not shown: none until a clinician has seen you."
+        # On urgent and emergency the report must fit one page: only the rules that set the
+        # verdict's urgency are explained there; the rest are listed with what they found.
+        explain = rule.urgency == a.urgency if wording.firm(a.urgency) else True
         out.append({"id": reason.id, "title": rule.title,
                     "evidence": _strip_title(reason.text, rule.title).rstrip("."),
-                    "rationale": _rationale(rule), "note": withheld})
+                    "rationale": _rationale(rule) if explain else "", "note": ""})
     return out
 
 
@@ -398,21 +419,32 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
     verdict["see_professional"] = a.see_professional
     verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
     verdict["unanswered"] = [_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]
+    verdict["unanswered_note"] = wording.unanswered_note(
+        a, rulebook, names=verdict["unanswered"], listed_under="What to tell the clinician")
+    shown_causes = [line for line in wording.causes(a, rulebook) if not line.rule_out]
+    if a.urgency in NO_STRETCHES_AT:
+        meaning = ("How long it has lasted matters less than the warning signs above."
+                   if a.red_flags or a.unanswered_red_flags else
+                   "How long it has lasted changes little here: a doctor should see you today.")
+    elif a.red_flags:
+        meaning = ""
+    else:
+        meaning = DURATION_MEANING.get(a.duration_class, "")
     return {
         "verdict": verdict,
+        # on urgent and emergency, the duration is said in the clinician's summary only
+        "show_duration": not wording.firm(a.urgency),
+        "one_page": wording.firm(a.urgency),  # urgent and emergency fit one A4 or Letter page
         "duration": {"class": a.duration_class,
                      "label": rulebook.label("duration_class", a.duration_class),
                      "weeks": (_duration_words(answers["duration_weeks"])
                                if "duration_weeks" in answers else None),
-                     "meaning": (DURATION_MEANING.get(a.duration_class, "")
-                                 if a.urgency not in NO_STRETCHES_AT else
-                                 "How long it has lasted matters less than the warning signs "
-                                 "above.")},
+                     "meaning": meaning},
         "red_flags": [{"id": f, "label": rulebook.label("red_flag", f)} for f in a.red_flags],
-        "causes": [{"id": c, "label": rulebook.label("cause", c),
+        "causes": [{"id": c.id, "label": rulebook.label("cause", c.id),
                     # with a warning sign, reassurance about the usual course would mislead
-                    "note": "" if a.red_flags else CAUSE_NOTES.get(c, "")}
-                   for c in a.causes],
+                    "note": _cause_note(c.id, a)}
+                   for c in shown_causes],
         "posture_signs": [rulebook.label("posture_sign", s) for s in a.posture_signs],
         "plan": _stretch_plan(a, rulebook),
         "clinician": _clinician_summary(a, rulebook),
@@ -466,13 +498,21 @@ def render_pdf(assessment: Assessment, rulebook, *, today=None, paper: str | Non
     return html_to_pdf(html)
 
 
-def html_to_pdf(html: str) -> bytes:
+def check_pdf():
+    """WeasyPrint, or a TriageError saying how to install it (the `pdf` extra)."""
     try:
         import weasyprint
     except ImportError:
         raise TriageError(PDF_HINT) from None
     except OSError as exc:  # WeasyPrint is there but the Pango libraries it needs are not
-        raise TriageError(f"{PDF_HINT} (and the Pango libraries it needs: {exc})") from None
+        raise TriageError(f"PDF needs WeasyPrint and the Pango libraries it uses, which did not "
+                          f"load ({exc}); install Pango (e.g. apt-get install libpango-1.0-0) "
+                          f"and pip install 'triage[pdf]'") from None
+    return weasyprint
+
+
+def html_to_pdf(html: str) -> bytes:
+    weasyprint = check_pdf()
     # No base URL and no fetching: the report is self-contained, and must stay so. WeasyPrint's
     # warnings (CSS it does not know, such as screen-only media queries) are not the user's concern.
     logger = logging.getLogger("weasyprint")
