@@ -521,15 +521,22 @@ def _fullest_report(rulebook, wanted):
 
 
 def _assert_fits_on_two_a4_pages(answers, rulebook, tmp_path, pdf_reader):
+    """Two pages of A4, and (issue 10) of Letter too."""
+    for paper, size in (("a4", (210, 297)), ("letter", (216, 279))):
+        result = _assert_fits_on_two_pages(answers, rulebook, tmp_path, pdf_reader, paper, size)
+    return result
+
+
+def _assert_fits_on_two_pages(answers, rulebook, tmp_path, pdf_reader, paper, size):
     result = assess(answers, rulebook)
     out = tmp_path / "report.pdf"
-    write_report(out, result, rulebook, today=DAY)
+    write_report(out, result, rulebook, today=DAY, paper=paper)
     reader = pdf_reader(str(out))
     assert len(reader.pages) <= 2, (
-        f"{len(reader.pages)} A4 pages for a {result.urgency} report with {len(result.stretches)} "
-        f"stretches and {len(result.reasons)} reasons; answers: {answers}")
+        f"{len(reader.pages)} {paper} pages for a {result.urgency} report with "
+        f"{len(result.stretches)} stretches and {len(result.reasons)} reasons; answers: {answers}")
     width, height = (float(v) for v in reader.pages[0].mediabox[2:])
-    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == size
     text = pdf_text(reader)
     for stretch_id in result.stretches:  # nothing was cut to make it fit
         assert rulebook.stretches[stretch_id].name in text
@@ -556,3 +563,68 @@ def test_a_soon_report_without_warning_signs_fits_on_two_a4_pages(tmp_path, rule
 
     _assert_fits_on_two_a4_pages(_fullest_report(rulebook, wanted), rulebook, tmp_path,
                                  pdf_reader)
+
+
+# --------------------------------------------------------------------------- one page (issue 10)
+
+NOTES_500 = ("Kidney transplant in 2019, on tacrolimus and prednisolone. Temperature 38.4 this "
+             "morning and shivery since last night. The pain woke me at 3 am. ") * 4
+NOTES_500 = NOTES_500[:497].rsplit(" ", 1)[0] + " end"
+assert len(NOTES_500) <= 500
+
+
+def _firm_cases_from_the_rules(rulebook, urgency):
+    """Every urgent or emergency case one rule raises on its own: each `fires:` example of each
+    active rule that concludes `urgency`, as given (the other warning-sign questions left
+    unanswered, so they are all listed as unknown) and with every other question answered (no
+    other warning sign, every posture sign, fear of movement and low mood): the fullest reports
+    of their kind. With 500 characters of notes, longest first by the text report's length."""
+    questionnaire = rulebook.questionnaire
+    full = {}
+    for q in questionnaire.questions.values():
+        if q.type == "text":
+            continue
+        if q.type == "bool":
+            full[q.id] = not q.red_flag and q.id not in ("osteoporosis", "long_term_steroids")
+        elif q.type == "choice":
+            full[q.id] = next((v for v in q.values if v not in q.alarming), q.values[0])
+    full.update({"age": 40, "duration_weeks": 2, "trauma": "none", "sitting_hours": 9})
+    cases = []
+    for rule in rulebook.active_rules:
+        if rule.urgency != urgency:
+            continue
+        for example in rule.examples:
+            if not example.fires:
+                continue
+            for answers in (dict(example.answers), {**full, **example.answers}):
+                answers["notes"] = NOTES_500
+                result = assess(answers, rulebook)
+                if result.urgency == urgency and len(result.red_flags) <= 1:
+                    text = render_report(result, rulebook, "text", today=DAY)
+                    cases.append((len(text), rule.id, answers))
+    assert cases, f"no rule example gives {urgency}"
+    return sorted(cases, key=lambda case: case[0], reverse=True)
+
+
+@pytest.mark.parametrize("paper, size", [("a4", (595, 842)), ("letter", (612, 792))])
+@pytest.mark.parametrize("urgency", ["emergency", "urgent"])
+def test_urgent_and_emergency_reports_fit_one_page_with_500_characters_of_notes(
+        tmp_path, rulebook, pdf_reader, urgency, paper, size):
+    """Issue 10, item 11: the four fullest reports a single rule's warning sign gives, at each
+    urgency, on one page of A4 and of Letter, with nothing cut: the verdict, every warning sign,
+    the notes, every reason shown, the safety net and what the report is not."""
+    for _, rule_id, answers in _firm_cases_from_the_rules(rulebook, urgency)[:4]:
+        result = assess(answers, rulebook)
+        out = tmp_path / f"{rule_id}.pdf"
+        write_report(out, result, rulebook, today=DAY, paper=paper)
+        reader = pdf_reader(str(out))
+        assert len(reader.pages) == 1, (rule_id, paper, answers)
+        assert tuple(round(float(v)) for v in reader.pages[0].mediabox[2:]) == size
+        text = pdf_text(reader)
+        assert squash(VERDICTS[urgency]["headline"]) in text
+        assert squash(NOTES_500) in text, "the notes are cut"
+        for net in rulebook.safety_net:
+            assert squash(net.title) in text
+        assert "What this report is not" in text and "Page 1 of 1" in text
+        for flag in result.red_flags:
+            assert rulebook.label("red_flag", flag).split(" (")[0] in text

@@ -347,8 +347,10 @@ class _Flow:
         console.say("== Your answers ==", bold=True, fg="cyan")
         rows = session.summary()
         # the labels' column: as wide as the longest label, but never more than 40% of the line
+        # (and at least its longest word, so that no word is broken)
+        longest_word = max(len(word) for row in rows for word in row.question.label.split())
         label_width = min(max(len(row.question.label) for row in rows),
-                          max(12, (console.width - 7) * 2 // 5))
+                          max(12, longest_word, (console.width - 7) * 2 // 5))
         section = None
         numbered = {}
         for row in rows:
@@ -398,7 +400,7 @@ class _Flow:
         wrapped within its column: nothing is cut, whatever the terminal's width."""
         lead = f"  {number} "
         value_width = max(10, self.console.width - len(lead) - label_width - 2)
-        labels = textwrap.wrap(label, label_width, break_long_words=True) or [""]
+        labels = textwrap.wrap(label, label_width, break_long_words=False) or [""]
         values = textwrap.wrap(value, value_width, break_long_words=False,
                                break_on_hyphens=False) or [""]
         lines = []
