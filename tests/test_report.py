@@ -280,6 +280,22 @@ def test_every_stretch_in_the_catalogue_has_its_own_drawing(rulebook):
         assert not {"image", "use", "script", "foreignobject"} & {t for t, _ in parsed.tags}
 
 
+def test_every_drawing_is_a_side_view_on_the_same_floor(rulebook):
+    """Issue 10, item 13: every stretch is drawn from the side, lying, kneeling or standing on
+    the same floor line (lying knee rolls were drawn from above, with no floor)."""
+    floors = set()
+    for stretch in rulebook.stretches.values():
+        svg = (templates_dir() / "drawings" / f"{stretch.drawing}.svg").read_text(encoding="utf-8")
+        parsed = Page(svg)
+        root = parsed.tags[0][1]
+        label = root["aria-label"].lower()
+        assert "from above" not in label and "top view" not in label, stretch.id
+        lines = [a for t, a in parsed.tags if t == "line" and a.get("y1") == a.get("y2")]
+        assert lines, f"{stretch.id}: no floor line"
+        floors.add(lines[0]["y1"])
+    assert len(floors) == 1, floors
+
+
 # --------------------------------------------------------------------------- one set of facts
 
 def facts_to_find(result, rulebook):
