@@ -89,7 +89,8 @@ def soft_words():
     """What would suggest the advice might soften: the reassurance the tool says elsewhere."""
     from triage.wording import DURATION_NOTES
 
-    return ["could change this advice", "settle", RULEBOOK.label("cause", "nonspecific"),
+    return ["could change this advice", "usually settles", "settle within", "helps it settle",
+            RULEBOOK.label("cause", "nonspecific"),
             *DURATION_NOTES.values()]
 
 
