@@ -308,6 +308,7 @@ def check_answers(request: Request, db: DbSession = Depends(get_db)):
             words = "Not sure" if q.type != "text" else "None"
         else:
             words = display_value(q, summary.value)
+        words = words[:1].upper() + words[1:]  # "No", as the radios say it
         sections.setdefault(session.section_title[q.id], []).append({
             "q": q, "words": words,
             "change": summary.status in ("answered", "unanswered")})
