@@ -408,7 +408,8 @@ def _fast_coercer(q):
         fast = frozenset(v for v in q.values if v == v.strip().lower() and v.strip())
         return lambda v: v if v.__class__ is str and v in fast else _SLOW
     if q.type == "text":
-        return lambda v: v if v.__class__ is str else _SLOW
+        # free text goes the questionnaire's way: its checks (length, characters) are its own
+        return lambda v: _SLOW
     low = -math.inf if q.min is None else q.min
     high = math.inf if q.max is None else q.max
     if q.type == "integer":
