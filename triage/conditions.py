@@ -316,7 +316,11 @@ def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
         kind, parameter = node["count_of"], node["at_least"]
         if kind not in FINDING_KINDS:
             fail(f"count_of: unknown conclusion kind '{kind}'")
-        return CountTest(kind, int(resolve(parameter, "at_least")), parameter)
+        count = resolve(parameter, "at_least")
+        if not float(count).is_integer() or not 1 <= count <= 100:
+            fail(f"at_least: parameter '{parameter}' must be a whole number from 1 to 100 "
+                 f"(it is {count})")
+        return CountTest(kind, int(count), parameter)
 
     def resolve(parameter, op):
         if isinstance(parameter, bool) or not isinstance(parameter, str):

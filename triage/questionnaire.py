@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import AnswersError, RulebookError
+from .reading import shorten
 
 TYPES = ("integer", "number", "bool", "choice", "text")
 _TRUE = {"true", "yes", "y", "1"}
@@ -92,25 +93,25 @@ class Question:
                 return value.strip().lower() in _TRUE
             if isinstance(value, int) and value in (0, 1):
                 return bool(value)
-            raise ValueError(f"expected yes or no, got {value!r}")
+            raise ValueError(f"expected yes or no, got {shorten(value)}")
         if self.type == "choice":
             text = value.strip().lower() if isinstance(value, str) else value
             if text in self.values:
                 return text
-            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
+            raise ValueError(f"expected {self.describe_values()}, got {shorten(value)}")
         # numbers
         if isinstance(value, bool):
-            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
+            raise ValueError(f"expected {self.describe_values()}, got {shorten(value)}")
         if isinstance(value, str):
             try:
                 value = float(value.strip())
             except ValueError:
-                raise ValueError(f"expected {self.describe_values()}, got {value!r}") from None
+                raise ValueError(f"expected {self.describe_values()}, got {shorten(value)}") from None
         if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
-            raise ValueError(f"expected {self.describe_values()}, got {value!r}")
-        if self.type == "integer":
+            raise ValueError(f"expected {self.describe_values()}, got {shorten(value)}")
+        if self.type == "integer" and not isinstance(value, int):
             if float(value) != int(value):
-                raise ValueError(f"expected a whole number, got {value!r}")
+                raise ValueError(f"expected a whole number, got {shorten(value)}")
             value = int(value)
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             raise ValueError(f"{_num(value)} is out of range: expected {self.describe_values()}")
@@ -118,6 +119,8 @@ class Question:
 
 
 def _num(x) -> str:
+    if isinstance(x, int) and x.bit_length() > 200:
+        return shorten(x)
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
@@ -152,8 +155,9 @@ class Questionnaire:
         given: dict[str, Any] = {}
         for key, value in raw.items():
             if not isinstance(key, str) or key not in self.questions:
-                hint = _close_match(str(key), self.questions)
-                shown = str(key) if str(key).isprintable() else repr(key)  # one line, always
+                hint = _close_match(str(key)[:100], self.questions)
+                shown = str(key) if str(key).isprintable() and len(str(key)) <= 60 \
+                    else shorten(key)  # one short line, always
                 raise AnswersError(f"unknown question{hint}", file=source, where=shown)
             question = self.questions[key]
             if value is None or (isinstance(value, str) and not value.strip()
@@ -322,38 +326,22 @@ def display_path(path) -> str:
 
 
 def read_yaml(path: Path):
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulebookError(f"cannot read: {exc.strerror or exc}", file=display_path(path)) from None
-    try:
-        return yaml.load(text, Loader=SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulebookError(f"not valid YAML: {problem}", file=display_path(path),
-                            where=where) from None
+    """A rule file: the safe loader, duplicate keys refused, aliases allowed but their expansion
+    bounded, size and nesting capped (reading.py)."""
+    from .reading import decode_text, limits, parse_yaml, read_input_bytes
+
+    name = display_path(path)
+    data = read_input_bytes(str(path), limit=limits().max_file_bytes, what="a rule file",
+                            error=RulebookError)
+    return parse_yaml(decode_text(data, name, error=RulebookError), name, aliases=True,
+                      error=RulebookError)
 
 
 def read_answers_text(text: str, source: str):
     """Parse an answers document: JSON, or YAML (of which JSON is nearly a subset)."""
-    stripped = text.lstrip()
-    if not stripped:
-        raise AnswersError("empty: expected a JSON or YAML mapping of answers", file=source)
-    if stripped.startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AnswersError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
-                               f"{exc.colno})", file=source) from None
-    try:
-        return yaml.load(text, Loader=SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise AnswersError(f"not valid JSON or YAML: {problem}", file=source, where=where) from None
+    from .reading import parse_answers_text
+
+    return parse_answers_text(text, source)
 
 
 def read_answers(path: str, questionnaire: "Questionnaire"):
@@ -368,14 +356,8 @@ def read_answers(path: str, questionnaire: "Questionnaire"):
 
 
 def read_answers_file(path: str):
-    """The raw answers of a file, or of standard input for '-'; validation is separate."""
-    if path == "-":
-        return read_answers_text(sys.stdin.read(), "<stdin>")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AnswersError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnswersError(f"cannot read: {getattr(exc, 'strerror', None) or exc}",
-                           file=path) from None
-    return read_answers_text(text, path)
+    """The raw answers of a file, or of standard input for '-'; validation is separate. Size,
+    encoding, duplicate keys, aliases and nesting are checked as it is read (reading.py)."""
+    from .reading import read_answers_document
+
+    return read_answers_document(path)

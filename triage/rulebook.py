@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,7 +25,11 @@ from .conditions import (FINDING_KINDS, CountTest, Derived, FindingTest, Not, Vo
                          parse_expression, questions_read)
 from .errors import RulebookError, RulebookErrors
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
+from .reading import shorten
 
+# Every parameter is a threshold on an answer (an age, weeks, hours a day, a count): a value
+# outside this range is a typing mistake.
+PARAMETER_RANGE = (0, 1000)
 RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml")
 STATUSES = ("draft", "active", "retired")
 RULE_FIELDS = {"id", "title", "category", "status", "version", "rationale", "references",
@@ -194,8 +199,14 @@ def _load_cached(directory: str, _stamp) -> Rulebook:
 
 def _stamp(directory: Path) -> tuple:
     """Changes whenever a rule file does, so an edited rules directory is read again."""
-    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                        for p in directory.glob("*.yaml")))
+    def stat(p):
+        try:
+            info = p.stat()
+            return info.st_mtime_ns, info.st_size
+        except OSError:  # e.g. a dangling symlink: loading reports it
+            return None
+
+    return tuple(sorted((p.name, stat(p)) for p in directory.glob("*.yaml")))
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -276,7 +287,8 @@ def _load(directory: Path) -> Rulebook:
     screens, numbers = _parse_emergency_screens(meta.get("emergency_screens"), meta_name)
     return Rulebook(
         name=str(meta["name"]), version=str(meta["version"]),
-        review_period_days=int(meta["review_period_days"]), directory=str(directory),
+        review_period_days=_review_period(meta["review_period_days"], meta_name),
+        directory=str(directory),
         parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
         rules=tuple(rules), safety_net=safety_net, derived=derived, emergency_screens=screens,
         emergency_numbers=numbers,
@@ -359,6 +371,13 @@ def _parse_emergency_screens(raw, name) -> tuple:
     return tuple(out) + (default,), numbers
 
 
+def _review_period(value, name) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3660:
+        raise RulebookError(f"review_period_days must be a whole number of days from 1 to 3660, "
+                            f"not {shorten(value)}", file=name)
+    return value
+
+
 def _rule_files(directory: Path, meta, meta_name) -> list[Path]:
     """The rule files in the order rulebook.yaml lists them; an unlisted one is an error."""
     present = sorted(p.name for p in directory.glob("*.yaml") if p.name not in RESERVED_FILES)
@@ -419,7 +438,14 @@ def _parse_parameters(raw, name) -> dict:
             raise RulebookError("a parameter needs at least a value", file=name, where=pname)
         value = spec["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RulebookError(f"value must be a number, not {value!r}", file=name, where=pname)
+            raise RulebookError(f"value must be a number, not {shorten(value)}", file=name,
+                                where=pname)
+        # .nan compares false with everything and .inf with nothing useful: either would quietly
+        # switch rules off (an 85-year-old's fall no longer "fragile"), so refuse them at load
+        if not math.isfinite(value) or not PARAMETER_RANGE[0] <= value <= PARAMETER_RANGE[1]:
+            raise RulebookError(f"value must be a finite number from {PARAMETER_RANGE[0]} to "
+                                f"{PARAMETER_RANGE[1]}, not {shorten(value)}", file=name,
+                                where=pname)
         refs = spec.get("references", [])
         out[pname] = Parameter(pname, value, str(spec.get("unit", "")),
                                str(spec.get("description", "")).strip(),

@@ -1,0 +1,355 @@
+"""Issue 9: nothing lost, nothing hangs. One test (at least) per numbered item of the issue, each
+written to fail before its fix. Hangs and blow-ups run in a real process with a memory cap and a
+time limit, so a regression fails the test instead of the machine."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from triage.cli import main_group
+from triage.resources import rules_dir
+from support import ALL_CLEAR
+
+TRIAGE = str(Path(sys.executable).with_name("triage"))
+MEMORY_CAP = 1024 * 1024 * 1024  # 1 GiB of address space: an alias bomb needs several
+
+
+def _cap_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def run(args, *, stdin: bytes | None = b"", cwd=None, timeout=30, env=None, **kwargs):
+    """`triage ARGS` in its own process, with at most 1 GiB of memory and `timeout` seconds."""
+    environment = {k: v for k, v in os.environ.items() if k != "TRIAGE_DEBUG"}
+    environment.update(env or {})
+    return subprocess.run([TRIAGE, *args], input=stdin, capture_output=True, cwd=cwd,
+                          env=environment, timeout=timeout, preexec_fn=_cap_memory, **kwargs)
+
+
+def one_error_line(proc, *fragments, code=2):
+    err = proc.stderr.decode("utf-8", "replace") if isinstance(proc.stderr, bytes) else proc.stderr
+    assert proc.returncode == code, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err[-2000:]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def cli(args, input=None, env=None):
+    return CliRunner().invoke(main_group, args, input=input, env=env)
+
+
+def cli_error(result, *fragments):
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def yaml_answers(**extra) -> str:
+    answers = {**ALL_CLEAR, **extra}
+    assert "saddle_numbness" in answers
+    return "".join(f"{k}: {json.dumps(v)}\n" for k, v in answers.items())
+
+
+def rules_copy(tmp_path) -> Path:
+    copy = tmp_path / "rules"
+    shutil.copytree(rules_dir(), copy)
+    return copy
+
+
+# =========================================================================== 1. duplicate keys
+
+def test_1_a_duplicate_yaml_key_is_an_error_naming_the_key_and_both_lines(tmp_path):
+    # saddle_numbness: yes then no used to assess as "soon": the later "no" silently won
+    text = yaml_answers().replace("saddle_numbness: false\n", "")
+    first = len(text.splitlines()) + 1
+    text += "saddle_numbness: yes\nsaddle_numbness: no\n"
+    (tmp_path / "a.yaml").write_text(text)
+    message = cli_error(cli(["assess", str(tmp_path / "a.yaml")]), "saddle_numbness",
+                        "twice")
+    assert f"line {first}" in message and f"line {first + 1}" in message
+
+
+def test_1_a_duplicate_json_key_is_an_error_naming_the_key_and_both_lines(tmp_path):
+    body = json.dumps({k: v for k, v in ALL_CLEAR.items() if k != "saddle_numbness"}, indent=1)
+    text = body[:-2] + ',\n "saddle_numbness": true,\n "saddle_numbness": false\n}'
+    (tmp_path / "a.json").write_text(text)
+    n = text.splitlines().index(' "saddle_numbness": true,') + 1
+    message = cli_error(cli(["assess", str(tmp_path / "a.json")]), "saddle_numbness", "twice")
+    assert f"line {n}" in message and f"line {n + 1}" in message
+
+
+def test_1_a_duplicate_key_in_a_jsonl_batch_row_is_that_rows_error(tmp_path):
+    good = json.dumps({**ALL_CLEAR, "case_id": "good"})
+    bad = json.dumps(ALL_CLEAR)[:-1] + ', "fever": true, "fever": false}'
+    (tmp_path / "in.jsonl").write_text(good + "\n" + bad + "\n")
+    result = cli(["batch", str(tmp_path / "in.jsonl"), "-o", "-"])
+    assert result.exit_code == 2
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["case_id"] == "good" and "urgency" in rows[0]
+    assert rows[1]["line"] == 2 and "fever" in rows[1]["error"] and "twice" in rows[1]["error"]
+
+
+def test_1_a_duplicate_csv_column_is_an_error_naming_both_columns(tmp_path):
+    (tmp_path / "in.csv").write_text("age,duration_weeks,trauma,fever,fever\n40,2,none,yes,no\n")
+    message = cli_error(cli(["batch", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o")]),
+                        "fever", "twice")
+    assert "column 4" in message and "column 5" in message
+    assert not (tmp_path / "o").exists()
+
+
+def test_1_a_duplicate_key_in_a_rule_file_is_an_error(tmp_path):
+    copy = rules_copy(tmp_path)
+    meta = copy / "rulebook.yaml"
+    meta.write_text(meta.read_text().replace("review_period_days:",
+                                             "review_period_days: 30\nreview_period_days:", 1))
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    cli_error(cli(["assess", str(tmp_path / "a.json"), "--rules", str(copy)]),
+              "review_period_days", "twice")
+
+
+# =========================================================================== 7. parameters
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "-5", "1.0e+9"])
+def test_7_a_parameter_must_be_a_finite_number_in_range_at_load_time(tmp_path, value):
+    # fragility_age: .nan turned an 85-year-old's minor fall from urgent into soon
+    copy = rules_copy(tmp_path)
+    meta = copy / "rulebook.yaml"
+    text = meta.read_text()
+    start = text.index("  fragility_age:\n    value: 70")
+    meta.write_text(text[:start] + text[start:].replace("value: 70", f"value: {value}", 1))
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps({**ALL_CLEAR, "age": 85, "trauma": "minor"}))
+    cli_error(cli(["assess", str(answers), "--rules", str(copy)]), "fragility_age",
+              "finite number")
+
+
+# =========================================================================== 8, 9: alias bombs
+
+BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+notes: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_8_a_yaml_alias_bomb_as_an_answer_ends_at_once_with_exit_2(tmp_path):
+    (tmp_path / "bomb.yaml").write_text(yaml_answers() + BOMB.replace("a: &a", "aa: &a"))
+    proc = run(["assess", "bomb.yaml"], cwd=tmp_path, timeout=20)
+    one_error_line(proc, "bomb.yaml", "alias")
+
+
+def test_8_error_messages_shorten_the_values_they_quote(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({**ALL_CLEAR, "trauma": "x" * 1_000_000}))
+    message = cli_error(cli(["assess", str(tmp_path / "a.json")]), "trauma",
+                        "1000000 characters")
+    assert len(message) < 300
+
+
+def _fhir_alias_walk(depth: int) -> str:
+    """A QuestionnaireResponse whose nested groups share their items through aliases: each
+    level lists the one below twice, so a walk that follows aliases doubles with every level."""
+    lines = ["resourceType: QuestionnaireResponse", "status: completed", "defs:"]
+    lines.append("  l0: &l0 [{linkId: pain, item: []}]")
+    for level in range(1, depth + 1):
+        lines.append(f"  l{level}: &l{level} [{{linkId: pain, item: *l{level - 1}}}, "
+                     f"{{linkId: pain, item: *l{level - 1}}}]")
+    lines.append(f"item: *l{depth}")
+    return "\n".join(lines) + "\n"
+
+
+def test_9_fhir_yaml_with_shared_aliases_ends_at_once_with_exit_2(tmp_path):
+    (tmp_path / "r.yaml").write_text(_fhir_alias_walk(40))
+    proc = run(["assess", "r.yaml"], cwd=tmp_path, timeout=20)
+    one_error_line(proc, "r.yaml", "alias")
+
+
+# =========================================================================== 10. size caps
+
+def test_10_assess_of_an_endless_file_stops_at_the_cap_and_says_so(tmp_path):
+    proc = run(["assess", "/dev/zero"], timeout=20)
+    one_error_line(proc, "/dev/zero", "1 MiB", "TRIAGE_MAX_FILE_BYTES")
+
+
+def test_10_the_file_size_cap_can_be_raised(tmp_path):
+    answers = {**ALL_CLEAR, "notes": "n" * (1024 * 1024)}
+    (tmp_path / "big.json").write_text(json.dumps(answers))
+    cli_error(cli(["assess", str(tmp_path / "big.json")]), "1 MiB")
+    result = cli(["assess", str(tmp_path / "big.json")],
+                 env={"TRIAGE_MAX_FILE_BYTES": str(4 * 1024 * 1024)})
+    assert result.exit_code == 0, result.output
+
+
+def test_10_a_batch_record_over_the_cap_is_that_rows_error(tmp_path):
+    big = json.dumps({**ALL_CLEAR, "notes": "n" * 5000})
+    good = json.dumps(ALL_CLEAR)
+    (tmp_path / "in.jsonl").write_text(f"{good}\n{big}\n{good}\n")
+    result = cli(["batch", str(tmp_path / "in.jsonl"), "-o", "-"],
+                 env={"TRIAGE_MAX_RECORD_BYTES": "4096"})
+    assert result.exit_code == 2, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in r) for r in rows] == [False, True, False]
+    assert rows[1]["line"] == 2 and "4 KiB" in rows[1]["error"]
+
+
+def test_10_batch_of_an_endless_line_stops_at_the_cap(tmp_path):
+    proc = run(["batch", "/dev/zero", "--input-format", "jsonl", "-o", "out.jsonl"],
+               cwd=tmp_path, timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+# =========================================================================== 12. exit 2, not 1
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_12_a_huge_integer_is_exit_2(tmp_path, digits):
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR)[:-1] + ', "sitting_hours": '
+                                     + "9" * digits + "}")
+    cli_error(cli(["assess", str(tmp_path / "a.json")]), "digits")
+    (tmp_path / "a.yaml").write_text(yaml_answers() + "sitting_hours: " + "9" * digits + "\n")
+    cli_error(cli(["assess", str(tmp_path / "a.yaml")]), "digits")
+
+
+def test_12_an_integer_just_too_large_for_a_float_is_out_of_range(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({**ALL_CLEAR, "age": 10 ** 19}))
+    cli_error(cli(["assess", str(tmp_path / "a.json")]), "age", "out of range")
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ('{"a":', "}")])
+def test_12_json_nested_thousands_deep_is_exit_2(tmp_path, opener, closer):
+    (tmp_path / "a.json").write_text('{"notes": ' + opener * 5000 + "1" + closer * 5000 + "}")
+    cli_error(cli(["assess", str(tmp_path / "a.json")]), "nested")
+
+
+def test_12_a_fhir_response_nested_deep_is_exit_2(tmp_path):
+    nested = '{"linkId": "pain", "item": [' * 1200 + "]}" * 1200
+    (tmp_path / "r.json").write_text('{"resourceType": "QuestionnaireResponse", "status": '
+                                     '"completed", "item": [' + nested + "]}")
+    proc = run(["assess", "r.json"], cwd=tmp_path)
+    one_error_line(proc, "nested")
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"age: 40\nnotes: caf\xe9\n", "not UTF-8"),
+    ("age: 40\n".encode("utf-16"), "UTF-16"),
+])
+@pytest.mark.parametrize("command", ["assess", "report", "explain"])
+def test_12_stdin_that_is_not_utf8_is_exit_2(data, fragment, command):
+    args = [command, "-"] + (["-o", "-", "--format", "text"] if command == "report" else [])
+    one_error_line(run(args, stdin=data), "<stdin>", fragment)
+
+
+@pytest.mark.parametrize("args", [["assess", "-"], ["report", "-", "-o", "-", "--format", "text"],
+                                  ["explain", "-"]])
+def test_12_a_closed_stdin_is_exit_2(args):
+    proc = subprocess.run([TRIAGE, *args], capture_output=True, timeout=30,
+                          stdin=subprocess.DEVNULL, preexec_fn=_close_stdin)
+    one_error_line(proc, "standard input")
+
+
+def _close_stdin():
+    os.close(0)
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown", "pdf"])
+def test_12_a_lone_surrogate_in_notes_is_exit_2(tmp_path, fmt):
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR)[:-1] + ', "notes": "a\\ud800b"}')
+    out = tmp_path / f"r.{ {'markdown': 'md'}.get(fmt, fmt)}"
+    cli_error(cli(["report", str(tmp_path / "a.json"), "-o", str(out)]), "surrogate")
+    assert not out.exists()
+
+
+def test_12_a_non_numeric_review_period_in_a_rules_copy_is_exit_2(tmp_path):
+    copy = rules_copy(tmp_path)
+    meta = copy / "rulebook.yaml"
+    text = meta.read_text()
+    start = text.index("review_period_days:")
+    end = text.index("\n", start)
+    meta.write_text(text[:start] + "review_period_days: soon" + text[end:])
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    cli_error(cli(["assess", str(tmp_path / "a.json"), "--rules", str(copy)]),
+              "review_period_days")
+
+
+def test_12_an_infinite_count_parameter_is_exit_2(tmp_path):
+    copy = rules_copy(tmp_path)
+    meta = copy / "rulebook.yaml"
+    text = meta.read_text()
+    used = [f.read_text() for f in copy.glob("*.yaml")]
+    name = next(line.split("at_least:")[1].strip().strip("}")
+                for t in used for line in t.splitlines() if "at_least:" in line)
+    start = text.index(f"  {name}:")
+    value = text.index("value:", start)
+    end = text.index("\n", value)
+    meta.write_text(text[:value] + "value: .inf" + text[end:])
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    cli_error(cli(["assess", str(tmp_path / "a.json"), "--rules", str(copy)]), name)
+
+
+def test_12_a_dangling_yaml_symlink_in_a_rules_copy_is_exit_2(tmp_path):
+    copy = rules_copy(tmp_path)
+    (copy / "extra.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    cli_error(cli(["assess", str(tmp_path / "a.json"), "--rules", str(copy)]), "extra.yaml")
+
+
+def test_12_not_nested_990_deep_in_a_rules_copy_is_exit_2(tmp_path):
+    copy = rules_copy(tmp_path)
+    target = copy / "red_flags.yaml"
+    text = target.read_text()
+    when = "{not: " * 990 + "{fever: true}" + "}" * 990
+    rule = (f"\n  - id: DEEP-01\n    title: deep\n    status: active\n    version: 1\n"
+            f"    rationale: x\n    references: [x]\n    when: {when}\n"
+            f"    then: {{urgency: soon}}\n")
+    target.write_text(text.rstrip("\n") + rule)
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    proc = run(["assess", str(tmp_path / "a.json"), "--rules", str(copy)])
+    one_error_line(proc, "red_flags.yaml", "nested")
+
+
+# =========================================================================== 15. small things
+
+def test_15_a_yaml_flow_mapping_on_stdin_is_read_as_yaml():
+    text = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in ALL_CLEAR.items()) + "}"
+    assert text.startswith("{age: 40")
+    result = cli(["assess", "-", "--format", "json"], input=text)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["urgency"] == "self_care"
+
+
+def test_15_broken_json_still_says_not_valid_json():
+    cli_error(cli(["assess", "-"], input='{"age": 40, "duration_weeks": 2,'), "not valid JSON")
+
+
+def test_15_a_ten_megabyte_unknown_key_is_not_echoed_in_full(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({**ALL_CLEAR, "k" * 10_000_000: 1}))
+    result = cli(["assess", str(tmp_path / "a.json")],
+                 env={"TRIAGE_MAX_FILE_BYTES": str(20 * 1024 * 1024)})
+    message = cli_error(result, "unknown question", "10000000 characters")
+    assert len(message) < 300
+
+
+@pytest.mark.parametrize("written", ["042", "0o52", "0x2a", "1:30", "4_2"])
+def test_15_a_yaml_number_with_leading_zeros_or_another_base_is_refused(tmp_path, written):
+    # YAML 1.1 reads 042 as 34 (octal) and 0:42 as 42 (base 60): never what a person meant
+    (tmp_path / "a.yaml").write_text(yaml_answers().replace("age: 40", f"age: {written}"))
+    cli_error(cli(["assess", str(tmp_path / "a.yaml")]), written)

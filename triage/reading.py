@@ -1,0 +1,401 @@
+"""Reading what users hand us (answers files, batch rows, rule files) without surprises.
+
+Everything a user can give `triage` is read through here, so that hostile or unlucky input ends
+in one clear error (a ``TriageError``: exit 2) and never in a hang, a memory blow-up or a silently
+wrong answer:
+
+* **size**: an answers file (or standard input) is read up to ``max_file_bytes`` and a batch
+  record up to ``max_record_bytes``; more is an error, never read into memory;
+* **text**: UTF-8 only (a UTF-8 byte-order mark is allowed); UTF-16 and stray bytes are errors
+  naming the line; a lone surrogate (``"\\ud800"`` in JSON) is refused, since no file can hold it;
+* **duplicate keys** are errors naming the key and both lines (YAML and JSON: a later
+  ``saddle_numbness: no`` must never quietly replace an earlier ``yes``);
+* **YAML**: the safe loader, with no aliases at all in answers and a bounded expansion in rule
+  files (an alias bomb is refused before it is built); whole numbers only in plain decimal
+  (YAML 1.1 would read ``042`` as 34 and ``1:30`` as 90);
+* **nesting depth** and **integer digits** are capped.
+
+The limits can be raised with environment variables (README, "Limits").
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import yaml
+
+from .errors import AnswersError, TriageError
+
+# libyaml's parser when PyYAML was built with it (the wheels are): several times faster to start.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 1 * MiB      # an answers file, or standard input
+    max_record_bytes: int = 1 * MiB    # one row of a batch input (a JSONL line, a CSV record)
+    max_depth: int = 32                # nesting of mappings and lists
+    max_int_digits: int = 20           # digits of a whole number
+    max_yaml_nodes: int = 200_000      # values of a rule file once its aliases are expanded
+
+    ENV = {"max_file_bytes": "TRIAGE_MAX_FILE_BYTES",
+           "max_record_bytes": "TRIAGE_MAX_RECORD_BYTES",
+           "max_depth": "TRIAGE_MAX_DEPTH",
+           "max_int_digits": "TRIAGE_MAX_INT_DIGITS",
+           "max_yaml_nodes": "TRIAGE_MAX_YAML_NODES"}
+
+
+def limits() -> Limits:
+    """The limits in force: the defaults, each overridable by its environment variable."""
+    values = {}
+    for name, variable in Limits.ENV.items():
+        text = os.environ.get(variable)
+        if text is None or not text.strip():
+            continue
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise TriageError(f"{variable} must be a positive whole number, not "
+                              f"{shorten(text)}")
+        values[name] = value
+    return Limits(**values)
+
+
+def size_words(n: int) -> str:
+    if n % MiB == 0:
+        return f"{n // MiB} MiB"
+    if n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} bytes"
+
+
+# --------------------------------------------------------------------------- quoting values
+
+def shorten(value, width: int = 60) -> str:
+    """A value as an error message quotes it: repr'd (so on one line), and cut to `width`
+    characters with its full length said, so that a 10 MB value never fills the screen."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<a whole number of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    if isinstance(value, (dict, list, tuple)) and len(value) > 20:
+        return f"<a {type(value).__name__} of {len(value)} items>"
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    more = f" ({len(value)} characters)" if isinstance(value, (str, bytes)) else ""
+    return text[: width - 3] + "..." + more
+
+
+# --------------------------------------------------------------------------- bytes and text
+
+def read_input_bytes(path: str, *, limit: int, what: str = "an answers file",
+                     error=AnswersError, variable: str = "TRIAGE_MAX_FILE_BYTES") -> bytes:
+    """The bytes of `path` ('-': standard input), at most `limit` of them, else an error."""
+    source = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            stream = sys.stdin
+            if stream is None:
+                raise error("standard input is closed: give a file name, or pipe the answers in",
+                            file=source)
+            data = stream.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise error("no such file", file=source) from None
+    except IsADirectoryError:
+        raise error("is a directory, not a file", file=source) from None
+    except (OSError, ValueError) as exc:  # ValueError: a closed standard input
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise error(f"cannot read: {reason}", file=source) from None
+    if len(data) > limit:
+        raise error(f"larger than the {size_words(limit)} limit for {what}; set {variable} "
+                    f"to raise it", file=source)
+    return data
+
+
+def decode_text(data: bytes, source: str, *, error=AnswersError, first_line: int = 1) -> str:
+    """UTF-8 text (an optional byte-order mark dropped), or an error naming the line."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error("is UTF-16 text; save it as UTF-8", file=source)
+    try:
+        return data.decode("utf-8-sig" if first_line == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        raise error(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as "
+                    f"UTF-8", file=source) from None
+
+
+# --------------------------------------------------------------------------- structure
+
+def check_structure(value, source: str, *, error=AnswersError, max_depth: int | None = None):
+    """Refuse nesting deeper than the limit and strings no file can hold (lone surrogates)."""
+    max_depth = max_depth or limits().max_depth
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                raise error(f"the text {shorten(item)} holds a lone surrogate (an invalid "
+                            f"character, e.g. \\ud800)", file=source)
+            continue
+        if isinstance(item, dict):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            raise error(f"nested more than {max_depth} levels deep; set TRIAGE_MAX_DEPTH to "
+                        f"raise the limit", file=source)
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return bool(_SURROGATE.search(text))
+
+
+# --------------------------------------------------------------------------- JSON
+
+class _Duplicate(Exception):
+    def __init__(self, key):
+        self.key = key
+
+
+def _pairs(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def parse_json(text: str, source: str, *, error=AnswersError, where: str | None = None,
+               lim: Limits | None = None):
+    """A JSON document, with duplicate keys, overlong integers, deep nesting and lone
+    surrogates refused (each an `error` naming `source`)."""
+    lim = lim or limits()
+
+    def parse_int(digits: str):
+        if len(digits.lstrip("-")) > lim.max_int_digits:
+            raise error(f"a whole number of {len(digits.lstrip('-'))} digits "
+                        f"({shorten(digits, 30)}); at most {lim.max_int_digits} are read",
+                        file=source, where=where)
+        return int(digits)
+
+    def parse_float(text: str):
+        if len(text) > 100:
+            raise error(f"a number of {len(text)} characters ({shorten(text, 30)})",
+                        file=source, where=where)
+        return float(text)
+
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_int=parse_int,
+                           parse_float=parse_float)
+    except json.JSONDecodeError as exc:
+        raise error(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                    file=source, where=where) from None
+    except _Duplicate as dup:
+        raise error(_duplicate_message(text, dup.key), file=source, where=where) from None
+    except RecursionError:
+        raise error(f"nested more than {lim.max_depth} levels deep; set TRIAGE_MAX_DEPTH to "
+                    f"raise the limit", file=source, where=where) from None
+    except ValueError as exc:  # e.g. Python's own cap on the digits of an int
+        raise error(f"not valid JSON: {shorten(str(exc), 80)}", file=source,
+                    where=where) from None
+    return check_structure(value, source, error=error, max_depth=lim.max_depth) \
+        if where is None else _check_row(value, source, error, where, lim)
+
+
+def _check_row(value, source, error, where, lim):
+    try:
+        return check_structure(value, source, error=error, max_depth=lim.max_depth)
+    except TriageError as exc:
+        raise error(exc.problem, file=source, where=where) from None
+
+
+def _duplicate_message(text: str, key) -> str:
+    """Where a duplicate JSON key is: found again with the YAML composer, which knows lines."""
+    try:
+        parse_yaml(text, "<json>", aliases=False, error=AnswersError)
+    except AnswersError as exc:
+        if "appears twice" in exc.problem:
+            return exc.problem
+    except Exception:  # noqa: BLE001 - only a better message was at stake
+        pass
+    quoted = re.escape(json.dumps(key))
+    lines = [text.count("\n", 0, m.start()) + 1
+             for m in re.finditer(quoted + r"\s*:", text)][:2]
+    where = f": lines {lines[0]} and {lines[1]}" if len(lines) == 2 else ""
+    return f"key {shorten(key)} appears twice{where}; keep one of them"
+
+
+# --------------------------------------------------------------------------- YAML
+
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, reading whole numbers only in plain decimal, with a cap on their
+    digits (set per load)."""
+
+    max_int_digits = Limits.max_int_digits
+
+
+def _construct_int(loader, node):
+    text = node.value
+    if not _PLAIN_INT.match(text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{shorten(text)} is not a plain whole number: write it in decimal "
+            f"without leading zeros (YAML would read 042 as 34 and 1:30 as 90)", node.start_mark)
+    digits = len(text.lstrip("+-"))
+    if digits > loader.max_int_digits:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a whole number of {digits} digits ({shorten(text, 30)}); at most "
+            f"{loader.max_int_digits} are read", node.start_mark)
+    return int(text)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def parse_yaml(text: str, source: str, *, aliases: bool, error=AnswersError,
+               lim: Limits | None = None):
+    """A YAML document (None if empty). Refused, each with `error` naming `source` and the line:
+    duplicate keys, aliases (unless `aliases`; then their expansion is bounded), nesting beyond
+    the limit, whole numbers in anything but plain decimal or with too many digits."""
+    lim = lim or limits()
+    loader = _Loader(text)
+    loader.max_int_digits = lim.max_int_digits
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source, aliases=aliases, error=error, lim=lim)
+        value = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        if not isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"not valid YAML: {problem}"
+        raise error(problem, file=source, where=where) from None
+    except RecursionError:
+        raise error(f"nested more than {lim.max_depth} levels deep; set TRIAGE_MAX_DEPTH to "
+                    f"raise the limit", file=source) from None
+    finally:
+        loader.dispose()
+    return check_structure(value, source, error=error, max_depth=lim.max_depth)
+
+
+def _check_nodes(root, source, *, aliases: bool, error, lim: Limits) -> None:
+    """One walk over the node graph (each node once, so an alias bomb costs nothing): duplicate
+    keys, aliases, nesting depth and the size of the expanded document."""
+    size: dict[int, int] = {}  # id(node) -> values once expanded
+    depth: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1: being walked, 2: done
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if not children_done:
+            if state.get(key) == 2:
+                if not aliases:
+                    raise error(f"an alias (*name) repeats the value at line "
+                                f"{node.start_mark.line + 1}; aliases are not allowed here",
+                                file=source)
+                continue
+            if state.get(key) == 1:
+                raise error("an alias refers to a value that contains it", file=source,
+                            where=f"line {node.start_mark.line + 1}")
+            state[key] = 1
+            if isinstance(node, yaml.MappingNode):
+                _check_duplicate_keys(node, source, error)
+            stack.append((node, True))
+            for child in children:
+                if state.get(id(child)) == 2 and not aliases:
+                    raise error(f"an alias (*name) repeats the value at line "
+                                f"{child.start_mark.line + 1}; aliases are not allowed here",
+                                file=source)
+                if state.get(id(child)) != 2:
+                    stack.append((child, False))
+            continue
+        state[key] = 2
+        size[key] = 1 + sum(size[id(c)] for c in children)
+        depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+        if size[key] > lim.max_yaml_nodes:
+            raise error(f"more than {lim.max_yaml_nodes} values once its aliases are expanded; "
+                        f"set TRIAGE_MAX_YAML_NODES to raise the limit", file=source,
+                        where=f"line {node.start_mark.line + 1}")
+        if depth[key] > lim.max_depth + 1:  # +1: the scalars at the bottom
+            raise error(f"nested more than {lim.max_depth} levels deep; set TRIAGE_MAX_DEPTH "
+                        f"to raise the limit", file=source,
+                        where=f"line {node.start_mark.line + 1}")
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_duplicate_keys(node, source, error) -> None:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        ident = (key_node.tag, key_node.value)
+        if ident in seen:
+            first = seen[ident]
+            raise error(f"key {shorten(key_node.value)} appears twice: line "
+                        f"{first.start_mark.line + 1} and line {key_node.start_mark.line + 1}; "
+                        f"keep one of them", file=source)
+        seen[ident] = key_node
+
+
+# --------------------------------------------------------------------------- answers documents
+
+def parse_answers_text(text: str, source: str, *, lim: Limits | None = None):
+    """An answers document: JSON, or YAML (a flow mapping `{age: 34}` is YAML, not bad JSON)."""
+    lim = lim or limits()
+    stripped = text.lstrip()
+    if not stripped:
+        raise AnswersError("empty: expected a JSON or YAML mapping of answers", file=source)
+    if stripped.startswith("{"):
+        try:
+            return parse_json(text, source, lim=lim)
+        except AnswersError as json_error:
+            if not json_error.problem.startswith("not valid JSON"):
+                raise
+            try:  # YAML's flow mappings begin with "{" too
+                return parse_yaml(text, source, aliases=False, lim=lim)
+            except AnswersError:
+                raise json_error from None
+    return parse_yaml(text, source, aliases=False, lim=lim)
+
+
+def read_answers_document(path: str):
+    """The parsed answers document of a file, or of standard input for '-'."""
+    lim = limits()
+    source = "<stdin>" if path == "-" else path
+    data = read_input_bytes(path, limit=lim.max_file_bytes)
+    return parse_answers_text(decode_text(data, source), source, lim=lim)
