@@ -19,6 +19,7 @@ from triage.resources import rules_dir
 from support import ALL_CLEAR
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
+pytestmark = pytest.mark.timeout(180)  # a hang fails its test, never the whole run
 MEMORY_CAP = 1024 * 1024 * 1024  # 1 GiB of address space: an alias bomb needs several
 
 
@@ -353,3 +354,215 @@ def test_15_a_yaml_number_with_leading_zeros_or_another_base_is_refused(tmp_path
     # YAML 1.1 reads 042 as 34 (octal) and 0:42 as 42 (base 60): never what a person meant
     (tmp_path / "a.yaml").write_text(yaml_answers().replace("age: 40", f"age: {written}"))
     cli_error(cli(["assess", str(tmp_path / "a.yaml")]), written)
+
+
+# =========================================================================== 2. CSV records
+
+def test_2_an_unclosed_csv_quote_swallows_no_later_row(tmp_path):
+    # `a,34,2,none,"oops` then two more rows used to give "Assessed 1 of 1 rows" and exit 0
+    (tmp_path / "in.csv").write_text("case_id,age,duration_weeks,trauma,notes\n"
+                                     "a,34,2,none,fine\n"
+                                     'b,34,2,none,"oops\n'
+                                     "c,35,2,none,\n"
+                                     "d,36,2,none,\n")
+    result = cli(["batch", str(tmp_path / "in.csv"), "-o", "-"])
+    assert result.exit_code == 2, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [2, 3, 4, 5]
+    assert "error" in rows[1] and "quote" in rows[1]["error"]
+    assert [r.get("urgency") is not None for r in rows] == [True, False, True, True]
+    assert [r["case_id"] for r in rows if "error" not in r] == ["a", "c", "d"]
+    assert "Assessed 3 of 4 rows" in result.stderr
+
+
+def test_2_a_stray_quote_inside_a_cell_is_that_rows_error(tmp_path):
+    (tmp_path / "in.csv").write_text('age,duration_weeks,trauma\n40,2,none\n41,"2"x,none\n'
+                                     "42,2,none\n")
+    result = cli(["batch", str(tmp_path / "in.csv"), "-o", "-"])
+    assert result.exit_code == 2
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in r) for r in rows] == [False, True, False]
+    assert rows[1]["line"] == 3
+
+
+# =========================================================================== 11. streaming
+
+def test_11_batch_from_stdin_streams_instead_of_reading_everything_first(tmp_path):
+    """200 rows (one chunk) are assessed and written while standard input is still open: the
+    old reader sniffed the format by reading all of it, so nothing came out before the end."""
+    row = json.dumps(ALL_CLEAR) + "\n"
+    proc = subprocess.Popen([TRIAGE, "batch", "-", "-o", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_cap_memory)
+    import threading
+
+    def feed():  # in a thread: the pipes are small, and triage writes while we still feed it
+        proc.stdin.write((row * 450).encode())
+        proc.stdin.flush()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        import selectors
+
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout=60), "no output while standard input stayed open"
+        first = proc.stdout.readline()
+        assert json.loads(first)["line"] == 1
+    finally:
+        writer.join(timeout=60)
+        rest, _ = proc.communicate(timeout=60)  # closes standard input, drains the output
+    assert proc.returncode == 0
+    assert len(rest.splitlines()) == 449
+
+
+def test_11_csv_on_stdin_is_detected_from_its_first_record():
+    result = cli(["batch", "-", "-o", "-"], input="age,duration_weeks,trauma\n40,2,none\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["urgency"]
+
+
+# =========================================================================== 12. outputs
+
+def test_12_an_output_in_a_missing_directory_is_exit_2(tmp_path):
+    (tmp_path / "in.jsonl").write_text(json.dumps(ALL_CLEAR) + "\n")
+    cli_error(cli(["batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "no" / "o.jsonl")]),
+              "cannot write", "No such file or directory")
+    cli_error(cli(["questions", "-o", str(tmp_path / "no" / "q.txt")]), "cannot write")
+
+
+def test_12_an_output_under_a_file_is_exit_2(tmp_path):
+    (tmp_path / "in.jsonl").write_text(json.dumps(ALL_CLEAR) + "\n")
+    cli_error(cli(["batch", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "in.jsonl" / "o")]),
+              "cannot write")
+
+
+@pytest.mark.parametrize("args", [["batch", "IN", "-o", "/dev/full"],
+                                  ["batch", "IN", "-o", "-"],
+                                  ["questions"], ["questions", "-o", "/dev/full"],
+                                  ["assess", "ANSWERS"], ["rules", "list"]])
+def test_12_a_full_output_is_exit_2(tmp_path, args):
+    (tmp_path / "in.jsonl").write_text(json.dumps(ALL_CLEAR) + "\n")
+    (tmp_path / "a.json").write_text(json.dumps(ALL_CLEAR))
+    args = [{"IN": "in.jsonl", "ANSWERS": "a.json"}.get(a, a) for a in args]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([TRIAGE, *args], stdout=full, stderr=subprocess.PIPE,
+                              cwd=tmp_path, timeout=60)
+    one_error_line(proc, "No space left on device")
+
+
+# =========================================================================== 13. one bad row
+
+BAD_ROWS = [
+    json.dumps(ALL_CLEAR)[:-1] + ', "sitting_hours": ' + "9" * 400 + "}",
+    json.dumps(ALL_CLEAR)[:-1] + ', "sitting_hours": ' + "9" * 5000 + "}",
+    json.dumps(ALL_CLEAR)[:-1] + ', "notes": ' + "[" * 1500 + "]" * 1500 + "}",
+    json.dumps(ALL_CLEAR)[:-1] + ', "notes": "\\ud800"}',
+    json.dumps({**ALL_CLEAR, "sitting_hours": 1e308 * 10 if False else 10 ** 30}),
+]
+
+
+def test_13_each_hostile_row_is_its_own_error_record_and_the_batch_goes_on(tmp_path):
+    good = json.dumps(ALL_CLEAR)
+    lines = [good]
+    for bad in BAD_ROWS:
+        lines += [bad, good]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    result = cli(["batch", str(tmp_path / "in.jsonl"), "-o", "-"])
+    assert result.exit_code == 2, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == len(lines)
+    assert [("error" in r) for r in rows] == [i % 2 == 1 for i in range(len(lines))]
+    assert all("internal error" not in r.get("error", "") for r in rows), rows
+
+
+def test_13_rules_diff_cases_keeps_going_past_a_hostile_row(tmp_path):
+    good = json.dumps(ALL_CLEAR)
+    (tmp_path / "in.jsonl").write_text("\n".join([good, *BAD_ROWS, good]) + "\n")
+    result = cli(["rules", "diff", str(rules_dir()), str(rules_dir()), "--cases",
+                  str(tmp_path / "in.jsonl"), "--format", "json"])
+    assert result.exit_code in (0, 2), result.output
+    impact = json.loads(result.stdout)
+    assert impact["cases"] == len(BAD_ROWS) + 2 and impact["assessed"] == 2
+
+
+# =========================================================================== 14. signals
+
+def _big_input(tmp_path, rows=4000) -> Path:
+    path = tmp_path / "in.jsonl"
+    row = json.dumps(ALL_CLEAR) + "\n"
+    path.write_text(row * rows)
+    return path
+
+
+def _wait_for_temporary_file(tmp_path, proc, timeout=60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list(tmp_path.glob(".out.jsonl.*.tmp")):
+            time.sleep(0.3)
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("batch never started writing")
+
+
+@pytest.mark.parametrize("signame, code, workers", [("SIGTERM", 143, "1"), ("SIGHUP", 129, "1"),
+                                                    ("SIGTERM", 143, "2"), ("SIGINT", 130, "2")])
+def test_14_a_signal_during_batch_leaves_the_old_output_and_no_temporary_file(
+        tmp_path, signame, code, workers):
+    import signal
+
+    _big_input(tmp_path)
+    out = tmp_path / "out.jsonl"
+    out.write_text("the old results\n")
+    proc = subprocess.Popen([TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl", "--workers",
+                             workers], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_cap_memory)
+    _wait_for_temporary_file(tmp_path, proc)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err, err.decode()
+    assert len(err.decode().strip().splitlines()) == 1, err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
+    assert out.read_text() == "the old results\n"
+
+
+def test_14_timeout_during_batch_leaves_no_temporary_file(tmp_path):
+    _big_input(tmp_path, rows=20000)
+    proc = subprocess.run(["timeout", "2", TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl"],
+                          cwd=tmp_path, capture_output=True, timeout=60)
+    assert proc.returncode == 124, proc.stderr  # timeout's own code for "timed out"
+    assert b"Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+# =========================================================================== 15. batch details
+
+def test_15_tsv_is_read_with_tabs(tmp_path):
+    (tmp_path / "in.tsv").write_text("case_id\tage\tduration_weeks\ttrauma\tnotes\n"
+                                     "t1\t40\t2\tnone\tstiff, sore\n")
+    result = cli(["batch", str(tmp_path / "in.tsv"), "-o", "-"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)
+    assert row["case_id"] == "t1" and row["urgency"]
+
+
+def test_15_a_multi_line_csv_record_reports_its_first_line(tmp_path):
+    (tmp_path / "in.csv").write_text('age,duration_weeks,trauma,notes\n40,2,none,ok\n'
+                                     '150,2,none,"one\ntwo\nthree"\n41,2,none,ok\n')
+    result = cli(["batch", str(tmp_path / "in.csv"), "-o", "-"])
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [2, 3, 6]
+    assert rows[1]["error"].startswith("line 3:")
+
+
+def test_15_batch_refuses_to_write_over_its_own_input(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(ALL_CLEAR) + "\n")
+    before = source.read_text()
+    cli_error(cli(["batch", str(source), "-o", str(source)]), "replace the input")
+    assert source.read_text() == before

@@ -17,6 +17,7 @@ on the way back, so nothing answered is ever dropped by moving about.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 from .conditions import show_value
-from .errors import TriageError
+from .errors import OutputError, TriageError
 from .fileio import atomic_write
 from .questionnaire import Question, Questionnaire, read_answers_file
 
@@ -49,18 +50,30 @@ class SummaryRow:
 
 # --------------------------------------------------------------------------- the session file
 
-def default_session_path(directory: str | os.PathLike = ".", *, now: _dt.datetime | None = None
-                         ) -> Path:
+def default_session_path(directory: str | os.PathLike = ".", *, now: _dt.datetime | None = None,
+                         claim: bool = False) -> Path:
     """A new session file name in `directory` that does not exist yet:
-    ``triage-session-YYYYMMDD-HHMMSS.json`` (with -2, -3... if that is taken)."""
+    ``triage-session-YYYYMMDD-HHMMSS.json`` (with -2, -3... if that is taken). With `claim`, the
+    file is created at once (exclusively, holding no answers), so that two sessions started in
+    the same second never pick the same name."""
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = Path(directory) / f"triage-session-{stamp}"
     candidate = base.with_suffix(".json")
     n = 2
-    while candidate.exists():
+    while True:
+        if not claim and not candidate.exists():
+            return candidate
+        if claim:
+            try:
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write("{}\n")
+                return candidate
         candidate = Path(f"{base}-{n}.json")
         n += 1
-    return candidate
 
 
 def load_saved_answers(path: str, questionnaire: Questionnaire) -> dict:
@@ -99,12 +112,22 @@ class AnswerStore(Protocol):
         """Replace the stored answers with `answers` (the answers format), all at once."""
 
 
+class SessionLocked(TriageError):
+    """The session file is being answered by another `triage ask`."""
+
+
 class FileStore:
     """Answers kept in a file: JSON written atomically, so it is never half written. It reads any
-    answers file (JSON, YAML, a FHIR QuestionnaireResponse; '-' for standard input)."""
+    answers file (JSON, YAML, a FHIR QuestionnaireResponse; '-' for standard input).
+
+    ``lock()`` makes this process the file's only writer: a second ``triage ask`` on the same
+    file is refused while the first runs. The lock is an ``fcntl.flock`` on a small file beside
+    the session file (``.NAME.lock``, holding the process id), removed by ``unlock()``; the
+    kernel drops the lock itself if the process dies, so a stale lock file never blocks."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
+        self._lock: tuple | None = None
 
     @property
     def name(self) -> str:
@@ -114,14 +137,84 @@ class FileStore:
         return read_answers_file(self.path)
 
     def save(self, answers: dict) -> None:
+        text = json.dumps(answers, indent=2, ensure_ascii=False) + "\n"
+        # A signal that arrives while the file is being replaced waits until it is in place, so
+        # an answer is either saved or not given, never "saved" and lost (issue 9, item 3).
+        with _signals_held():
+            try:
+                atomic_write(self.path, text)
+            except OutputError as exc:
+                raise OutputError(exc.reason, file=self.path, what="save the answers") from None
+
+    @property
+    def lock_path(self) -> Path:
+        path = Path(self.path)
+        return path.with_name(f".{path.name}.lock")
+
+    def lock(self) -> None:
+        """Become the session file's only writer, or raise SessionLocked naming the other."""
         try:
-            atomic_write(self.path, json.dumps(answers, indent=2, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise TriageError(f"cannot save the answers: {exc.strerror or exc}",
-                              file=self.path) from None
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks; go without
+            return
+        lock_path = self.lock_path
+        while self._lock is None:
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(exc, file=self.path, what="save the answers") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip()
+                os.close(fd)
+                who = f" (process {holder})" if holder.isdigit() else ""
+                raise SessionLocked(
+                    f"another triage ask{who} is answering this session now; finish that one "
+                    f"first, or save to another file with --save", file=self.path) from None
+            try:  # the file we locked may have been removed by its last holder meanwhile
+                current = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._lock = (fd, lock_path)
+
+    def unlock(self) -> None:
+        if self._lock is None:
+            return
+        fd, lock_path = self._lock
+        self._lock = None
+        try:
+            os.unlink(lock_path)  # while still holding it: see lock()
+        except OSError:
+            pass
+        os.close(fd)
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold back SIGINT, SIGTERM and SIGHUP for the duration (they are delivered after it)."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP")
+                                               else set())
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # --------------------------------------------------------------------------- the session
@@ -145,6 +238,9 @@ class Session:
         self._redo: list[str] = []  # questions re-opened by going back, to return to going forward
         self._revisit: str | None = None  # an answered question to ask again next
         self.saved = False  # whether the store has been written by this session
+        # the answers (not null) the store holds as far as this session knows: what a message
+        # may say was saved
+        self.saved_answers: dict[str, Any] = {}
 
     @classmethod
     def resume(cls, rulebook, source: str, path: str | os.PathLike | None = None) -> "Session":
@@ -339,8 +435,10 @@ class Session:
 
     def save(self) -> None:
         """Write the answers so far to the store, in the questionnaire's order, all at once."""
-        self.store.save({qid: self.given[qid] for qid in self.order if qid in self.given})
+        data = {qid: self.given[qid] for qid in self.order if qid in self.given}
+        self.store.save(data)
         self.saved = True
+        self.saved_answers = {qid: value for qid, value in data.items() if value is not None}
 
 
 def display_value(q: Question, value) -> str:

@@ -1,8 +1,8 @@
 """`triage batch`: assess every row of a JSONL or CSV file, in order, optionally on every core."""
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import json
 import os
 import sys
@@ -13,6 +13,7 @@ import click
 
 from .errors import AnswersError, TriageError
 from .fileio import AtomicTextWriter
+from .reading import limits, parse_json, shorten, size_words
 
 CHUNK = 200  # rows sent to a worker at a time: large enough to amortise the pickling
 
@@ -39,46 +40,142 @@ class BatchSummary:
 
 # --------------------------------------------------------------------------- reading
 
-def _open_text(path: str):
+class LineError(Exception):
+    """A line that cannot be a record: longer than the record cap, or not UTF-8."""
+
+    def __init__(self, number: int, message: str):
+        super().__init__(message)
+        self.number = number
+        self.message = message
+
+
+class LineSource:
+    """The lines of a byte stream, read one at a time (never the whole input), each at most
+    the record cap, decoded as UTF-8; lines can be pushed back to be read again."""
+
+    SKIP_LIMIT = 64  # an overlong line is skipped up to this many times the cap, then we give up
+
+    def __init__(self, raw, path: str, limit: int):
+        self.raw = raw
+        self.path = path
+        self.limit = limit
+        self.number = 0
+        self._back: list = []  # pushed-back (number, text), next one last
+
+    def next_line(self):
+        """(number, text) of the next line, or None at the end; LineError for a bad line."""
+        if self._back:
+            return self._back.pop()
+        data = self.raw.readline(self.limit + 1)
+        if not data:
+            return None
+        self.number += 1
+        if self.number == 1:
+            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise TriageError("is UTF-16 text; save it as UTF-8", file=self.path)
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+        if len(data) > self.limit and not data.endswith(b"\n"):
+            self._skip_rest()
+            raise LineError(self.number, f"line {self.number}: longer than the "
+                                         f"{size_words(self.limit)} limit for one record; set "
+                                         f"TRIAGE_MAX_RECORD_BYTES to raise it")
+        try:
+            return self.number, data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LineError(self.number, f"line {self.number}: not UTF-8 text (byte "
+                                         f"0x{data[exc.start]:02x})") from None
+
+    def _skip_rest(self) -> None:
+        skipped = 0
+        while skipped <= self.SKIP_LIMIT * self.limit:
+            chunk = self.raw.readline(1 << 16)
+            if not chunk or chunk.endswith(b"\n"):
+                return
+            skipped += len(chunk)
+        raise TriageError(f"line {self.number}: no end of line in its first "
+                          f"{size_words(self.SKIP_LIMIT * self.limit)}: this is not a JSONL or "
+                          f"CSV file", file=self.path)
+
+    def push_back(self, lines) -> None:
+        self._back.extend(reversed(list(lines)))
+
+
+def _open_binary(path: str):
     if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+        if sys.stdin is None:
+            raise TriageError("standard input is closed: give a file name", file="<stdin>")
+        return contextlib.nullcontext(sys.stdin.buffer)
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        return open(path, "rb")
     except FileNotFoundError:
         raise TriageError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise TriageError("is a directory, not a file", file=path) from None
     except OSError as exc:
         raise TriageError(f"cannot read: {exc.strerror}", file=path) from None
 
 
-def _detect_format(path: str, handle, declared: str) -> tuple[str, object]:
-    """The input format, and a handle positioned at the start (stdin is peeked, not re-read)."""
+@contextlib.contextmanager
+def open_rows(path: str, declared: str, questions):
+    """(format, rows) of a batch input: the format from `declared`, else the file's suffix,
+    else its first record (standard input is never read ahead more than one line)."""
+    lim = limits()
+    csv.field_size_limit(max(lim.max_record_bytes, 1024))
+    with _open_binary(path) as raw:
+        source = LineSource(raw, "<stdin>" if path == "-" else path, lim.max_record_bytes)
+        fmt = _detect_format(path, source, declared)
+        if fmt == "jsonl":
+            yield fmt, _jsonl_rows(source)
+        else:
+            yield fmt, _csv_rows(source, questions, "\t" if fmt == "tsv" else ",")
+
+
+def _detect_format(path: str, source: LineSource, declared: str) -> str:
     if declared != "auto":
-        return declared, handle
+        return declared
     lower = path.lower()
     if lower.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl", handle
-    if lower.endswith((".csv", ".tsv")):
-        return "csv", handle
-    text = handle.read()
-    first = text.lstrip()[:1]
-    return ("jsonl" if first == "{" else "csv"), io.StringIO(text)
+        return "jsonl"
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith(".tsv"):
+        return "tsv"
+    seen = []
+    try:
+        while True:
+            item = source.next_line()
+            if item is None:
+                break
+            seen.append(item)
+            if item[1].strip():
+                break
+    except LineError:
+        source.push_back(seen)
+        return "jsonl"  # the bad first record becomes an error record
+    source.push_back(seen)
+    first = seen[-1][1] if seen else ""
+    if first.lstrip().startswith("{"):
+        return "jsonl"
+    return "tsv" if "\t" in first and "," not in first else "csv"
 
 
-def read_rows(path: str, handle, fmt: str, questions) -> Iterator[Row]:
-    if fmt == "jsonl":
-        yield from _jsonl_rows(handle)
-    else:
-        yield from _csv_rows(path, handle, questions)
-
-
-def _jsonl_rows(handle) -> Iterator[Row]:
-    for number, line in enumerate(handle, start=1):
+def _jsonl_rows(source: LineSource) -> Iterator[Row]:
+    while True:
+        try:
+            item = source.next_line()
+        except LineError as exc:
+            yield Row(exc.number, None, None, exc.message)
+            continue
+        if item is None:
+            return
+        number, line = item
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Row(number, None, None, f"line {number}: not valid JSON: {exc.msg}")
+            record = parse_json(line, None, where=f"line {number}")
+        except AnswersError as exc:
+            yield Row(number, None, None, exc.message)
             continue
         if not isinstance(record, dict):
             yield Row(number, None, None, f"line {number}: expected a JSON object of answers")
@@ -87,25 +184,88 @@ def _jsonl_rows(handle) -> Iterator[Row]:
         yield Row(number, case_id, record)
 
 
-def _csv_rows(path: str, handle, questions) -> Iterator[Row]:
-    reader = csv.DictReader(handle)
-    header = reader.fieldnames or []
-    if not header:
-        raise TriageError("empty CSV: expected a header row of question ids", file=path)
+def _csv_rows(source: LineSource, questions, delimiter: str) -> Iterator[Row]:
+    """The records of a CSV (or TSV) file. A malformed record (an unclosed quote, a bad line)
+    becomes an error record naming its first line, and reading starts again on the line after
+    that, so that no later row is swallowed."""
+    path = source.path
+    header_item = None
+    while header_item is None or not header_item[1].strip():
+        header_item = source.next_line()
+        if header_item is None:
+            raise TriageError("empty CSV: expected a header row of question ids", file=path)
+    try:
+        header = next(csv.reader([header_item[1]], delimiter=delimiter, strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise TriageError(f"the header row cannot be read: {exc}", file=path,
+                          where=f"line {header_item[0]}") from None
+    header = [c.strip() for c in header]
+    for index, column in enumerate(header):
+        if column in header[:index]:
+            raise AnswersError(f"column {shorten(column)} appears twice: column "
+                               f"{header.index(column) + 1} and column {index + 1}", file=path,
+                               where=f"line {header_item[0]}")
     unknown = [c for c in header if c not in questions and c != "case_id"]
     if unknown:
-        raise AnswersError(f"column '{unknown[0]}' is not a question id", file=path,
-                           where="line 1")
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            yield Row(line, record.get("case_id") or None, None,
-                      f"line {line}: more cells than columns in the header")
-            continue
-        case_id = record.pop("case_id", None) or None
-        answers = {k: (v if v is not None and v.strip() != "" else None)
-                   for k, v in record.items()}
-        yield Row(line, case_id, answers)
+        raise AnswersError(f"column {shorten(unknown[0])} is not a question id", file=path,
+                           where=f"line {header_item[0]}")
+    limit = source.limit
+    while True:
+        consumed: list = []
+
+        def lines():
+            size = 0
+            while True:
+                item = source.next_line()
+                if item is None:
+                    return
+                consumed.append(item)
+                size += len(item[1])
+                if size > limit and len(consumed) > 1:
+                    raise LineError(consumed[0][0], f"line {consumed[0][0]}: a record longer "
+                                    f"than the {size_words(limit)} limit (an unclosed quote?); "
+                                    f"set TRIAGE_MAX_RECORD_BYTES to raise it")
+                yield item[1]
+
+        reader = csv.reader(lines(), delimiter=delimiter, strict=True)
+        while True:
+            consumed.clear()
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                cells = None
+                first = consumed[0][0] if consumed else source.number
+                reason = str(exc)
+                if "unexpected end of data" in reason:
+                    reason = (f"a quote opened on this line is never closed (the file ends on "
+                              f"line {consumed[-1][0]})" if consumed else "a quote is never closed")
+                error = f"line {first}: {reason}"
+            except LineError as exc:
+                cells = None
+                first = consumed[0][0] if consumed else exc.number
+                error = exc.message if exc.number == first else f"line {first}: {exc.message}"
+            if cells is None:
+                yield Row(first, None, None, error)
+                source.push_back(consumed[1:])
+                break  # a fresh reader, starting on the line after the bad record's first
+            if not cells or (len(cells) == 1 and not cells[0].strip() and len(header) > 1):
+                continue  # a blank line
+            line = consumed[0][0]
+            case_index = header.index("case_id") if "case_id" in header else None
+            case_id = (cells[case_index] or None) if case_index is not None \
+                and case_index < len(cells) else None
+            if len(cells) > len(header):
+                yield Row(line, case_id, None,
+                          f"line {line}: more cells than columns in the header")
+                continue
+            answers = {}
+            for column, value in zip(header, cells + [None] * (len(header) - len(cells))):
+                if column == "case_id":
+                    continue
+                answers[column] = value if value is not None and value.strip() != "" else None
+            yield Row(line, case_id, answers)
 
 
 # --------------------------------------------------------------------------- assessing
@@ -130,8 +290,11 @@ def assess_row(row: Row) -> tuple[str, bool]:
     try:
         line = assess_json(row.answers, _RULEBOOK, source=f"line {row.line}",
                            head={"case_id": row.case_id, "line": row.line}, cache=_CACHE)
-    except AnswersError as exc:
+    except TriageError as exc:
         return _error_line(row, exc.message), True
+    except Exception as exc:  # noqa: BLE001 - one row's failure must not discard the others
+        return _error_line(row, f"line {row.line}: internal error (a bug in triage; please "
+                                f"report it): {type(exc).__name__}: {shorten(str(exc), 200)}"), True
     return line, False
 
 
@@ -162,10 +325,10 @@ def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str 
 
     `workers` processes share the work (0: one per usable CPU core); the output is the same
     whatever their number."""
-    handle = _open_text(input_path)
-    with handle:
-        fmt, source = _detect_format(input_path, handle, input_format)
-        rows = read_rows(input_path, source, fmt, rulebook.questionnaire.questions)
+    if output_path != "-" and input_path != "-" and _same_file(input_path, output_path):
+        raise TriageError("the output would replace the input; write the results to another "
+                          "file", file=output_path)
+    with open_rows(input_path, input_format, rulebook.questionnaire.questions) as (fmt, rows):
         first = next(rows, None)  # header problems surface now, before any output is written
         if first is None:
             raise TriageError("no rows to assess", file=input_path)
@@ -190,6 +353,13 @@ def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str 
     return summary
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def usable_cpus() -> int:
     """The CPU cores this process may run on (a container or taskset may allow fewer than the
     machine has)."""
@@ -210,9 +380,14 @@ def _flatten(chunks: Iterator[list]) -> Iterator[tuple]:
 def _init_pool_worker(rulebook, cache: bool | None = None) -> None:
     # Ctrl-C reaches every process of the terminal's process group; only the parent should act on
     # it (it stops the pool and leaves the output file untouched), not print a traceback per worker.
+    # SIGHUP likewise; SIGTERM is how the parent's pool stops its workers, so it kills them
+    # quietly (the default action), not through the parent's handler that a fork copied.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _init_worker(rulebook, cache)
 
 
@@ -246,9 +421,17 @@ def _prepend(first, rest):
 
 
 def _count_rows(path: str, fmt: str) -> int | None:
+    """The number of non-blank lines of a regular file (for the progress bar), read in blocks."""
     try:
+        if not os.path.isfile(path):
+            return None
+        lines = 0
         with open(path, "rb") as handle:
-            lines = sum(1 for line in handle if line.strip())
+            previous = b"\n"
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                lines += block.count(b"\n")
+                previous = block[-1:]
+            lines += previous != b"\n"  # a last line without its newline
     except OSError:
         return None
-    return max(lines - 1, 0) if fmt == "csv" else lines
+    return max(lines - 1, 0) if fmt in ("csv", "tsv") else lines

@@ -11,6 +11,20 @@ EXIT_FAILURE = 1  # something unexpected: a bug
 EXIT_INVALID = 2  # a usage error, or an invalid answers or rule file
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (the same clean-up runs: temporary files removed,
+    the session's answers kept); the exit code is 128 + the signal's number (143, 129)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def exit_code_for(interrupt: BaseException) -> int:
+    """130 for Ctrl-C (SIGINT), 143 for SIGTERM, 129 for SIGHUP."""
+    return 128 + getattr(interrupt, "signum", 2)
+
+
 class TriageError(Exception):
     """A problem with the user's input: bad answers, bad rule files, a bad option."""
 
@@ -24,6 +38,16 @@ class TriageError(Exception):
     def message(self) -> str:
         parts = [p for p in (self.file, self.where) if p]
         return ": ".join(parts + [self.problem])
+
+
+class OutputError(TriageError):
+    """An output that cannot be written: a missing or read-only directory, a full disk,
+    standard output closed or full. Whatever was there before is left as it was."""
+
+    def __init__(self, exc: OSError | str, *, file: str | None = None, what: str = ""):
+        reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
+        super().__init__(f"cannot {what or 'write'}: {reason}", file=file)
+        self.reason = reason
 
 
 class AnswersError(TriageError):

@@ -136,16 +136,13 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
 
     `workers` processes share the cases (0: one per usable core), each with its own decision
     caches; the result is the same whatever their number."""
-    from .batch import _detect_format, _open_text, read_rows, usable_cpus
+    from .batch import open_rows, usable_cpus
 
     impact = Impact(old_name or old_rulebook.directory, new_name or new_rulebook.directory,
                     cases_path)
-    handle = _open_text(cases_path)
-    with handle:
-        fmt, source = _detect_format(cases_path, handle, input_format)
-        questions = dict(old_rulebook.questionnaire.questions)
-        questions.update(new_rulebook.questionnaire.questions)
-        rows = read_rows(cases_path, source, fmt, questions)
+    questions = dict(old_rulebook.questionnaire.questions)
+    questions.update(new_rulebook.questionnaire.questions)
+    with open_rows(cases_path, input_format, questions) as (_fmt, rows):
         workers = workers or usable_cpus()
         for row, result in _compared(rows, (old_rulebook, new_rulebook, cache), workers):
             impact.cases += 1
@@ -190,6 +187,11 @@ def _compare_row(row) -> tuple:
             return ("error", exc.message)
         except RulebookError as exc:  # e.g. the new rules conclude no urgency
             return ("error", f"{label} rules: {exc.problem}")
+        except TriageError as exc:
+            return ("error", exc.message)
+        except Exception as exc:  # noqa: BLE001 - one case must not end the comparison
+            return ("error", f"{label} rules: internal error (a bug in triage; please report "
+                             f"it): {type(exc).__name__}: {str(exc)[:200]}")
         outcomes.append({k: outcome[k] for k in FIELDS})
     old, new = outcomes
     return ("same",) if old == new else ("changed", old, new)
@@ -207,7 +209,10 @@ def _init(setup) -> None:
 def _init_pool_worker(setup) -> None:
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C (and SIGHUP)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # how the parent's pool stops its workers
     _init(setup)
 
 

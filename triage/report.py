@@ -24,7 +24,7 @@ from markupsafe import Markup
 from . import wording
 from .assessment import Assessment
 from .contract import NO_STRETCHES_AT
-from .errors import TriageError
+from .errors import OutputError, TriageError
 
 FORMATS = ("html", "markdown", "text", "pdf")
 SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
@@ -563,7 +563,6 @@ def write_report(path: str | os.PathLike, assessment: Assessment, rulebook,
         data = render_report(assessment, rulebook, fmt, today=today, paper=paper)
     try:
         atomic_write(path, data)
-    except OSError as exc:
-        raise TriageError(f"cannot write the report: {exc.strerror or exc}",
-                          file=str(path)) from None
+    except OutputError as exc:
+        raise OutputError(exc.reason, file=exc.file, what="write the report") from None
     return fmt

@@ -147,7 +147,7 @@ def assess(answers, output_format, rules_dir, no_cache):
 @click.argument("input_path", metavar="IN|-")
 @click.option("-o", "--output", "output_path", required=True, metavar="OUT|-",
               help="Where to write the JSON lines ('-' for standard output). Written atomically.")
-@click.option("--input-format", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
+@click.option("--input-format", type=click.Choice(["auto", "jsonl", "csv", "tsv"]), default="auto",
               show_default=True, help="auto: by the file's suffix, else by its first character.")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
               help="Processes to use; 0 means one per CPU core.")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import click
 
-from ..ask import (BACK, HELP, AnswerRejected, Session, default_session_path, display_value,
-                  questionnaire_as_dict)
+from ..ask import (BACK, HELP, AnswerRejected, FileStore, Session, default_session_path,
+                  display_value, questionnaire_as_dict)
 from ..assessment import terminal_width
 from .common import InputError, fail_on_input_errors, load_rules, rules_option
-from ..errors import TriageError
+from ..errors import OutputError, TriageError, exit_code_for
 
 REPORT_SUFFIXES = (".html", ".htm", ".md", ".markdown", ".txt", ".pdf", ".json")
 URGENCY_STYLE = {"emergency": {"fg": "red", "bold": True}, "urgent": {"fg": "red", "bold": True},
@@ -115,6 +115,10 @@ def _isatty(stream) -> bool:
 @fail_on_input_errors
 def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
     """Answer the questionnaire, then see the assessment (urgency first) and why."""
+    if sys.stdin is None:
+        raise InputError("standard input is closed: triage ask reads the answers from it "
+                         "(a terminal, or one answer a line from a pipe)")
+    _tolerate_bad_bytes()
     console = Console(color)
     rulebook = load_rules(rules_dir)
     if report_path is not None:
@@ -123,39 +127,133 @@ def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
         if value == "-":
             raise click.BadParameter("standard input and output carry the questions and answers; "
                                      "name a file", param_hint=option)
+    claimed = None  # a default session file this run created (empty until the first answer)
     if resume_path is not None:
         target = save_path or resume_path
-        _refuse_to_replace(target, overwrite, same_as=resume_path)
-        session = Session.resume(rulebook, resume_path, target)
-        if session.path != resume_path:
-            session.save()  # the new file holds the answers so far from the start
-        session.saved = True
+    elif save_path is not None:
+        target = save_path
     else:
-        target = save_path or str(default_session_path())
-        _refuse_to_replace(target, overwrite)
-        session = Session(rulebook, target)
-    _check_writable(session.path)
+        _check_writable(os.path.join(".", "x"))
+        try:
+            claimed = target = str(default_session_path(claim=True))
+        except OSError as exc:
+            raise InputError(f"cannot save the answers in this directory: "
+                             f"{exc.strerror or exc}; choose a place with --save FILE") from None
+    store = FileStore(target)
+    try:
+        _check_writable(target)
+        store.lock()  # before looking at the file: a second writer is refused here
+        if resume_path is not None:
+            _refuse_to_replace(target, overwrite, same_as=resume_path)
+            session = Session.resume(rulebook, resume_path, store)
+            if Path(target).resolve() != Path(resume_path).resolve():
+                session.save()  # the new file holds the answers so far from the start
+            session.saved = True
+            session.saved_answers = dict(session.answers)
+        else:
+            if claimed is None:
+                _refuse_to_replace(target, overwrite)
+            session = Session(rulebook, store)
+        _run_session(session, console, report_path, rules_dir, resumed=resume_path is not None)
+    finally:
+        store.unlock()
+        if claimed is not None and not _has_answers(claimed):
+            _remove(claimed)  # nothing was answered: leave nothing behind
+
+
+def _run_session(session, console, report_path, rules_dir, *, resumed: bool) -> None:
     continue_hint = " ".join(["triage ask --resume", shlex.quote(session.path)]
                              + (["--rules", shlex.quote(rules_dir)] if rules_dir else [])
                              + (["--report", shlex.quote(report_path)] if report_path else []))
     flow = _Flow(session, console, report_path)
     try:
-        flow.run(resumed=resume_path is not None)
-    except KeyboardInterrupt:
+        flow.run(resumed=resumed)
+    except KeyboardInterrupt as exc:  # Ctrl-C, and SIGTERM or SIGHUP (errors.Interrupted)
         console.say(err=True)
         console.say(_stopped(session, "Stopped.", continue_hint), err=True)
         # SystemExit, not click's Exit: run_main (cli/common.py) drops the code of a click Exit
-        sys.exit(130)
+        sys.exit(exit_code_for(exc))
     except EOFError:
         q = session.next_question()
         where = f"{q.id}: " if q is not None else ""
-        if session.saved:
-            kept = (f"your {len(session.answers)} answers so far are saved; continue with: "
+        if session.saved_answers:
+            kept = (f"your {len(session.saved_answers)} answers so far are saved; continue with: "
                     f"{continue_hint}")
         else:
             kept = "nothing was answered, so nothing was saved"
         raise InputError(f"{session.path}: {where}input ended before this question was "
                          f"answered; {kept}") from None
+    except OutputError as exc:
+        raise InputError(_save_failed(session, exc, rules_dir, report_path)) from None
+
+
+def _save_failed(session, exc, rules_dir, report_path) -> str:
+    """What to say when the session file cannot be written (a full disk, a directory made
+    read-only): every answer given, this one included, is put somewhere safe and named."""
+    rescue = _rescue(session)
+    saved = len(session.saved_answers)
+    given = {qid: session.given[qid] for qid in session.order if qid in session.given}
+    extra = (["--rules", shlex.quote(rules_dir)] if rules_dir else []) + \
+        (["--report", shlex.quote(report_path)] if report_path else [])
+    lines = [f"{exc.message}.",
+             f"The file holds {saved} answer{'s' if saved != 1 else ''}; the last one given is "
+             f"not in it."]
+    if rescue is not None:
+        hint = " ".join(["triage ask --resume", shlex.quote(rescue), "--save",
+                         shlex.quote(session.path), "--overwrite", *extra])
+        lines.append(f"All {len(given)} answers given are kept in {rescue}. Once "
+                     f"{session.path} can be written again, continue with: {hint}")
+    else:
+        lines.append("They could not be kept anywhere else either; here they are, to keep: "
+                     + json.dumps(given, ensure_ascii=False))
+        lines.append("Once the file can be written again, continue with: " + " ".join(
+            ["triage ask --resume", shlex.quote(session.path), *extra]))
+    return "\n".join(lines)
+
+
+def _rescue(session) -> str | None:
+    """Every answer given, written to a new file in the temporary directory; its path, or None."""
+    import tempfile
+
+    data = {qid: session.given[qid] for qid in session.order if qid in session.given}
+    try:
+        fd, path = tempfile.mkstemp(prefix="triage-session-rescued-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        try:
+            os.unlink(path)
+        except (OSError, UnboundLocalError):
+            pass
+        return None
+    return path
+
+
+def _has_answers(path: str) -> bool:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() not in ("", "{}")
+    except (OSError, UnicodeDecodeError):
+        return True  # when in doubt, keep it
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _tolerate_bad_bytes() -> None:
+    """A stray byte that is not UTF-8 (a pasted Latin-1 word in the notes) must not lose the
+    answer or end the run: it is read as the replacement character U+FFFD instead."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):
+            pass
 
 
 def _check_report_path(path: str) -> None:
@@ -208,7 +306,7 @@ def _check_writable(path: str) -> None:
 def _stopped(session: Session, first: str, continue_hint: str) -> str:
     if not session.saved:
         return f"{first} Nothing was answered, so nothing was saved.".strip()
-    count = len(session.answers)
+    count = len(session.saved_answers)  # what is in the file, not what was typed
     answers = "answer is" if count == 1 else "answers are"
     return (f"{first} Your {count} {answers} saved in {session.path}.\n"
             f"To continue where you left off: {continue_hint}").strip()

@@ -1,13 +1,18 @@
 """What every command shares: the --rules option, turning user mistakes into exit 2."""
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import signal
 import sys
 
 import click
 
-from ..errors import EXIT_FAILURE, EXIT_INVALID, TriageError
+from ..errors import EXIT_FAILURE, EXIT_INVALID, Interrupted, TriageError, exit_code_for
+
+# Errors writing standard output (`> /dev/full`, a full disk): the user's environment, not a bug.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF}
 
 
 class InputError(click.ClickException):
@@ -68,22 +73,72 @@ def load_answers(path: str, rulebook, *, validate: bool = True):
     return rulebook.questionnaire.validate(raw, source="<stdin>" if path == "-" else path)
 
 
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (kill, timeout, a service manager) and SIGHUP (the terminal went away) stop
+    triage the way Ctrl-C does: through the same clean-up, with exit code 143 or 129. A signal
+    that was ignored when triage started (nohup) stays ignored."""
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, _raise_interrupted)
+
+
+def _interrupted(exc: BaseException) -> None:
+    code = exit_code_for(exc)
+    if isinstance(exc, Interrupted):
+        click.echo(f"Stopped by {signal.Signals(exc.signum).name}.", err=True)
+    else:
+        click.echo("Interrupted.", err=True)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit with `code` after flushing standard output; one that cannot be written (a full disk,
+    /dev/full) is an error (exit 2) with one line, not a message from the interpreter."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        os._exit(code)
+    except (OSError, ValueError) as exc:
+        _quiet_stdout()
+        click.echo(f"Error: <stdout>: cannot write: {getattr(exc, 'strerror', None) or exc}",
+                   err=True)
+        sys.exit(EXIT_INVALID)
+    sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null so that the interpreter's last flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def run_main(group) -> None:
     """Run the click group: user mistakes exit 2, bugs exit 1 with one line (no traceback unless
-    TRIAGE_DEBUG is set), Ctrl-C exits 130."""
+    TRIAGE_DEBUG is set), Ctrl-C exits 130, SIGTERM 143, SIGHUP 129."""
+    install_signal_handlers()
     try:
         code = group.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's word for an interrupt it caught
+        cause = exc.__cause__ or exc.__context__
+        _interrupted(cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt())
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except BrokenPipeError:
         # e.g. `triage batch ... -o - | head`: the reader went away; that is not our failure
         try:
@@ -92,11 +147,23 @@ def run_main(group) -> None:
             os._exit(0)
     except TriageError as exc:
         click.echo(f"Error: {exc.message}", err=True)
+        _exit(EXIT_INVALID)
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS or os.environ.get("TRIAGE_DEBUG"):
+            _bug(exc)
+        _quiet_stdout()
+        click.echo(f"Error: <stdout>: cannot write: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_INVALID)
     except Exception as exc:  # a bug: say so plainly
-        if os.environ.get("TRIAGE_DEBUG"):
-            raise
-        click.echo(f"Internal error: {type(exc).__name__}: {exc}. This is a bug in triage; set "
-                   f"TRIAGE_DEBUG=1 to see the traceback and please report it.", err=True)
-        sys.exit(EXIT_FAILURE)
-    sys.exit(code if isinstance(code, int) else 0)
+        _bug(exc)
+    _exit(code if isinstance(code, int) else 0)
+
+
+def _bug(exc: Exception) -> None:
+    if os.environ.get("TRIAGE_DEBUG"):
+        raise exc
+    from ..reading import shorten
+
+    click.echo(f"Internal error: {type(exc).__name__}: {shorten(str(exc), 300)}. This is a bug in triage; set "
+               f"TRIAGE_DEBUG=1 to see the traceback and please report it.", err=True)
+    sys.exit(EXIT_FAILURE)

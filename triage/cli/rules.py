@@ -266,7 +266,7 @@ def _show(value) -> str:
 @click.argument("new_dir", metavar="NEW_DIR", type=click.Path(file_okay=False))
 @click.option("--cases", "cases_path", required=True, metavar="FILE|-",
               help="The cases (JSONL or CSV of answers; '-' reads standard input).")
-@click.option("--input-format", type=click.Choice(["auto", "jsonl", "csv"]), default="auto",
+@click.option("--input-format", type=click.Choice(["auto", "jsonl", "csv", "tsv"]), default="auto",
               show_default=True, help="auto: by the file's suffix, else by its first character.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -312,6 +312,7 @@ def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases, w
 def doc(output_path, output_format, today, rules_dir):
     """Generate the review pack: every rule as a card, the parameters, the questionnaire, the
     stretch catalogue and a sign-off table."""
+    from ..errors import OutputError
     from ..fileio import atomic_write
     from ..review import pack_format, render_review_pack
 
@@ -320,9 +321,8 @@ def doc(output_path, output_format, today, rules_dir):
     text = render_review_pack(rulebook, fmt, today=_today(today))
     try:
         atomic_write(output_path, text)
-    except OSError as exc:
-        raise TriageError(f"cannot write the review pack: {exc.strerror or exc}",
-                          file=output_path) from None
+    except OutputError as exc:
+        raise OutputError(exc.reason, file=exc.file, what="write the review pack") from None
     if output_path != "-":
         click.echo(f"Wrote the review pack of {len(rulebook.rules)} rules ({rulebook.name} "
                    f"{rulebook.version}) to {output_path}.", err=True)
