@@ -436,9 +436,11 @@ class Session:
     def save(self) -> None:
         """Write the answers so far to the store, in the questionnaire's order, all at once."""
         data = {qid: self.given[qid] for qid in self.order if qid in self.given}
-        self.store.save(data)
-        self.saved = True
-        self.saved_answers = {qid: value for qid, value in data.items() if value is not None}
+        with _signals_held():  # a Ctrl-C now lands after the bookkeeping, not between
+            self.store.save(data)
+            self.saved = True
+            self.saved_answers = {qid: value for qid, value in data.items()
+                                  if value is not None}
 
 
 def display_value(q: Question, value) -> str:

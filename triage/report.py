@@ -487,7 +487,7 @@ def render_report(assessment: Assessment, rulebook, fmt: str = "html", *, today=
         raise TriageError(f"unknown report format '{fmt}' (use one of: "
                           f"{', '.join(TEMPLATES)}; PDF is written with write_report)")
     facts = report_facts(assessment, rulebook, today=today, paper=paper)
-    template = environment().get_template(TEMPLATES[fmt])
+    template = environment(markdown=fmt == "markdown").get_template(TEMPLATES[fmt])
     return template.render(report=facts, md=markdown_escape)
 
 

@@ -508,4 +508,5 @@ def render_review_pack(rulebook, fmt: str, *, today: _dt.date | None = None) -> 
     from .templating import environment
 
     template = "review_pack.html.j2" if fmt == "html" else "review_pack.md.j2"
-    return environment().get_template(template).render(**pack_context(rulebook, today=today))
+    return environment(markdown=fmt != "html").get_template(template).render(
+        **pack_context(rulebook, today=today))

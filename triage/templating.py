@@ -16,11 +16,22 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and (name.endswith((".html", ".html.j2", ".htm", ".svg", ".svg.j2")))
 
 
-@functools.lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def _no_raw_html(value):
+    """Every value a Markdown template prints, with < and > as entities: a Markdown viewer
+    passes raw HTML through, so rule text or an answer could otherwise inject markup. (Only < and
+    >, so that printing an already escaped value again changes nothing.)"""
+    if value is None:
+        return value
+    return str(value).replace("<", "&lt;").replace(">", "&gt;")
+
+
+@functools.lru_cache(maxsize=2)
+def environment(markdown: bool = False) -> jinja2.Environment:
+    """The environment for HTML and text templates, or (`markdown`) for Markdown ones."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=_autoescape,
+        finalize=_no_raw_html if markdown else None,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
