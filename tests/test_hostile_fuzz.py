@@ -27,9 +27,9 @@ TRIAGE = str(Path(sys.executable).with_name("triage"))
 QUESTIONS = sorted(load_rulebook().questionnaire.questions)
 MEMORY_CAP = 1024 * 1024 * 1024
 TIME_CAP = 20  # seconds for one real process
-FAST = settings(max_examples=120, deadline=None, derandomize=True,
+FAST = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=12, deadline=None, derandomize=True,
+SLOW = settings(max_examples=8, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 COMMANDS = {

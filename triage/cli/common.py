@@ -77,14 +77,16 @@ def _raise_interrupted(signum, _frame):
     raise Interrupted(signum)
 
 
-def install_signal_handlers() -> None:
+def install_signal_handlers() -> dict:
     """SIGTERM (kill, timeout, a service manager) and SIGHUP (the terminal went away) stop
     triage the way Ctrl-C does: through the same clean-up, with exit code 143 or 129. A signal
-    that was ignored when triage started (nohup) stays ignored."""
+    that was ignored when triage started (nohup) stays ignored. Returns the handlers replaced."""
+    replaced = {}
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is signal.SIG_DFL:
-            signal.signal(number, _raise_interrupted)
+            replaced[number] = signal.signal(number, _raise_interrupted)
+    return replaced
 
 
 def _interrupted(exc: BaseException) -> None:
@@ -126,7 +128,15 @@ def _quiet_stdout() -> None:
 def run_main(group) -> None:
     """Run the click group: user mistakes exit 2, bugs exit 1 with one line (no traceback unless
     TRIAGE_DEBUG is set), Ctrl-C exits 130, SIGTERM 143, SIGHUP 129."""
-    install_signal_handlers()
+    replaced = install_signal_handlers()
+    try:
+        _run(group)
+    finally:  # run in-process (tests, an embedding program): leave the handlers as they were
+        for number, handler in replaced.items():
+            signal.signal(number, handler)
+
+
+def _run(group) -> None:
     try:
         code = group.main(standalone_mode=False)
     except click.exceptions.Abort as exc:  # click's word for an interrupt it caught
