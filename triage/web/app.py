@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=templates_dir() / "web" / "static"), name="static")
     routes.install(app)
+    from .clinic import routes as clinic_routes
+
+    clinic_routes.install(app)  # /clinic: the clinic's side
     app.add_middleware(SecurityHeaders)
     return app
 

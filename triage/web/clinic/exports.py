@@ -1,0 +1,68 @@
+"""A clinic's submissions, downloaded in the formats the rest of the tool reads.
+
+* ``jsonl``: the batch format, one answers object a line with ``case_id`` = the submission id, so
+  that ``triage batch export.jsonl`` and ``triage rules diff OLD NEW --cases export.jsonl`` run on
+  a clinic's real history;
+* ``csv``: the batch CSV, ``case_id`` then one column per question id in the questionnaire's order;
+* ``fhir``: a FHIR R4 Bundle (type ``collection``) of QuestionnaireResponses, one per submission,
+  ``authored`` = when it was submitted, identified by the submission id.
+
+The answers are exported exactly as stored (the answers format); the assessment is not, since
+``triage batch`` gives it again from the answers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ...fhir import collection_bundle, response_resource
+from .queue import Submission
+
+FORMATS = {
+    "jsonl": ("application/x-ndjson; charset=utf-8", "jsonl", "batch JSON lines"),
+    "csv": ("text/csv; charset=utf-8", "csv", "batch CSV"),
+    "fhir": ("application/fhir+json; charset=utf-8", "fhir.json",
+             "FHIR QuestionnaireResponse bundle"),
+}
+
+
+def export(submissions: list[Submission], fmt: str, questionnaire) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps({"case_id": s.id, **_answers(s, questionnaire)},
+                                  ensure_ascii=False) + "\n" for s in submissions)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        columns = list(questionnaire.questions)
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["case_id", *columns])
+        for s in submissions:
+            answers = _answers(s, questionnaire)
+            writer.writerow([s.id, *(_cell(answers.get(qid), questionnaire.questions[qid])
+                                     for qid in columns)])
+        return buffer.getvalue()
+    if fmt == "fhir":
+        return json.dumps(collection_bundle([
+            response_resource(_answers(s, questionnaire), questionnaire, identifier=s.id,
+                              authored=s.submitted_at.isoformat())
+            for s in submissions]), indent=2, ensure_ascii=False) + "\n"
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def _answers(submission: Submission, questionnaire) -> dict:
+    """The stored answers in the questionnaire's order, unanswered ones left out."""
+    return {qid: submission.answers[qid] for qid in questionnaire.questions
+            if submission.answers.get(qid) is not None}
+
+
+def _cell(value, question) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if question.type == "text" and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # a patient's note must not become a spreadsheet formula on a clinic computer (OWASP
+        # CSV injection); notes are only ever printed, so the quote changes no assessment
+        text = "'" + text
+    return text

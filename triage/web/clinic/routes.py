@@ -1,0 +1,334 @@
+"""The clinic's pages under /clinic: sign-in, the queue, a submission, its report, exports.
+
+Every page but the sign-in page needs a signed-in, enabled account (else: a redirect to the
+sign-in page); every form carries the CSRF token; every view, export, review, sign-in and failed
+sign-in is written to the audit trail. The clinic's cookie (``triage_clinic``) is its own, with
+path /clinic: a patient's session cookie never opens anything here.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import os
+import re
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..db import utcnow
+from ..pages import render
+from ..security import CsrfRefused, check_csrf, is_https
+from . import accounts, audit, exports
+from . import queue as clinic_queue
+from .models import User
+
+COOKIE = "triage_clinic"
+PREFIX = "/clinic"
+MAX_EXPORT_IDS = 10_000
+
+
+def idle_minutes() -> int:
+    """Minutes without a request after which a clinic session ends (TRIAGE_CLINIC_IDLE_MINUTES)."""
+    try:
+        return max(1, int(os.environ.get("TRIAGE_CLINIC_IDLE_MINUTES", "")))
+    except ValueError:
+        return accounts.DEFAULT_IDLE_MINUTES
+
+
+class NotSignedIn(Exception):
+    """Raised by a clinic page when nobody (or a disabled account) is signed in."""
+
+
+def install(app: FastAPI) -> None:
+    import triage.web.clinic.models  # noqa: F401  (the tables' classes on the shared Base)
+
+    app.add_exception_handler(NotSignedIn, _to_sign_in)
+    routes = [
+        ("", queue_page, ["GET"]),
+        ("/", queue_page, ["GET"]),
+        ("/sign-in", sign_in_page, ["GET"]),
+        ("/sign-in", sign_in, ["POST"]),
+        ("/sign-out", sign_out, ["POST"]),
+        ("/submissions/{submission_id}", submission_page, ["GET"]),
+        ("/submissions/{submission_id}/report", report_page, ["GET"]),
+        ("/submissions/{submission_id}/review", review, ["POST"]),
+        ("/export", export, ["POST"]),
+        ("/audit", audit_page, ["GET"]),
+    ]
+    for path, endpoint, methods in routes:
+        app.add_api_route(PREFIX + path, endpoint, methods=methods, include_in_schema=False)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _to_sign_in(request: Request, _exc: NotSignedIn):
+    target = request.url.path
+    if request.method == "GET" and request.url.query:
+        target += "?" + request.url.query
+    response = RedirectResponse(f"{PREFIX}/sign-in?{urlencode({'next': target})}",
+                                status_code=303)
+    if request.cookies.get(COOKIE):
+        response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+def _signed_in(request: Request, db) -> User:
+    user = accounts.resume_session(db, request.cookies.get(COOKIE), idle_minutes=idle_minutes())
+    if user is None:
+        db.commit()  # an expired session row is deleted
+        raise NotSignedIn()
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the clinic (no other site, no scheme-relative URL)."""
+    if target and re.fullmatch(r"/clinic([/?][A-Za-z0-9._~/?=&%+,-]*)?", target) \
+            and "//" not in target:
+        return target
+    return PREFIX
+
+
+def _page(request: Request, template: str, user: User | None, status_code: int = 200,
+          **context) -> HTMLResponse:
+    return render(request, f"web/clinic/{template}", status_code=status_code, user=user,
+                  urgency_labels=clinic_queue.URGENCY_LABELS, **context)
+
+
+def _refused(request: Request, user: User | None, message: str, status_code: int = 403):
+    return _page(request, "refused.html.j2", user, status_code=status_code, message=message)
+
+
+async def _form(request: Request):
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+def _labels(rulebook, kind: str, values) -> list[str]:
+    return [rulebook.label(kind, v) for v in values or []]
+
+
+# --------------------------------------------------------------------------- signing in and out
+
+def sign_in_page(request: Request, next: str | None = None, signed_out: int = 0):
+    return _page(request, "sign_in.html.j2", None, next=_safe_next(next),
+                 signed_out=bool(signed_out), idle_minutes=idle_minutes(), error=None, name="")
+
+
+async def sign_in(request: Request):
+    try:
+        form = await _form(request)
+    except CsrfRefused:
+        return _refused(request, None, "This form has expired. Go back, reload the page and "
+                                       "sign in again.")
+    name = str(form.get("name") or "").strip()
+    password = str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or ""))
+    with request.app.state.db() as db:
+        try:
+            user = accounts.authenticate(db, name, password, address=_address(request))
+        except accounts.SignInRefused as refused:
+            db.commit()  # the failed attempt stays in the audit trail
+            status = 429 if str(refused) == accounts.THROTTLED else 401
+            return _page(request, "sign_in.html.j2", None, status_code=status, next=target,
+                         signed_out=False, idle_minutes=idle_minutes(), error=str(refused),
+                         name=name[:64])
+        # a fresh token at every sign-in (no session fixation)
+        accounts.end_session(db, request.cookies.get(COOKIE))
+        signed_in = accounts.start_session(db, user)
+        db.commit()
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, signed_in.token, path=PREFIX, httponly=True, samesite="strict",
+                        secure=is_https(request))
+    return response
+
+
+async def sign_out(request: Request):
+    try:
+        await _form(request)
+    except CsrfRefused:
+        return _refused(request, None, "This form has expired. Reload the page and try again.")
+    with request.app.state.db() as db:
+        user = accounts.resume_session(db, request.cookies.get(COOKIE),
+                                       idle_minutes=idle_minutes())
+        accounts.end_session(db, request.cookies.get(COOKIE))
+        if user is not None:
+            audit.record(db, "sign_out", user.name, address=_address(request))
+        db.commit()
+    response = RedirectResponse(f"{PREFIX}/sign-in?signed_out=1", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+# --------------------------------------------------------------------------- the queue
+
+def queue_page(request: Request):
+    params = request.query_params
+    urgencies = [u for u in params.getlist("urgency") if u in clinic_queue.URGENCIES]
+    reviewed = params.get("reviewed") if params.get("reviewed") in \
+        clinic_queue.REVIEWED_FILTERS else "all"
+    rulebook = request.app.state.rulebook
+    with request.app.state.db() as db:
+        user = _signed_in(request, db)
+        submissions = clinic_queue.queue(db, urgencies=urgencies, reviewed=reviewed)
+        audit.record(db, "view_queue", user.name, address=_address(request),
+                     detail=f"urgency={','.join(urgencies) or 'all'} reviewed={reviewed} "
+                            f"shown={len(submissions)}")
+        db.commit()
+    now = utcnow()
+    rows = [{
+        "id": s.id, "urgency": s.urgency, "age": s.age,
+        "duration": clinic_queue.duration_words(s.duration_weeks),
+        "red_flags": _labels(rulebook, "red_flag", s.assessment.get("red_flags")),
+        "unanswered": len(s.assessment.get("unanswered_red_flags") or []),
+        "causes": _labels(rulebook, "cause", s.assessment.get("causes")),
+        "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "submitted_iso": s.submitted_at.isoformat(),
+        "ago": clinic_queue.how_long_ago(s.submitted_at, now),
+        "reviewed_by": s.reviewed_by,
+        "reviewed_at": s.reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if s.reviewed_at else None,
+    } for s in submissions]
+    counts = {u: sum(1 for r in rows if r["urgency"] == u) for u in clinic_queue.URGENCIES}
+    return _page(request, "queue.html.j2", user, rows=rows, counts=counts,
+                 urgencies=clinic_queue.URGENCIES, selected_urgencies=urgencies,
+                 reviewed=reviewed, formats=exports.FORMATS,
+                 filtered=bool(urgencies) or reviewed != "all")
+
+
+# --------------------------------------------------------------------------- one submission
+
+def _load(request: Request, db, submission_id: str):
+    user = _signed_in(request, db)
+    return user, clinic_queue.submission(db, submission_id)
+
+
+def submission_page(request: Request, submission_id: str):
+    from ...report import report_facts
+
+    rulebook = request.app.state.rulebook
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        if found is None:
+            db.commit()
+            return _refused(request, user, "There is no submission at this address.", 404)
+        audit.record(db, "view_answers", user.name, submission_id=found.id,
+                     address=_address(request))
+        db.commit()
+    facts = report_facts(found.to_assessment(), rulebook)
+    return _page(request, "submission.html.j2", user, s=found, facts=facts,
+                 ago=clinic_queue.how_long_ago(found.submitted_at),
+                 submitted=found.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
+                 duration=clinic_queue.duration_words(found.duration_weeks),
+                 red_flags=_labels(rulebook, "red_flag", found.assessment.get("red_flags")),
+                 causes=_labels(rulebook, "cause", found.assessment.get("causes")),
+                 reviewed_at=(found.reviewed_at.strftime("%Y-%m-%d %H:%M UTC")
+                              if found.reviewed_at else None),
+                 advice=rulebook.label("urgency", found.urgency),
+                 formats=exports.FORMATS, just_reviewed=request.query_params.get("reviewed"))
+
+
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+
+
+def report_page(request: Request, submission_id: str):
+    """The patient's full report, exactly as `triage report` renders it; its own inline style is
+    allowed by hash in this page's Content-Security-Policy (and nothing else is)."""
+    from ...report import render_report
+
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        if found is None:
+            db.commit()
+            return _refused(request, user, "There is no submission at this address.", 404)
+        audit.record(db, "view_report", user.name, submission_id=found.id,
+                     address=_address(request))
+        db.commit()
+    html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
+                         today=found.submitted_at.date())
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
+        + "'" for m in _STYLE.finditer(html))
+    policy = (f"default-src 'none'; style-src {hashes or chr(39) + 'none' + chr(39)}; "
+              "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+              "frame-ancestors 'none'")
+    return HTMLResponse(html, headers={"content-security-policy": policy})
+
+
+async def review(request: Request, submission_id: str):
+    try:
+        await _form(request)
+    except CsrfRefused:
+        with request.app.state.db() as db:
+            user = _signed_in(request, db)
+            db.commit()
+        return _refused(request, user, "This form has expired. Reload the page and try again.")
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        if found is None:
+            db.commit()
+            return _refused(request, user, "There is no submission at this address.", 404)
+        if clinic_queue.mark_reviewed(db, found.id, user):
+            audit.record(db, "review", user.name, submission_id=found.id,
+                         address=_address(request))
+        db.commit()
+    return RedirectResponse(f"{PREFIX}/submissions/{quote(found.id)}?reviewed=1",
+                            status_code=303)
+
+
+# --------------------------------------------------------------------------- exports
+
+async def export(request: Request):
+    try:
+        form = await _form(request)
+    except CsrfRefused:
+        with request.app.state.db() as db:
+            user = _signed_in(request, db)
+            db.commit()
+        return _refused(request, user, "This form has expired. Reload the page and try again.")
+    fmt = str(form.get("format") or "")
+    scope = str(form.get("scope") or "selected")
+    ids = [str(i) for i in form.getlist("id")][:MAX_EXPORT_IDS]
+    urgencies = [u for u in form.getlist("urgency") if u in clinic_queue.URGENCIES]
+    reviewed = str(form.get("reviewed") or "all")
+    reviewed = reviewed if reviewed in clinic_queue.REVIEWED_FILTERS else "all"
+    with request.app.state.db() as db:
+        user = _signed_in(request, db)
+        if fmt not in exports.FORMATS:
+            db.commit()
+            return _refused(request, user, "Choose an export format.", 400)
+        if scope == "all":
+            chosen = clinic_queue.queue(db, urgencies=urgencies, reviewed=reviewed)
+        elif ids:
+            chosen = clinic_queue.queue(db, ids=ids)
+        else:
+            db.commit()
+            return _refused(request, user, "Tick at least one submission to export, or export "
+                                           "all of them.", 400)
+        for s in chosen:
+            audit.record(db, "export", user.name, submission_id=s.id, address=_address(request),
+                         detail=fmt)
+        db.commit()
+    body = exports.export(chosen, fmt, request.app.state.rulebook.questionnaire)
+    media_type, suffix, _ = exports.FORMATS[fmt]
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    return Response(body, media_type=media_type, headers={
+        "content-disposition": f'attachment; filename="triage-export-{stamp}.{suffix}"'})
+
+
+# --------------------------------------------------------------------------- the audit trail
+
+def audit_page(request: Request):
+    with request.app.state.db() as db:
+        user = _signed_in(request, db)
+        if user.role != "admin":
+            db.commit()
+            return _refused(request, user, "Only an administrator can read the audit trail.")
+        events = audit.events(db, limit=500, newest_first=True)
+        db.commit()
+    return _page(request, "audit.html.j2", user, events=events, actions=audit.ACTIONS)
