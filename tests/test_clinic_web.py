@@ -241,6 +241,46 @@ def test_only_an_administrator_reads_the_audit_trail(client, staff):
     assert page.status_code == 200 and "signed in" in page.text
 
 
+def test_one_patients_token_never_opens_another_patients_answers_on_the_patient_pages(app):
+    """Two patients finish in two browsers; each browser's token gives its own answers only, and
+    a copied token of the other's is the other's, never a way to a third person's."""
+    from web_support import Patient
+
+    with TestClient(app) as first_browser, TestClient(app) as second_browser:
+        for browser, note in ((first_browser, "first person's words"),
+                              (second_browser, "second person's words")):
+            patient = Patient(browser, RULEBOOK.questionnaire)
+            assert patient.answer_all({**CASES["self_care"], "notes": note}) == "/check-answers"
+            assert patient.submit().status_code == 303
+        first = first_browser.get("/answers.json").json()
+        second = second_browser.get("/answers.json").json()
+        assert first["notes"] == "first person's words"
+        assert second["notes"] == "second person's words"
+        # a made-up or stale token opens nothing
+        first_browser.cookies.clear()
+        first_browser.cookies.set("triage_session", "guessed-" + "a" * 40)
+        response = first_browser.get("/answers.json", follow_redirects=False)
+        assert response.status_code != 200 and "person's words" not in response.text
+
+
+def test_a_submission_arrives_in_the_queue_the_moment_the_patient_finishes(app, client, staff):
+    from web_support import Patient
+
+    sign_in(client)
+    assert "No submissions yet" in client.get("/clinic").text
+    with TestClient(app) as browser:
+        patient = Patient(browser, RULEBOOK.questionnaire)
+        patient.answer_all(CASES["soon"])
+        assert "No submissions yet" in client.get("/clinic").text  # not before finishing
+        patient.submit()
+    assert queue_urgencies(client.get("/clinic").text) == ["soon"]
+    # and one who reaches the emergency page is there at once, first, without submitting
+    with TestClient(app) as browser:
+        patient = Patient(browser, RULEBOOK.questionnaire)
+        assert patient.answer_all(CASES["emergency"]) == "/emergency"
+    assert queue_urgencies(client.get("/clinic").text) == ["emergency", "soon"]
+
+
 # --------------------------------------------------------------------------- the queue
 
 def test_the_queue_lists_emergencies_first_then_urgent_soon_self_care(signed_in, ids, db):

@@ -139,3 +139,8 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+# The clinic's tables (accounts, signed-in sessions, reviews, the audit trail) live on this Base
+# too; importing them here keeps Base.metadata complete wherever the storage is used.
+from .clinic import models as _clinic_models  # noqa: E402,F401
