@@ -481,3 +481,17 @@ def _repo():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent
+
+
+def test_retention_deletes_old_submissions_with_their_reviews_and_keeps_the_audit(signed_in, app,
+                                                                                   ids, db):
+    from triage.web.app import purge_expired
+
+    mark_reviewed(signed_in, ids["soon"])
+    later = accounts.utcnow() + dt.timedelta(days=app.state.settings.retention_days + 1)
+    assert purge_expired(app, now=later) == 4
+    db.expire_all()
+    assert db.scalar(sa.select(sa.func.count()).select_from(Review)) == 0
+    assert "No submissions yet" in signed_in.get("/clinic").text
+    # the trail still says who reviewed what (ids only), though the submission is gone
+    assert [e.submission_id for e in trail(db, "review")] == [ids["soon"]]
