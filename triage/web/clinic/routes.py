@@ -68,7 +68,8 @@ def _address(request: Request) -> str:
 
 
 def _to_sign_in(request: Request, _exc: NotSignedIn):
-    target = request.url.path
+    # back to the page after signing in; a form's target (a POST) cannot be revisited by GET
+    target = request.url.path if request.method == "GET" else PREFIX
     if request.method == "GET" and request.url.query:
         target += "?" + request.url.query
     response = RedirectResponse(f"{PREFIX}/sign-in?{urlencode({'next': target})}",
