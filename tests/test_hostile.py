@@ -524,8 +524,10 @@ def test_14_a_signal_during_batch_leaves_the_old_output_and_no_temporary_file(
     _big_input(tmp_path)
     out = tmp_path / "out.jsonl"
     out.write_text("the old results\n")
-    proc = subprocess.Popen([TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl", "--workers",
-                             workers], cwd=tmp_path, stdout=subprocess.PIPE,
+    # --no-cache: the rows are all alike, and served from the decision cache the batch can end
+    # before the signal arrives; through the engine every row takes about a millisecond
+    proc = subprocess.Popen([TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl", "--no-cache",
+                             "--workers", workers], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=_cap_memory)
     _wait_for_temporary_file(tmp_path, proc)
     proc.send_signal(getattr(signal, signame))
@@ -539,7 +541,9 @@ def test_14_a_signal_during_batch_leaves_the_old_output_and_no_temporary_file(
 
 def test_14_timeout_during_batch_leaves_no_temporary_file(tmp_path):
     _big_input(tmp_path, rows=20000)
-    proc = subprocess.run(["timeout", "2", TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl"],
+    # --no-cache, as above: 20,000 rows through the engine take far longer than the 2 seconds
+    proc = subprocess.run(["timeout", "2", TRIAGE, "batch", "in.jsonl", "-o", "out.jsonl",
+                           "--no-cache"],
                           cwd=tmp_path, capture_output=True, timeout=60)
     assert proc.returncode == 124, proc.stderr  # timeout's own code for "timed out"
     assert b"Traceback" not in proc.stderr
