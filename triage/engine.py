@@ -470,14 +470,7 @@ def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "ans
         # the cross-check computes the derived quantities again, independently of run_rules
         evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
         return _assessment(valid, rulebook, fired, findings, evidence)
-    plan, decisions = plan_for(rulebook)
-    valid = plan.validator.validate(answers, source=source)
-    facts = facts_of(rulebook, valid)
-    key = plan.bits(facts)
-    decision = decisions.get(key)
-    if decision is None:
-        decision = decide(valid, rulebook, plan)
-        decisions.put(key, decision)
+    plan, valid, facts, decision = _cached_decision(answers, rulebook, source)
     return decision.assessment(plan, valid, facts)
 
 
@@ -489,6 +482,13 @@ def assess_json(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str =
     if not cache_enabled(cache):
         head.update(assess(answers, rulebook, source=source, cache=False).to_dict())
         return json.dumps(head, ensure_ascii=False)
+    plan, valid, facts, decision = _cached_decision(answers, rulebook, source)
+    return decision.json_line(plan, valid, facts, head)
+
+
+def _cached_decision(answers: Mapping[str, Any], rulebook: Rulebook, source: str):
+    """Validate, compute the atom vector, and return the decision for it: from the cache, or
+    decided by the engine (and cross-checked) once and stored."""
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
     facts = facts_of(rulebook, valid)
@@ -497,7 +497,7 @@ def assess_json(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str =
     if decision is None:
         decision = decide(valid, rulebook, plan)
         decisions.put(key, decision)
-    return decision.json_line(plan, valid, facts, head)
+    return plan, valid, facts, decision
 
 
 def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
