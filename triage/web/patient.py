@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
@@ -51,6 +51,10 @@ def _see(url: str) -> RedirectResponse:
 
 
 def _db(request: Request) -> DbSession:
+    """A database session for one request, used as ``with _db(request) as db:`` inside the
+    handler (in its worker thread): rolled back and closed at the end unless the handler commits.
+    Not a FastAPI ``Depends`` generator: that costs two more thread hops and an exit stack per
+    request, a fifth of the server's CPU per answer under load (benchmarks/bench_web.py)."""
     return request.app.state.db()
 
 
@@ -83,12 +87,6 @@ def _finished(row) -> bool:
 def _next_url(session: Session) -> str:
     q = session.next_question()
     return f"/question/{q.id}" if q is not None else "/check-answers"
-
-
-def get_db(request: Request):
-    """A database session for one request (rolled back unless the handler commits)."""
-    with request.app.state.db() as db:
-        yield db
 
 
 def install_handlers(app) -> None:
@@ -124,20 +122,21 @@ def _settle(row, session: Session) -> Any:
 # --------------------------------------------------------------------------- start
 
 @router.get("/", response_class=HTMLResponse)
-def start_page(request: Request, db: DbSession = Depends(get_db)):
-    row = find_by_token(db, request.cookies.get(SESSION_COOKIE))
-    if row is not None and is_expired(row, request.app.state.settings.retention_days):
-        row = None
-    current = None
-    if row is not None:
-        session = _flow(request, row)
-        current = {"answered": len(session.given), "finished": _finished(row),
-                   "emergency": row.urgency == "emergency",
-                   "continue_url": _continue_url(row, session)}
-    questionnaire = request.app.state.rulebook.questionnaire
-    total = sum(not questionnaire.is_skipped(qid, {}) for qid in questionnaire.questions)
-    return render(request, "web/start.html.j2", current=current, total=total,
-                  retention_days=request.app.state.settings.retention_days)
+def start_page(request: Request):
+    with _db(request) as db:
+        row = find_by_token(db, request.cookies.get(SESSION_COOKIE))
+        if row is not None and is_expired(row, request.app.state.settings.retention_days):
+            row = None
+        current = None
+        if row is not None:
+            session = _flow(request, row)
+            current = {"answered": len(session.given), "finished": _finished(row),
+                       "emergency": row.urgency == "emergency",
+                       "continue_url": _continue_url(row, session)}
+        questionnaire = request.app.state.rulebook.questionnaire
+        total = sum(not questionnaire.is_skipped(qid, {}) for qid in questionnaire.questions)
+        return render(request, "web/start.html.j2", current=current, total=total,
+                      retention_days=request.app.state.settings.retention_days)
 
 
 def _continue_url(row, session: Session) -> str:
@@ -149,15 +148,16 @@ def _continue_url(row, session: Session) -> str:
 
 
 @router.post("/start")
-def start(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
-    _check(request, csrf_token)
-    row, token = start_session(db)
-    db.commit()
-    session = _flow(request, row)
-    response = _see(_next_url(session))
-    set_cookie(response, request, SESSION_COOKIE, token,
-               max_age=request.app.state.settings.retention_days * 86400)
-    return response
+def start(request: Request, csrf_token: str = Form("")):
+    with _db(request) as db:
+        _check(request, csrf_token)
+        row, token = start_session(db)
+        db.commit()
+        session = _flow(request, row)
+        response = _see(_next_url(session))
+        set_cookie(response, request, SESSION_COOKIE, token,
+                   max_age=request.app.state.settings.retention_days * 86400)
+        return response
 
 
 # --------------------------------------------------------------------------- one question
@@ -228,110 +228,115 @@ def _web_error(q: Question, reason: str, text: str) -> str:
 
 
 @router.get("/question/{qid}", response_class=HTMLResponse)
-def question_page(request: Request, qid: str, db: DbSession = Depends(get_db), change: str = ""):
-    row = _patient(request, db)
-    if _finished(row):
-        return _see("/result")
-    session = _flow(request, row)
-    q = session.questionnaire.questions.get(qid)
-    if q is None:
-        return render(request, "web/not_found.html.j2", status_code=404)
-    upcoming = session.next_question()
-    if session.is_skipped(qid) or (qid not in session.given
-                                   and (upcoming is None or upcoming.id != qid)):
-        return _see(_next_url(session))  # not asked, or not reached yet: no skipping ahead
-    return render(request, "web/question.html.j2",
-                  **_question_context(request, session, q, returning=bool(change)))
+def question_page(request: Request, qid: str, change: str = ""):
+    with _db(request) as db:
+        row = _patient(request, db)
+        if _finished(row):
+            return _see("/result")
+        session = _flow(request, row)
+        q = session.questionnaire.questions.get(qid)
+        if q is None:
+            return render(request, "web/not_found.html.j2", status_code=404)
+        upcoming = session.next_question()
+        if session.is_skipped(qid) or (qid not in session.given
+                                       and (upcoming is None or upcoming.id != qid)):
+            return _see(_next_url(session))  # not asked, or not reached yet: no skipping ahead
+        return render(request, "web/question.html.j2",
+                      **_question_context(request, session, q, returning=bool(change)))
 
 
 @router.post("/question/{qid}", response_class=HTMLResponse)
-def answer(request: Request, qid: str, db: DbSession = Depends(get_db), csrf_token: str = Form(""),
+def answer(request: Request, qid: str, csrf_token: str = Form(""),
            answer: str = Form(""), change: str = Form("")):
-    _check(request, csrf_token)
-    row = _patient(request, db)
-    if _finished(row):
-        return _see("/result")
-    session = _flow(request, row)
-    q = session.questionnaire.questions.get(qid)
-    if q is None:
-        return render(request, "web/not_found.html.j2", status_code=404)
-    if session.is_skipped(qid):
+    with _db(request) as db:
+        _check(request, csrf_token)
+        row = _patient(request, db)
+        if _finished(row):
+            return _see("/result")
+        session = _flow(request, row)
+        q = session.questionnaire.questions.get(qid)
+        if q is None:
+            return render(request, "web/not_found.html.j2", status_code=404)
+        if session.is_skipped(qid):
+            return _see(_next_url(session))
+        upcoming = session.next_question()
+        if qid not in session.given and (upcoming is None or upcoming.id != qid):
+            return _see(_next_url(session))  # not reached yet: no skipping ahead
+        text = "" if answer == NOT_SURE else answer
+        try:
+            if q.type == "text" and len(text) > MAX_TEXT:
+                raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters "
+                                     f"(this is {len(text):,})")
+            if not text.strip():
+                # nothing entered (or "I'm not sure"): the field was shown with any earlier answer
+                # in it, so an empty one means none; a required question says so
+                if q.required:
+                    raise AnswerRejected("this question needs an answer")
+                value = q.default
+            else:
+                value = session.parse(q, text)
+        except AnswerRejected as exc:
+            return render(request, "web/question.html.j2", status_code=400,
+                          **_question_context(request, session, q, returning=bool(change),
+                                              error=_web_error(q, str(exc), text.strip()),
+                                              entered=answer))
+        session.record(q.id, value)
+        emergency = _settle(row, session)
+        db.commit()
+        if emergency is not None:
+            return _see("/emergency")
         return _see(_next_url(session))
-    upcoming = session.next_question()
-    if qid not in session.given and (upcoming is None or upcoming.id != qid):
-        return _see(_next_url(session))  # not reached yet: no skipping ahead
-    text = "" if answer == NOT_SURE else answer
-    try:
-        if q.type == "text" and len(text) > MAX_TEXT:
-            raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters (this is {len(text):,})")
-        if not text.strip():
-            # nothing entered (or "I'm not sure"): the field was shown with any earlier answer
-            # in it, so an empty one means none; a required question says so
-            if q.required:
-                raise AnswerRejected("this question needs an answer")
-            value = q.default
-        else:
-            value = session.parse(q, text)
-    except AnswerRejected as exc:
-        return render(request, "web/question.html.j2", status_code=400,
-                      **_question_context(request, session, q, returning=bool(change),
-                                          error=_web_error(q, str(exc), text.strip()),
-                                          entered=answer))
-    session.record(q.id, value)
-    emergency = _settle(row, session)
-    db.commit()
-    if emergency is not None:
-        return _see("/emergency")
-    return _see(_next_url(session))
 
 
 # --------------------------------------------------------------------------- check, submit
 
 @router.get("/check-answers", response_class=HTMLResponse)
-def check_answers(request: Request, db: DbSession = Depends(get_db)):
-    row = _patient(request, db)
-    if _finished(row):
-        return _see("/result")
-    if row.urgency == "emergency":
-        return _see("/emergency")
-    session = _flow(request, row)
-    if session.next_question() is not None:
-        return _see(_next_url(session))
-    sections: dict[str, list] = collections.OrderedDict()
-    for summary in session.summary():
-        q = summary.question
-        if summary.status == "implied":
-            words = f"{display_value(q, summary.value)} (follows from your other answers)"
-        elif summary.status == "not asked":
-            continue
-        elif summary.value is None:
-            words = "Not sure" if q.type != "text" else "None"
-        else:
-            words = display_value(q, summary.value)
-        words = words[:1].upper() + words[1:]  # "No", as the radios say it
-        sections.setdefault(session.section_title[q.id], []).append({
-            "q": q, "words": words,
-            "change": summary.status in ("answered", "unanswered")})
-    last = session.to_ask()[-1]
-    return render(request, "web/check_answers.html.j2", sections=sections,
-                  back=f"/question/{last}")
+def check_answers(request: Request):
+    with _db(request) as db:
+        row = _patient(request, db)
+        if _finished(row):
+            return _see("/result")
+        if row.urgency == "emergency":
+            return _see("/emergency")
+        session = _flow(request, row)
+        if session.next_question() is not None:
+            return _see(_next_url(session))
+        sections: dict[str, list] = collections.OrderedDict()
+        for summary in session.summary():
+            q = summary.question
+            if summary.status == "implied":
+                words = f"{display_value(q, summary.value)} (follows from your other answers)"
+            elif summary.status == "not asked":
+                continue
+            elif summary.value is None:
+                words = "Not sure" if q.type != "text" else "None"
+            else:
+                words = display_value(q, summary.value)
+            words = words[:1].upper() + words[1:]  # "No", as the radios say it
+            sections.setdefault(session.section_title[q.id], []).append({
+                "q": q, "words": words,
+                "change": summary.status in ("answered", "unanswered")})
+        last = session.to_ask()[-1]
+        return render(request, "web/check_answers.html.j2", sections=sections,
+                      back=f"/question/{last}")
 
 
 @router.post("/submit")
-def submit(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
-    _check(request, csrf_token)
-    row = _patient(request, db)
-    if _finished(row):
-        return _see("/result")
-    session = _flow(request, row)
-    if session.next_question() is not None:
-        return _see(_next_url(session))
-    result = session.assessment()
-    row.submitted_at = utcnow()
-    row.urgency = result.urgency
-    row.assessment = result.to_dict()
-    db.commit()
-    return _see("/emergency" if result.urgency == "emergency" else "/result")
+def submit(request: Request, csrf_token: str = Form("")):
+    with _db(request) as db:
+        _check(request, csrf_token)
+        row = _patient(request, db)
+        if _finished(row):
+            return _see("/result")
+        session = _flow(request, row)
+        if session.next_question() is not None:
+            return _see(_next_url(session))
+        result = session.assessment()
+        row.submitted_at = utcnow()
+        row.urgency = result.urgency
+        row.assessment = result.to_dict()
+        db.commit()
+        return _see("/emergency" if result.urgency == "emergency" else "/result")
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -342,49 +347,52 @@ def _assessment(request: Request, row):
 
 
 @router.get("/emergency", response_class=HTMLResponse)
-def emergency_page(request: Request, db: DbSession = Depends(get_db)):
+def emergency_page(request: Request):
     """What `triage ask` shows at an emergency, in the same words (triage.emergency, whose words
     are data in the rule files), with a tap-to-call link."""
     from ..emergency import emergency_screen
 
-    row = _patient(request, db)
-    if row.urgency != "emergency":
-        return _see("/result" if _finished(row) else _next_url(_flow(request, row)))
-    session = _flow(request, row)
-    # Session.emergency, not .assessment: the first emergency checks come before the (required)
-    # injury question, so the answers may not yet make a complete assessment
-    result = session.emergency()
-    if result is None:  # the rules changed since: never show a stale emergency
-        _settle(row, session)
-        db.commit()
-        return _see(_next_url(session))
-    rulebook = request.app.state.rulebook
-    screen = emergency_screen(result, rulebook)
-    non_spinal = ""
-    if "non_spinal" in result.red_flags:
-        words = rulebook.label("red_flag", "non_spinal")
-        non_spinal = f"{words[:1].upper()}{words[1:]}: stretches and back care are not the answer."
-    asked = [qid for qid in session.to_ask() if qid in session.given]
-    return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
-                  why=list(zip(screen.rule_ids, screen.reasons)),
-                  number=request.app.state.settings.emergency_number,
-                  flags=[rulebook.label("red_flag", f) for f in result.red_flags
-                         if f != "non_spinal"],
-                  back=f"/question/{asked[-1]}" if asked else "/")
+    with _db(request) as db:
+        row = _patient(request, db)
+        if row.urgency != "emergency":
+            return _see("/result" if _finished(row) else _next_url(_flow(request, row)))
+        session = _flow(request, row)
+        # Session.emergency, not .assessment: the first emergency checks come before the (required)
+        # injury question, so the answers may not yet make a complete assessment
+        result = session.emergency()
+        if result is None:  # the rules changed since: never show a stale emergency
+            _settle(row, session)
+            db.commit()
+            return _see(_next_url(session))
+        rulebook = request.app.state.rulebook
+        screen = emergency_screen(result, rulebook)
+        non_spinal = ""
+        if "non_spinal" in result.red_flags:
+            words = rulebook.label("red_flag", "non_spinal")
+            non_spinal = (f"{words[:1].upper()}{words[1:]}: stretches and back care are not "
+                          f"the answer.")
+        asked = [qid for qid in session.to_ask() if qid in session.given]
+        return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
+                      why=list(zip(screen.rule_ids, screen.reasons)),
+                      number=request.app.state.settings.emergency_number,
+                      flags=[rulebook.label("red_flag", f) for f in result.red_flags
+                             if f != "non_spinal"],
+                      back=f"/question/{asked[-1]}" if asked else "/")
 
 
 @router.get("/result", response_class=HTMLResponse)
-def result_page(request: Request, db: DbSession = Depends(get_db)):
+def result_page(request: Request):
     from ..report import report_facts
 
-    row = _patient(request, db)
-    if row.urgency == "emergency":
-        return _see("/emergency")
-    if not _finished(row):
-        return _see(_next_url(_flow(request, row)))
-    result = _assessment(request, row)
-    facts = report_facts(result, request.app.state.rulebook)
-    return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available())
+    with _db(request) as db:
+        row = _patient(request, db)
+        if row.urgency == "emergency":
+            return _see("/emergency")
+        if not _finished(row):
+            return _see(_next_url(_flow(request, row)))
+        result = _assessment(request, row)
+        facts = report_facts(result, request.app.state.rulebook)
+        return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available())
 
 
 def _pdf_available() -> bool:
@@ -393,7 +401,7 @@ def _pdf_available() -> bool:
     return importlib.util.find_spec("weasyprint") is not None
 
 
-def _submitted(request: Request, db: DbSession = Depends(get_db)):
+def _submitted(request: Request, db: DbSession):
     row = _patient(request, db)
     if row.submitted_at is None:
         raise _Stop(_see(_next_url(_flow(request, row))))
@@ -401,15 +409,16 @@ def _submitted(request: Request, db: DbSession = Depends(get_db)):
 
 
 @router.get("/report")
-def report_html(request: Request, db: DbSession = Depends(get_db)):
+def report_html(request: Request):
     """The full report, the same document as `triage report` (its own print styles)."""
     from ..report import render_report
 
-    row = _submitted(request, db)
-    html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
-    # the report is one self-contained document with its styles inline (it is also a file
-    # people keep): allow its inline styles, and no script at all
-    return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})
+    with _db(request) as db:
+        row = _submitted(request, db)
+        html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
+        # the report is one self-contained document with its styles inline (it is also a file
+        # people keep): allow its inline styles, and no script at all
+        return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})
 
 
 REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -417,65 +426,70 @@ REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; 
 
 
 @router.get("/report.pdf")
-def report_pdf(request: Request, db: DbSession = Depends(get_db)):
+def report_pdf(request: Request):
     from ..errors import TriageError
     from ..report import render_pdf
 
-    row = _submitted(request, db)
-    try:
-        data = render_pdf(_assessment(request, row), request.app.state.rulebook)
-    except TriageError as exc:  # WeasyPrint is not installed
-        return render(request, "web/no_pdf.html.j2", status_code=501, problem=exc.message)
-    return Response(data, media_type="application/pdf", headers={
-        "content-disposition": 'attachment; filename="back-pain-report.pdf"'})
+    with _db(request) as db:
+        row = _submitted(request, db)
+        try:
+            data = render_pdf(_assessment(request, row), request.app.state.rulebook)
+        except TriageError as exc:  # WeasyPrint is not installed
+            return render(request, "web/no_pdf.html.j2", status_code=501, problem=exc.message)
+        return Response(data, media_type="application/pdf", headers={
+            "content-disposition": 'attachment; filename="back-pain-report.pdf"'})
 
 
 @router.get("/answers.json")
-def answers_download(request: Request, db: DbSession = Depends(get_db)):
+def answers_download(request: Request):
     """The answers so far, exactly as `triage assess` reads them."""
-    row = _patient(request, db)
-    session = _flow(request, row)
-    data = {qid: session.given[qid] for qid in session.order if qid in session.given}
-    return Response(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-                    media_type="application/json", headers={
-                        "content-disposition": 'attachment; filename="back-pain-answers.json"'})
+    with _db(request) as db:
+        row = _patient(request, db)
+        session = _flow(request, row)
+        data = {qid: session.given[qid] for qid in session.order if qid in session.given}
+        return Response(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                        media_type="application/json", headers={
+                            "content-disposition": 'attachment; filename="back-pain-answers.json"'})
 
 
 @router.post("/start-again")
-def start_again(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
+def start_again(request: Request, csrf_token: str = Form("")):
     """A new, empty session. Unfinished answers are deleted (the person chose to start again);
     a submitted assessment stays for the clinic."""
-    _check(request, csrf_token)
-    old = find_by_token(db, request.cookies.get(SESSION_COOKIE))
-    if old is not None and old.submitted_at is None:
-        db.delete(old)
-    row, token = start_session(db)
-    db.commit()
-    response = _see(_next_url(_flow(request, row)))
-    set_cookie(response, request, SESSION_COOKIE, token,
-               max_age=request.app.state.settings.retention_days * 86400)
-    return response
+    with _db(request) as db:
+        _check(request, csrf_token)
+        old = find_by_token(db, request.cookies.get(SESSION_COOKIE))
+        if old is not None and old.submitted_at is None:
+            db.delete(old)
+        row, token = start_session(db)
+        db.commit()
+        response = _see(_next_url(_flow(request, row)))
+        set_cookie(response, request, SESSION_COOKIE, token,
+                   max_age=request.app.state.settings.retention_days * 86400)
+        return response
 
 
 # --------------------------------------------------------------------------- save and resume
 
 @router.get("/save", response_class=HTMLResponse)
-def save_page(request: Request, db: DbSession = Depends(get_db)):
-    row = _patient(request, db)
-    session = _flow(request, row)
-    return render(request, "web/save.html.j2", code=None, back=_continue_url(row, session),
-                  retention_days=request.app.state.settings.retention_days)
+def save_page(request: Request):
+    with _db(request) as db:
+        row = _patient(request, db)
+        session = _flow(request, row)
+        return render(request, "web/save.html.j2", code=None, back=_continue_url(row, session),
+                      retention_days=request.app.state.settings.retention_days)
 
 
 @router.post("/save", response_class=HTMLResponse)
-def save(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form("")):
-    _check(request, csrf_token)
-    row = _patient(request, db)
-    code = give_resume_code(row)
-    db.commit()
-    session = _flow(request, row)
-    return render(request, "web/save.html.j2", code=code, back=_continue_url(row, session),
-                  retention_days=request.app.state.settings.retention_days)
+def save(request: Request, csrf_token: str = Form("")):
+    with _db(request) as db:
+        _check(request, csrf_token)
+        row = _patient(request, db)
+        code = give_resume_code(row)
+        db.commit()
+        session = _flow(request, row)
+        return render(request, "web/save.html.j2", code=code, back=_continue_url(row, session),
+                      retention_days=request.app.state.settings.retention_days)
 
 
 class _Attempts:
@@ -511,32 +525,33 @@ def resume_page(request: Request):
 
 
 @router.post("/resume", response_class=HTMLResponse)
-def resume(request: Request, db: DbSession = Depends(get_db), csrf_token: str = Form(""), code: str = Form("")):
-    _check(request, csrf_token)
-    who = request.client.host if request.client else "unknown"
-    if ATTEMPTS.blocked(who):
-        return render(request, "web/resume.html.j2", status_code=429, entered=code[:40],
-                      error="Too many codes that did not match. Wait 15 minutes, then try "
-                            "again.")
-    row = find_by_resume_code(db, code) if code.strip() else None
-    if row is not None and is_expired(row, request.app.state.settings.retention_days):
-        row = None
-    if row is None:
-        if code.strip():
-            ATTEMPTS.failed(who)
-        error = ("Enter your resume code" if not code.strip() else
-                 "Enter the code exactly as it was shown, for example 7KQ2M-XW4PD; it may have "
-                 "expired")
-        return render(request, "web/resume.html.j2", status_code=400, error=error,
-                      entered=code[:40])
-    from .store import new_token
-    from .db import digest
+def resume(request: Request, csrf_token: str = Form(""), code: str = Form("")):
+    with _db(request) as db:
+        _check(request, csrf_token)
+        who = request.client.host if request.client else "unknown"
+        if ATTEMPTS.blocked(who):
+            return render(request, "web/resume.html.j2", status_code=429, entered=code[:40],
+                          error="Too many codes that did not match. Wait 15 minutes, then try "
+                                "again.")
+        row = find_by_resume_code(db, code) if code.strip() else None
+        if row is not None and is_expired(row, request.app.state.settings.retention_days):
+            row = None
+        if row is None:
+            if code.strip():
+                ATTEMPTS.failed(who)
+            error = ("Enter your resume code" if not code.strip() else
+                     "Enter the code exactly as it was shown, for example 7KQ2M-XW4PD; it may have "
+                     "expired")
+            return render(request, "web/resume.html.j2", status_code=400, error=error,
+                          entered=code[:40])
+        from .store import new_token
+        from .db import digest
 
-    token = new_token()
-    row.token_hash = digest(token)  # this browser now holds the session; an older one does not
-    row.updated_at = utcnow()
-    db.commit()
-    response = _see(_continue_url(row, _flow(request, row)))
-    set_cookie(response, request, SESSION_COOKIE, token,
-               max_age=request.app.state.settings.retention_days * 86400)
-    return response
+        token = new_token()
+        row.token_hash = digest(token)  # this browser now holds the session; an older one does not
+        row.updated_at = utcnow()
+        db.commit()
+        response = _see(_continue_url(row, _flow(request, row)))
+        set_cookie(response, request, SESSION_COOKIE, token,
+                   max_age=request.app.state.settings.retention_days * 86400)
+        return response
