@@ -23,6 +23,12 @@ from .security import SecurityHeaders
 log = logging.getLogger("triage.web")
 
 PURGE_EVERY_SECONDS = 3600
+# Threads that run the (synchronous) request handlers of one server process, and as many database
+# connections kept open for them. anyio's default is 40 threads: with the GIL more threads only
+# contend, and 40 connections per process would exhaust a PostgreSQL server's default 100 at
+# three processes. 16 keeps a slow query from holding everything up; a further request waits
+# for a free thread.
+REQUEST_THREADS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for noisy in ("experta", "httpx", "httpx2", "multipart", "python_multipart"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     rulebook = load_rulebook(settings.rules_dir)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=REQUEST_THREADS)
     migrate(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         purger = asyncio.create_task(_purge_forever(app))
         try:
             yield

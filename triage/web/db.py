@@ -81,17 +81,25 @@ def default_database_url() -> str:
     return f"sqlite:///{directory / 'triage.sqlite3'}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for `url`; a SQLite file's directory is created, and SQLite is set up for a web
-    server: write-ahead logging (readers never wait for the writer) and a busy timeout."""
+    server: write-ahead logging (readers never wait for the writer) and a busy timeout.
+
+    `pool_size` connections are kept open (a server passes its number of request threads, so
+    that every thread finds one; a pool smaller than that closes and reopens connections, with
+    SQLite's set-up statements, on most requests under load), and at most 2 more are opened for
+    a moment (the hourly purge)."""
     try:
         parsed = make_url(url)
     except Exception:
         raise TriageError(f"not a database URL: {url!r} (expected e.g. sqlite:///triage.sqlite3 "
                           f"or postgresql+psycopg://user@host/db)") from None
     kwargs: dict[str, Any] = {}
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory:  # an in-memory SQLite database has one connection per thread, no pool size
+        kwargs.update(pool_size=pool_size, max_overflow=2)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if not in_memory:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
