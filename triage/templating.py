@@ -36,5 +36,8 @@ def environment(markdown: bool = False) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # the templates are shipped files: compiled once per process, not checked on disk at
+        # every render (a stat per template and per include, per page of `triage serve`)
+        auto_reload=False,
     )
     return env
