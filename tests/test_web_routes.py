@@ -522,3 +522,17 @@ def test_api_questionnaire_is_the_fhir_questionnaire(client):
     body = client.get("/api/questionnaire").json()
     assert body["resourceType"] == "Questionnaire"
     assert body == json.loads(json.dumps(questionnaire_resource(QUESTIONNAIRE)))
+
+
+def test_the_emergency_page_calls_the_number_the_server_was_given(tmp_path):
+    # `triage serve --emergency-number 999`: the call button dials the UK's number, not 112
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'uk.sqlite3'}",
+                              emergency_number="999"))
+    with TestClient(app) as client:
+        patient = Patient(client, QUESTIONNAIRE)
+        patient.answer_all(_path_to("saddle_numbness", True), stop_at="saddle_numbness")
+        assert patient.post_answer("saddle_numbness", True).headers["location"] == "/emergency"
+        page = client.get("/emergency")
+    assert page.status_code == 200
+    assert re.findall(r'href="tel:([^"]*)"', page.text) == ["999"]
+    assert "Call 999 now" in main_text(page) and "Call 112" not in main_text(page)

@@ -90,7 +90,8 @@ def test_serve_help_has_examples_and_every_option():
                             text=True, timeout=60)
     assert result.returncode == 0
     for option in ("--host", "--port", "--database", "--rules", "--workers", "--retention-days",
-                   "TRIAGE_DATABASE_URL", "Examples:"):
+                   "TRIAGE_DATABASE_URL", "--emergency-number", "TRIAGE_EMERGENCY_NUMBER",
+                   "Examples:"):
         assert option in result.stdout
 
 
@@ -119,3 +120,32 @@ def test_the_migrations_make_exactly_the_tables_of_the_models(tmp_path):
     columns = {c["name"] for c in inspect(engine).get_columns("patient_sessions")}
     assert {"id", "token_hash", "resume_code_hash", "answers", "created_at", "updated_at",
             "submitted_at", "urgency", "assessment"} <= columns
+
+
+def test_serve_takes_the_emergency_number_from_its_option_or_the_environment(monkeypatch,
+                                                                              tmp_path):
+    import uvicorn
+    from click.testing import CliRunner
+
+    from triage.cli import main_group
+    from triage.cli import serve as serve_module
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    monkeypatch.setattr(serve_module, "_check_port_free", lambda host, port: None)  # never bind
+    monkeypatch.delenv("TRIAGE_EMERGENCY_NUMBER", raising=False)
+    database = ["--database", f"sqlite:///{tmp_path / 'db.sqlite3'}"]
+    runner = CliRunner()
+    assert runner.invoke(main_group, ["serve", *database]).exit_code == 0
+    assert served[-1].state.settings.emergency_number == "112"  # most of Europe
+    result = runner.invoke(main_group, ["serve", *database, "--emergency-number", "+44999"])
+    assert result.exit_code == 0, result.output
+    assert served[-1].state.settings.emergency_number == "+44999"
+    monkeypatch.setenv("TRIAGE_EMERGENCY_NUMBER", "911")
+    assert runner.invoke(main_group, ["serve", *database]).exit_code == 0
+    assert served[-1].state.settings.emergency_number == "911"
+    # anything but a short phone number is refused before the server starts
+    for bad in ("", "999; call", "tel:112", "12345678901234567", "++112"):
+        result = runner.invoke(main_group, ["serve", *database, "--emergency-number", bad])
+        assert result.exit_code == 2 and "not a phone number" in result.output, bad
+    assert len(served) == 3

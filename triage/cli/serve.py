@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 
 import click
@@ -31,12 +32,23 @@ def _check_port_free(host: str, port: int) -> None:
                              f"another with --port, or stop what is using it") from None
 
 
+def _emergency_number(_ctx, _param, value: str) -> str:
+    """The tap-to-call number of the emergency page: digits with an optional leading +, short
+    (a phone number has at most 15 digits), so it is a working tel: link and nothing else."""
+    number = value.strip()
+    if not re.fullmatch(r"\+?[0-9]{1,15}", number):
+        raise click.BadParameter(f"{value!r} is not a phone number: digits only, an optional "
+                                 f"leading +, at most 15 digits (e.g. 112, 999, 911)")
+    return number
+
+
 @click.command(epilog="Examples:\n\n\b\n"
                       "  triage serve\n"
                       "  triage serve --port 8080 --database sqlite:///clinic.sqlite3\n"
                       "  TRIAGE_DATABASE_URL=postgresql+psycopg://triage@/triage triage serve "
                       "--workers 4\n"
-                      "  triage serve --host 0.0.0.0   (only behind a TLS reverse proxy)\n\n"
+                      "  triage serve --host 0.0.0.0   (only behind a TLS reverse proxy)\n"
+                      "  triage serve --emergency-number 999   (the UK)\n\n"
                       "Open the printed address in a browser. Answers are saved in the database "
                       "as they are given; sessions are deleted after --retention-days. Ctrl-C "
                       "stops the server.")
@@ -57,9 +69,14 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
               help="Proxies whose X-Forwarded-Proto/-For headers are trusted (comma-separated, "
                    "or '*'): cookies are marked Secure when the proxy says HTTPS.")
+@click.option("--emergency-number", envvar="TRIAGE_EMERGENCY_NUMBER", show_envvar=True,
+              default="112", show_default=True, metavar="NUMBER", callback=_emergency_number,
+              help="The number the emergency page's call button dials: your country's emergency "
+                   "number (999 in the UK, 911 in North America).")
 @rules_option
 @fail_on_input_errors
-def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips, rules_dir):
+def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
+          emergency_number, rules_dir):
     """Serve the questionnaire and the report in a browser (and a JSON API)."""
     import uvicorn
 
@@ -67,7 +84,8 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
     from ..web.db import make_engine, migrate
 
     settings = Settings(database_url=database_url or "", rules_dir=rules_dir,
-                        retention_days=retention_days).resolved()
+                        retention_days=retention_days,
+                        emergency_number=emergency_number).resolved()
     # load the rules and migrate the database once, here, so that a mistake is one clear message
     # before anything listens (and the worker processes find the schema ready)
     from ..rulebook import load_rulebook
