@@ -274,3 +274,21 @@ def test_axe_finds_no_violation_on_any_page_type_and_nothing_scrolls_sideways(
     finally:
         context.close()
     assert len(seen) == 16
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_no_violation_on_the_api_documentation(browser, server, viewport):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(server.url + "/docs")
+        page.wait_for_selector(".opblock")  # Swagger UI has drawn the operations
+        assert page.locator(".opblock").count() >= 3  # /api/assess, /api/questionnaire, /healthz
+        # nested-interactive: each operation's summary in Swagger UI 4 (the swagger-ui-bundle
+        # package, drawn by its own script) is a button around further controls; that markup is
+        # the bundle's and cannot be changed from our page, so only that rule is left out here.
+        # The contrast of its badges and links is ours to fix (static/docs.css) and is checked.
+        assert axe_violations(page, except_rules=("nested-interactive",)) == []
+    finally:
+        context.close()
