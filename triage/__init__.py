@@ -24,7 +24,10 @@ def __getattr__(name):
     # Lazy, so that a command pays only for what it uses (reading the package metadata alone
     # costs about 16 ms of start-up).
     if name == "__version__":
-        return _installed_version()
+        # read once: every report carries the version, and reading the metadata again at each
+        # result page of `triage serve` cost it several milliseconds of CPU per patient
+        globals()["__version__"] = version = _installed_version()
+        return version
     if name == "assess":
         from .engine import assess
         return assess
