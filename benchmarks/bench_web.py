@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -233,7 +234,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--format", choices=["text", "json"], default="text")
     args = parser.parse_args(argv)
-    if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
+    if args.url and urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("--url: only a server on this machine (http://127.0.0.1:PORT)")
 
     load_before = os.getloadavg()[0]
