@@ -252,6 +252,76 @@ def test_every_distinct_pattern_goes_through_the_cross_check(monkeypatch):
     assert len(seen) == len(distinct) == decisions.cache_stats()[1]
 
 
+def _engine_keys(cases):
+    plan = decisions.plan_for(SHIPPED)[0]
+    e = engine.engine_for(SHIPPED)
+    return [e.key_of(plan.bits(decisions.facts_of(SHIPPED, SHIPPED.questionnaire.validate(c))))
+            for c in cases]
+
+
+def test_the_engine_runs_once_per_engine_key_and_every_atom_vector_is_cross_checked(
+        monkeypatch):
+    runs, checks = [], []
+    original_run, original_check = engine.run_rules, engine._cross_check
+
+    def counting_run(*args, **kwargs):
+        runs.append(1)
+        return original_run(*args, **kwargs)
+
+    def counting_check(*args, **kwargs):
+        checks.append(1)
+        return original_check(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_rules", counting_run)
+    monkeypatch.setattr(engine, "_cross_check", counting_check)
+    cases = generate("realistic", SHIPPED.questionnaire, 2000, seed=11)
+    for case in cases:
+        engine.assess(case, SHIPPED)
+    keys = set(_engine_keys(cases))
+    _, vectors = decisions.cache_stats()  # misses: one per distinct atom vector
+    assert len(runs) == len(keys) < vectors == len(checks)
+
+
+def test_cases_sharing_an_engine_key_get_what_the_engine_concludes_for_each_alone():
+    """The engine reads a case only through its engine key: cases with different atom vectors
+    but one key, each run alone through the engine (uncached), fire the same rules."""
+    cases = generate("uniform", SHIPPED.questionnaire, 3000, seed=5)
+    plan = decisions.plan_for(SHIPPED)[0]
+    groups: dict = {}
+    for case, key in zip(cases, _engine_keys(cases)):
+        bits = plan.bits(decisions.facts_of(SHIPPED, SHIPPED.questionnaire.validate(case)))
+        groups.setdefault(key, {}).setdefault(bits, case)
+    shared = [list(group.values())[:3] for group in groups.values() if len(group) > 1]
+    assert len(shared) > 20  # the coarser key really does merge atom vectors
+    for group in shared[:60]:
+        alone = [engine.assess(case, SHIPPED, cache=False) for case in group]
+        assert len({(tuple(r.id for r in a.reasons), a.urgency, tuple(a.red_flags),
+                     tuple(a.causes), tuple(a.stretches)) for a in alone}) == 1
+
+
+@pytest.mark.parametrize("rule_id", ["RF-CES-01", "RF-FRACTURE-01", "DUR-CHRONIC-01", "PS-HIPFLEX-01"])
+def test_a_wrong_engine_key_is_caught_by_the_cross_check(monkeypatch, rule_id):
+    """Should the engine key ever lose a test of the answers (here: the tests of one rule's
+    conditions always read false), the cross-check of the case refuses to give advice."""
+    from triage.engine import EngineInconsistency, engine_tests
+
+    rules = SHIPPED.active_rules
+    rule = next(r for r in rules if r.id == rule_id)
+    tests = engine_tests(rules)
+    mask = 0
+    for conjunction in engine._conjunctions(rule):
+        conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
+        if conds:
+            mask |= 1 << tests[engine._answers_node(conds)]
+    assert mask
+    e = engine.engine_for(SHIPPED)
+    honest = e.key_of
+    monkeypatch.setattr(e, "key_of", lambda bits: honest(bits) & ~mask)
+    example = next(ex for ex in rule.examples if ex.fires)
+    with pytest.raises(EngineInconsistency, match=rule_id):
+        engine.assess(example.answers, SHIPPED)
+
+
 def test_no_cache_switch_sends_every_case_through_the_engine(monkeypatch):
     monkeypatch.setenv("TRIAGE_NO_CACHE", "1")
     calm = {"age": 30, "duration_weeks": 2, "trauma": "none"}

@@ -11,11 +11,13 @@ come out the same therefore fire the same rules in the same order and conclude t
 ``AtomPlan`` walks every active rule's condition tree once and collects its atoms (every leaf
 that is not a test of a conclusion: new leaf types of the grammar count as atoms automatically).
 Per case it computes the tuple of their truth values, the *atom vector*; ``DecisionCache`` maps a
-vector to the ``Decision`` that the experta engine reached for the first case with that vector
-(which rules fired, what they concluded, and which parts of each fired rule's condition support
-it). The engine and the plain-Python cross-check run on every distinct vector; a case whose vector
-was already decided gets the same conclusions, and its reasons are rendered from its *own*
-answers (``age: 52``), exactly as the engine path renders them (``describe_evidence``).
+vector to the ``Decision`` reached for the first case with that vector (which rules fired, what
+they concluded, and which parts of each fired rule's condition support it). A second, coarser
+cache maps the engine's own key (one bit per test of the answers that the rules make, computed
+from the atoms: see engine.py) to the experta engine's ``EngineResult``, so the engine runs once
+per distinct engine key, and the plain-Python cross-check once per distinct atom vector. A case
+whose vector was already decided gets the same conclusions, and its reasons are rendered from its
+*own* answers (``age: 52``), exactly as the engine path renders them (``describe_evidence``).
 
 tests/test_decisions.py proves it: cached and uncached output are byte-identical on every
 vignette and on 100,000 generated cases, and two cases with the same atom vector get the same
@@ -24,8 +26,8 @@ fired rules and conclusions (hypothesis).
 The cache
 ---------
 One per rulebook (and per process: each ``triage batch`` worker has its own), least recently used
-entries dropped beyond ``TRIAGE_CACHE_SIZE`` entries (default ``DEFAULT_CACHE_SIZE``, 32,768; a
-decision takes about 1.5 KB, so the cache stays under about 50 MB however many cases pass).
+entries dropped beyond ``TRIAGE_CACHE_SIZE`` entries (default ``DEFAULT_CACHE_SIZE``, 32,768), for
+the decisions and for the engine results alike, so memory stays flat however many cases pass.
 ``TRIAGE_NO_CACHE=1`` or ``--no-cache`` runs every case through the engine instead.
 """
 from __future__ import annotations
@@ -137,6 +139,8 @@ class AtomPlan:
         self.red_flag_questions = tuple(questionnaire.red_flag_questions)
         self._renderers: dict = {}
         self.validator = FastValidator(questionnaire)
+        # engine key -> EngineResult: the experta engine runs once per distinct key (engine.py)
+        self.engine_results = DecisionCache()
 
     def renderer(self, evidence: Evidence):
         """A function of the case's facts giving this supporting leaf's words, for a reason."""
@@ -190,40 +194,21 @@ def reason_text(title: str, shown) -> str:
 
 # --------------------------------------------------------------------------- decisions
 
-class Decision:
-    """What the engine decided for one atom vector: everything of an assessment but the parts
-    that are the case's own (its answers, its unanswered warning-sign questions, the words of its
-    reasons, which are rendered from its answers)."""
+class EngineResult:
+    """What the experta engine concluded for one engine key (see engine.py): the rules that
+    fired, in order, the findings, and the outcome they make (urgency, duration class, red flags,
+    causes, stretches...: the Assessment fields that follow from the conclusions alone). Shared
+    by every Decision with that engine key."""
 
-    __slots__ = ("fired", "findings", "outcome", "reason_plan", "_segments")
+    __slots__ = ("fired", "findings", "outcome", "_segments")
 
-    def __init__(self, fired, findings, outcome: dict, reason_plan: tuple):
+    def __init__(self, fired, findings, outcome: dict):
         self.fired = tuple(fired)
         self.findings = {kind: frozenset(values) for kind, values in findings.items()}
-        self.outcome = outcome  # urgency, duration_class, red_flags, ... (Assessment fields)
-        self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
-        self._segments = None  # the assessment JSON, in pieces (json_line)
+        self.outcome = outcome
+        self._segments = None  # the assessment JSON in pieces, made on first use (json_line)
 
-    def reasons(self, facts) -> list:
-        return [Reason(rule_id, reason_text(title, [render(facts) for render in renderers]))
-                for rule_id, title, renderers in self.reason_plan]
-
-    def assessment(self, plan: AtomPlan, answers: Mapping, facts: Mapping) -> Assessment:
-        o = self.outcome
-        return Assessment(
-            urgency=o["urgency"], duration_class=o["duration_class"],
-            red_flags=list(o["red_flags"]), causes=list(o["causes"]),
-            stretches=list(o["stretches"]), reasons=self.reasons(facts),
-            unanswered_red_flags=[q for q in plan.red_flag_questions if q not in answers],
-            posture_signs=list(o["posture_signs"]),
-            avoided_stretches=list(o["avoided_stretches"]),
-            rulebook_version=o["rulebook_version"], answers=dict(answers))
-
-
-    def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
-        """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
-        without building the Assessment: the parts decided by the conclusions are encoded once
-        per decision, the case's own parts (reasons, unanswered warning signs) per case."""
+    def segments(self, answers: Mapping) -> tuple:
         segments = self._segments
         if segments is None:  # the case's own parts are left empty: they are slots here
             o = self.outcome
@@ -233,8 +218,54 @@ class Decision:
                 reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
                 avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
                 answers=answers))
+        return segments
+
+
+class Decision:
+    """What was decided for one atom vector: the engine's result for its engine key, and the plan
+    of its reasons (which parts of each fired rule's condition support it). Everything of an
+    assessment but the parts that are the case's own (its answers, its unanswered warning-sign
+    questions, the words of its reasons, which are rendered from its answers)."""
+
+    __slots__ = ("result", "reason_plan")
+
+    def __init__(self, result: EngineResult, reason_plan: tuple):
+        self.result = result
+        self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
+
+    @property
+    def fired(self) -> tuple:
+        return self.result.fired
+
+    @property
+    def findings(self) -> dict:
+        return self.result.findings
+
+    @property
+    def outcome(self) -> dict:
+        return self.result.outcome
+
+    def reasons(self, facts) -> list:
+        return [Reason(rule_id, reason_text(title, [render(facts) for render in renderers]))
+                for rule_id, title, renderers in self.reason_plan]
+
+    def assessment(self, plan: AtomPlan, answers: Mapping, facts: Mapping) -> Assessment:
+        o = self.result.outcome
+        return Assessment(
+            urgency=o["urgency"], duration_class=o["duration_class"],
+            red_flags=list(o["red_flags"]), causes=list(o["causes"]),
+            stretches=list(o["stretches"]), reasons=self.reasons(facts),
+            unanswered_red_flags=[q for q in plan.red_flag_questions if q not in answers],
+            posture_signs=list(o["posture_signs"]),
+            avoided_stretches=list(o["avoided_stretches"]),
+            rulebook_version=o["rulebook_version"], answers=dict(answers))
+
+    def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
+        """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
+        without building the Assessment: the parts decided by the conclusions are encoded once
+        per engine result, the case's own parts (reasons, unanswered warning signs) per case."""
         parts = [f"{_encode_key(key)}: {_encode_value(value)}" for key, value in head.items()]
-        for key, constant in segments:
+        for key, constant in self.result.segments(answers):
             if constant is not None:
                 parts.append(constant)
             elif key == "reasons":
@@ -278,17 +309,18 @@ def _encode_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def make_decision(plan: AtomPlan, rules_by_id, fired, findings, evidence, outcome) -> Decision:
+def make_decision(plan: AtomPlan, rules_by_id, result: EngineResult, evidence) -> Decision:
     reason_plan = tuple(
         (rule_id, rules_by_id[rule_id].title,
          tuple(plan.renderer(e) for e in evidence[rule_id] if e.supports))
-        for rule_id in fired)
-    return Decision(fired, findings, outcome, reason_plan)
+        for rule_id in result.fired)
+    return Decision(result, reason_plan)
 
 
 class DecisionCache:
-    """A bounded least-recently-used map from atom vector to Decision. Safe to share between
-    threads (triage serve's request threads): a lookup and its reordering are one step."""
+    """A bounded least-recently-used map: atom vector -> Decision, or engine key -> EngineResult.
+    Safe to share between threads (triage serve's request threads): a lookup and its reordering
+    are one step."""
 
     def __init__(self, size: int | None = None):
         self.size = size or cache_size()
@@ -346,8 +378,9 @@ def plan_for(rulebook) -> tuple[AtomPlan, DecisionCache]:
 
 def clear_caches() -> None:
     """Forget every decision (tests that tamper with the engine start from an empty cache)."""
-    for _, (_, cache) in list(_PLANS.values()):
+    for _, (plan, cache) in list(_PLANS.values()):
         cache.clear()
+        plan.engine_results.clear()
 
 
 def cache_stats() -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 How a rule becomes experta rules
 --------------------------------
-Facts are of three kinds: one ``Answers`` fact holding the validated answers; a ``Finding(kind,
+Facts are of three kinds: one ``Answers`` fact holding the case's *engine key*; a ``Finding(kind,
 value)`` for each conclusion that some rule matches as a fact (the ``chronic`` duration class, the
 causes that choose stretches); and a ``Snapshot`` of the conclusions, declared between strata.
 Every conclusion, matched as a fact or not, is also kept in Python (``engine.findings``), which is
@@ -10,7 +10,8 @@ what the snapshots and the assessment are made from.
 
 A rule's condition is put in disjunctive normal form over three sorts of atoms:
 
-* tests on answers only (any mix of all/any/not): one ``TEST`` on the ``Answers`` fact;
+* tests on answers only (any mix of all/any/not): one ``TEST`` on the ``Answers`` fact, which
+  reads one bit of the engine key;
 * "X was concluded": a ``Finding(kind=..., value=...)`` pattern, so rules chain forward;
 * "X was not concluded" and counts: a ``TEST`` on the ``Snapshot`` of the stratum before.
 
@@ -18,6 +19,19 @@ Each conjunction becomes one experta rule named after the rule id (``RF-CES-01``
 ``RF-CES-01/2`` for its second conjunction); a rule fires at most once however many of its
 conjunctions match. A ``TEST`` runs the condition compiled once into a Python closure
 (``_compile``). The engine class is built once per rulebook and reused for every case.
+
+The engine key: what the engine sees of a case
+-----------------------------------------------
+The answers-only part of each conjunction is one *test of the answers* (``engine_tests``: 40 in
+the shipped rules, numbered once per rulebook). A case's engine key has one bit per test, set when
+the test holds; it is computed from the case's atoms (triage/decisions.py: each comparison of an
+answer or a derived quantity, each "unanswered" test) and it is all the Answers fact holds. So the
+experta run is a function of the key alone, by construction: two cases with the same key fire the
+same rules in the same order. The key is coarser than the atom vector (a test "age over 50 and a
+history of cancer" has one bit, not two), so the engine runs once per distinct key
+(``_engine_result``, a bounded cache beside the decisions); each distinct atom vector is still
+cross-checked against its own answers (``decide``), and reasons are rendered from each case's own
+answers. tests/test_decisions.py proves both, and shows a key that loses a test being caught.
 
 Why the experta agenda bug cannot bite
 --------------------------------------
@@ -48,18 +62,19 @@ from . import _experta as xp
 from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
-from .decisions import (Decision, cache_enabled, facts_of, make_decision, plan_for,
-                        reason_text, rule_atoms)
+from .decisions import (Decision, EngineResult, cache_enabled, facts_of,
+                        make_decision, plan_for, reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .errors import RulebookError
 from .rulebook import Rulebook, RuleSpec
 
 
 class Answers(xp.Fact):
-    """One case, as the rules see it: ``atoms``, an int with one bit per atom (decisions.py)."""
+    """One case, as the rules see it: ``key``, its engine key, an int with one bit per test of the
+    answers that the rules make (``engine_tests``); nothing else of the case reaches the engine."""
 
     def __repr__(self):  # experta builds this for a log line on every firing: keep it short
-        return f"Answers(atoms={self.get('atoms', 0):#x})"
+        return f"Answers(key={self.get('key', 0):#x})"
 
     __str__ = __repr__
 
@@ -213,15 +228,28 @@ def _compile_atoms(node, positions: Mapping):
     return lambda bits: bits & bit != 0
 
 
-def _answers_test(conditions, positions: Mapping):
-    # experta passes a TEST's arguments by name from the matched facts, so the closure captures
-    # the conditions; the single parameter must be called exactly `answers`.
-    predicate = _compile_atoms(conditions[0] if len(conditions) == 1
-                               else All(tuple(conditions)), positions)
-
+def _key_test(bit: int):
+    """A rule's TEST of the answers: one bit of the engine key. experta passes a TEST's arguments
+    by name from the matched facts, so the single parameter must be called exactly `answers`."""
     def test(answers):
-        return predicate(answers["atoms"])
+        return answers["key"] & bit != 0
     return test
+
+
+def _answers_node(conditions):
+    return conditions[0] if len(conditions) == 1 else All(tuple(conditions))
+
+
+def engine_tests(rules) -> dict:
+    """The distinct tests of the answers that the engine's rules make (the answers-only part of
+    each conjunction), numbered in rule order: condition -> n."""
+    tests: dict = {}
+    for rule in rules:
+        for conjunction in _conjunctions(rule):
+            conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
+            if conds:
+                tests.setdefault(_answers_node(conds), len(tests))
+    return tests
 
 
 def _snapshot_test(conditions):
@@ -269,7 +297,7 @@ def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
 
 
 def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset,
-                   positions: Mapping) -> dict:
+                   tests: Mapping) -> dict:
     """The experta rules of one rulebook rule, by name: its id, then id/2, id/3... for the
     further conjunctions of its condition."""
     out = {}
@@ -279,7 +307,8 @@ def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset,
         answer_conds = [atom[1] for atom in conjunction if atom[0] == "answers"]
         closed_conds = [atom[1] for atom in conjunction if atom[0] == "closed"]
         if answer_conds:
-            patterns += [xp.AS.answers << Answers(), xp.TEST(_answers_test(answer_conds, positions))]
+            bit = 1 << tests[_answers_node(answer_conds)]
+            patterns += [xp.AS.answers << Answers(), xp.TEST(_key_test(bit))]
         for atom in conjunction:
             if atom[0] == "finding":
                 _, kind, value = atom
@@ -385,11 +414,22 @@ def build_engine_class(rulebook: Rulebook) -> type:
     rules = rulebook.active_rules
     positive_reads = _positive_reads(rules)
     positions = {leaf: n for n, leaf in enumerate(rule_atoms(rules))}
+    tests = engine_tests(rules)
+    predicates = tuple(_compile_atoms(node, positions) for node in tests)
+
+    def key_of(bits: int) -> int:
+        key = 0
+        for n, holds in enumerate(predicates):
+            if holds(bits):
+                key |= 1 << n
+        return key
+
     attrs: dict[str, Any] = {"rulebook_version": rulebook.version,
+                             "key_of": staticmethod(key_of),
                              "snapshots": _snapshot_plan(rules),
                              "rules_by_id": {rule.id: rule for rule in rules}}
     for index, rule in enumerate(rules):
-        attrs.update(_experta_rules(rule, len(rules) - index, positive_reads, positions))
+        attrs.update(_experta_rules(rule, len(rules) - index, positive_reads, tests))
     return type("TriageEngine", (_TriageEngine,), attrs)
 
 
@@ -438,15 +478,20 @@ def engine_for(rulebook: Rulebook):
 def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str], dict]:
     """Run the engine on validated answers: the rule ids in firing order, and the findings.
 
-    The engine reads a case through its atoms only (triage/decisions.py): the Answers fact holds
-    one bit per test of the answers, or of a derived quantity such as the age at onset
-    (``Rulebook.with_derived``), that some rule makes."""
+    The engine reads a case through its *engine key* only: one bit for each distinct test of the
+    answers that its rules make (``engine_tests``), each computed from the case's atoms
+    (triage/decisions.py), which include the derived quantities such as the age at onset."""
     engine = engine_for(rulebook)
+    plan = plan_for(rulebook)[0]
+    return _run_key(engine, engine.key_of(plan.bits(facts_of(rulebook, answers))))
+
+
+def _run_key(engine, key: int) -> tuple[list[str], dict]:
+    """One run of the experta engine for an engine key."""
     with engine.case_lock:  # the engine's working memory is shared: one case at a time
         engine.reset()
         engine.start_case()
-        plan = plan_for(rulebook)[0]
-        engine.declare(Answers(atoms=plan.bits(facts_of(rulebook, answers))))
+        engine.declare(Answers(key=key))
         engine.run()
         findings = engine.findings
         for stratum, kinds in engine.snapshots:
@@ -455,6 +500,24 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
                                        if kind in findings}))
             engine.run()
         return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
+
+
+def _engine_result(rulebook: Rulebook, valid: Mapping[str, Any],
+                   bits: int) -> tuple[EngineResult, dict | None]:
+    """The engine's result for a case (its validated answers and atom vector), run once per
+    distinct engine key. A new key is cross-checked on this case at once, and its evidence
+    returned; a known key gives None for the evidence."""
+    key = engine_for(rulebook).key_of(bits)
+    results = plan_for(rulebook)[0].engine_results
+    result = results.get(key)
+    if result is not None:
+        return result, None
+    fired, findings = run_rules(valid, rulebook)  # computes the same key again (one place to run)
+    # the cross-check computes the derived quantities again, independently of the engine key
+    evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
+    result = EngineResult(fired, findings, _outcome(rulebook, findings))
+    results.put(key, result)
+    return result, evidence
 
 
 def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
@@ -511,24 +574,24 @@ def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: st
                                                        "avoided_stretches")}
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
-    key = plan.bits(facts_of(rulebook, valid))
-    decision = decisions.get(key)
-    if decision is None:
-        decision = decide(valid, rulebook, plan)
-        decisions.put(key, decision)
-    return decision.outcome
+    bits = plan.bits(facts_of(rulebook, valid))
+    decision = decisions.get(bits)
+    if decision is not None:
+        return decision.outcome
+    # the outcome follows from the engine's result alone: no reasons, so no Decision is stored
+    return _engine_result(rulebook, valid, bits)[0].outcome
 
 
 def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None) -> Decision:
-    """Run the engine and the cross-check on one case: the Decision for its atom vector."""
+    """The Decision for one case's atom vector: the engine's result for its engine key (run once
+    per distinct key), cross-checked against this case's own answers in plain Python."""
     if plan is None:
         plan = plan_for(rulebook)[0]
-    fired, findings = run_rules(valid, rulebook)
-    # the cross-check computes the derived quantities again, independently of run_rules
-    evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
-    outcome = _outcome(rulebook, findings)
-    return make_decision(plan, engine_for(rulebook).rules_by_id, fired, findings, evidence,
-                         outcome)
+    result, evidence = _engine_result(rulebook, valid, plan.bits(facts_of(rulebook, valid)))
+    if evidence is None:  # a known engine key: check its result against this case's answers
+        evidence = _cross_check(rulebook.with_derived(valid), rulebook, result.fired,
+                                result.findings)
+    return make_decision(plan, engine_for(rulebook).rules_by_id, result, evidence)
 
 
 def _cross_check(answers, rulebook, fired, findings) -> dict:
