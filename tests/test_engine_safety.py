@@ -547,3 +547,58 @@ def test_threads_assessing_at_once_get_the_same_results_as_one_at_a_time():
             together = list(pool.map(lambda a: assess(a, rulebook, cache=cache).to_dict(),
                                      answer_sets))
         assert together == alone
+
+
+# --------------------------------------------------------------------------- the cross-check's evaluator
+
+def _answer_values(q):
+    if q.type == "bool":
+        return st.booleans()
+    if q.type == "choice":
+        return st.sampled_from(list(q.values))
+    if q.type in ("integer", "number"):
+        low, high = (q.min or 0), (q.max if q.max is not None else 120)
+        return st.integers(int(low), int(high)) | st.floats(low, high, allow_nan=False)
+    return st.text(max_size=5)
+
+
+CONCLUSIONS = sorted({pair for rule in SHIPPED.active_rules for pair in rule.then}, key=repr)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({}, optional={qid: st.none() | _answer_values(q)
+                                           for qid, q in QUESTIONNAIRE.questions.items()}),
+       st.sets(st.sampled_from(CONCLUSIONS)))
+def test_the_cross_checks_compiled_conditions_mean_what_evaluate_means(answers, concluded):
+    """The cross-check evaluates every rule with conditions.compile_check (generated Python, for
+    speed); on any answers and any conclusions it gives what the tree walk (evaluate) gives."""
+    from triage.conditions import compile_check, evaluate
+
+    facts = SHIPPED.with_derived({k: v for k, v in answers.items() if v is not None})
+    findings: dict = {}
+    for kind, value in concluded:
+        findings.setdefault(kind, set()).add(value)
+    for rule in SHIPPED.active_rules:
+        assert compile_check(rule.when)(facts, findings) == evaluate(rule.when, facts, findings), \
+            rule.id
+
+
+@pytest.mark.parametrize("node, facts, findings, expected", [
+    (All(()), {}, {}, True),
+    (AnyOf(()), {}, {}, False),
+    (Not(AnswerTest("age", ">=", 50)), {}, {}, True),  # unanswered fails the test; not: holds
+    (AnswerTest("trauma", "in", ("minor", "major")), {"trauma": "minor"}, {}, True),
+    (AnswerTest("trauma", "equals", "major"), {"trauma": "minor"}, {}, False),
+    (Unanswered(("fever", "night_pain")), {"fever": False}, {}, True),
+    (Unanswered(("fever",)), {"fever": False}, {}, False),
+    (FindingTest("red_flag", None), {}, {"red_flag": {"ces"}}, True),
+    (FindingTest("red_flag", ("fracture", "ces")), {}, {"red_flag": {"ces"}}, True),
+    (FindingTest("red_flag", ("fracture",)), {}, {}, False),
+    (CountTest("cause", 2, "p"), {}, {"cause": {"a", "b"}}, True),
+    (CountTest("cause", 2, "p"), {}, {"cause": {"a"}}, False),
+])
+def test_the_compiled_check_of_each_kind_of_leaf(node, facts, findings, expected):
+    from triage.conditions import compile_check, evaluate
+
+    assert evaluate(node, facts, findings) is expected
+    assert compile_check(node)(facts, findings) is expected

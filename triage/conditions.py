@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import RulebookError
 
@@ -396,6 +396,52 @@ def evaluate(node, answers: Mapping[str, Any], findings: Mapping[str, Any]) -> b
     if isinstance(node, Not):
         return not evaluate(node.child, answers, findings)
     return _leaf(node, answers, findings)[0]
+
+
+def compile_check(node) -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool]:
+    """``evaluate`` for one condition, as one Python expression generated from its tree and
+    compiled once: a function of (answers, findings) giving exactly what ``evaluate`` gives,
+    about five times faster. The engine's cross-check uses it on every rule of every distinct
+    answer pattern; it shares no code with the engine's own compiled tests (engine.py,
+    decisions.py), so a fault in those cannot hide here. tests/test_conditions.py checks it
+    against ``evaluate`` on every rule. Every value of the tree (question ids, operands) is
+    passed in as a constant, never written into the source."""
+    constants: list = []
+
+    def const(value) -> str:
+        constants.append(value)
+        return f"_k{len(constants) - 1}"
+
+    def expr(n) -> str:
+        if isinstance(n, All):
+            return "(" + " and ".join(expr(c) for c in n.children) + ")" if n.children else "True"
+        if isinstance(n, AnyOf):
+            return "(" + " or ".join(expr(c) for c in n.children) + ")" if n.children else "False"
+        if isinstance(n, Not):
+            return f"(not {expr(n.child)})"
+        if isinstance(n, AnswerTest):
+            value = f"(_v := _a.get({const(n.question)})) is not None"
+            if n.op == "equals":
+                return f"({value} and _v == {const(n.operand)})"
+            if n.op == "in":
+                return f"({value} and _v in {const(n.operand)})"
+            return f"({value} and {const(COMPARISONS[n.op])}(_v, {const(n.operand)}))"
+        if isinstance(n, Unanswered):
+            return ("(" + " or ".join(f"_a.get({const(q)}) is None" for q in n.questions) + ")"
+                    if n.questions else "False")
+        if isinstance(n, FindingTest):
+            kind = const(n.kind)
+            if n.values is None:
+                return f"bool(_f.get({kind}, ()))"
+            return f"(not {const(frozenset(n.values))}.isdisjoint(_f.get({kind}, ())))"
+        if isinstance(n, CountTest):
+            return f"(len(_f.get({const(n.kind)}, ())) >= {const(n.at_least)})"
+        # a leaf type added to the grammar later: evaluated by the tree walk itself
+        return f"{const(lambda a, f, leaf=n: _leaf(leaf, a, f)[0])}(_a, _f)"
+
+    source = f"lambda _a, _f: bool({expr(node)})"
+    namespace = {f"_k{i}": value for i, value in enumerate(constants)}
+    return eval(compile(source, "<condition>", "eval"), namespace)  # noqa: S307 (our own source)
 
 
 def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence]]:

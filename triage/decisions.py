@@ -146,8 +146,12 @@ class AtomPlan:
         """A function of the case's facts giving this supporting leaf's words, for a reason."""
         leaf = evidence.leaf
         if _reads_conclusions(leaf):  # decided by the conclusions: the same words every time
-            text = describe_evidence(evidence, self.questions)
-            return lambda facts: text
+            key = (id(leaf), evidence.held, evidence.negated, evidence.seen)
+            found = self._renderers.get(key)
+            if found is None:
+                text = describe_evidence(evidence, self.questions)
+                found = self._renderers[key] = lambda facts: text
+            return found
         # by identity: the leaves live as long as the rulebook, and hashing a leaf hashes its
         # whole tree (an "unanswered" leaf lists every warning-sign question)
         key = (id(leaf), evidence.held, evidence.negated)
