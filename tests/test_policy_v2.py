@@ -449,24 +449,24 @@ def test_the_cross_check_uses_its_own_evaluator_not_the_engines_compiled_tests(m
     from triage import decisions, engine
     from triage.engine import EngineInconsistency
 
-    # The engine reads a case through its atoms (triage/decisions.py), one compiled test each:
+    # The engine reads a case through its atoms (triage/decisions.py), one generated test each:
     # blind the one for chest pain. The engine's other compiled tests (engine._compile, for the
     # conditions it decides on the conclusions) are blinded alike, so a cross-check that used
     # either would agree with the engine and miss the bug.
-    real = decisions._compile_atom
+    real = decisions._atom_expression
     real_answer_test = engine._compile_answer_test
 
-    def blind(leaf):
+    def blind(leaf, const):
         if getattr(leaf, "question", None) == "chest_pain":
-            return lambda facts: False
-        return real(leaf)
+            return "False"
+        return real(leaf, const)
 
     def blind_answer_test(node):
         if node.question == "chest_pain":
             return lambda answers, findings: False
         return real_answer_test(node)
 
-    monkeypatch.setattr(decisions, "_compile_atom", blind)
+    monkeypatch.setattr(decisions, "_atom_expression", blind)
     monkeypatch.setattr(engine, "_compile_answer_test", blind_answer_test)
     engine._ENGINES.clear()
     decisions._PLANS.clear()

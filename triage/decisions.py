@@ -95,27 +95,46 @@ def rule_atoms(rules) -> tuple:
     return tuple(seen)
 
 
-def _compile_atom(leaf) -> Callable[[Mapping], bool]:
-    """The leaf's truth on a case's facts, exactly as ``conditions.evaluate`` decides it."""
+_OPERATORS = {">=": ">=", ">": ">", "<": "<", "<=": "<="}  # the grammar's comparisons, as Python
+
+
+def _atom_expression(leaf, const: Callable[[Any], str]) -> str:
+    """The leaf's truth on a case's facts (``_f``) as a Python expression, exactly as
+    ``conditions.evaluate`` decides it. Values of the rules (question ids, operands) come in as
+    constants (``const``), never as source text."""
     if isinstance(leaf, AnswerTest):
-        question, operand, op = leaf.question, leaf.operand, leaf.op
+        question, operand, op = const(leaf.question), leaf.operand, leaf.op
         if op == "equals":
             # None (unanswered) equals nothing a rule may name: bools and choices only
-            return lambda facts: facts.get(question) == operand
+            return f"_f.get({question}) == {const(operand)}"
         if op == "in":
-            return lambda facts: (v := facts.get(question)) is not None and v in operand
-        if op == ">=":
-            return lambda facts: (v := facts.get(question)) is not None and v >= operand
-        if op == ">":
-            return lambda facts: (v := facts.get(question)) is not None and v > operand
-        if op == "<":
-            return lambda facts: (v := facts.get(question)) is not None and v < operand
-        if op == "<=":
-            return lambda facts: (v := facts.get(question)) is not None and v <= operand
+            return f"((_v := _f.get({question})) is not None and _v in {const(operand)})"
+        if op in _OPERATORS:
+            return (f"((_v := _f.get({question})) is not None "
+                    f"and _v {_OPERATORS[op]} {const(operand)})")
     if isinstance(leaf, Unanswered):
-        questions = leaf.questions
-        return lambda facts: any(facts.get(q) is None for q in questions)
-    return lambda facts: bool(_leaf(leaf, facts, _NO_FINDINGS)[0])  # a leaf type added later
+        return " or ".join(f"_f.get({const(q)}) is None" for q in leaf.questions) or "False"
+    # a leaf type added later: the tree walk's own reading of it
+    return f"{const(lambda facts: bool(_leaf(leaf, facts, _NO_FINDINGS)[0]))}(_f)"
+
+
+def generated_function(name: str, argument: str, lines: list, constants: list) -> Callable:
+    """A function ``name(argument)`` made of `lines` (statements, one level of indentation), with
+    `constants` as _k0, _k1...: how the atom vector and the engine key are computed in one call
+    each, instead of one Python call per test."""
+    source = f"def {name}({argument}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace = {f"_k{n}": value for n, value in enumerate(constants)}
+    exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 (source made above)
+    return namespace[name]
+
+
+def constant_pool() -> tuple[list, Callable[[Any], str]]:
+    constants: list = []
+
+    def const(value) -> str:
+        constants.append(value)
+        return f"_k{len(constants) - 1}"
+    return constants, const
 
 
 class AtomPlan:
@@ -124,15 +143,12 @@ class AtomPlan:
     def __init__(self, rulebook):
         self.rulebook_version = rulebook.version
         self.atoms = rule_atoms(rulebook.active_rules)
-        tests = tuple((1 << n, _compile_atom(leaf)) for n, leaf in enumerate(self.atoms))
-
-        def bits(facts: Mapping) -> int:
-            """The atom vector as an int: bit n is set when atom n holds for these facts."""
-            vector = 0
-            for bit, test in tests:
-                if test(facts):
-                    vector |= bit
-            return vector
+        constants, const = constant_pool()
+        lines = ["vector = 0"]
+        for n, leaf in enumerate(self.atoms):
+            lines += [f"if {_atom_expression(leaf, const)}:", f"    vector |= {1 << n}"]
+        # bits(facts): the atom vector as an int, bit n set when atom n holds for these facts
+        bits = generated_function("atom_vector", "_f", lines + ["return vector"], constants)
         self.bits = bits
         questionnaire = rulebook.questionnaire
         self.questions = questionnaire.questions  # reasons name answers by their labels
@@ -141,6 +157,8 @@ class AtomPlan:
         self.validator = FastValidator(questionnaire)
         # engine key -> EngineResult: the experta engine runs once per distinct key (engine.py)
         self.engine_results = DecisionCache()
+        # atom vector -> EngineResult, for `triage rules diff` (which needs no reasons)
+        self.outcomes = DecisionCache()
 
     def renderer(self, evidence: Evidence):
         """A function of the case's facts giving this supporting leaf's words, for a reason."""
@@ -385,6 +403,7 @@ def clear_caches() -> None:
     for _, (plan, cache) in list(_PLANS.values()):
         cache.clear()
         plan.engine_results.clear()
+        plan.outcomes.clear()
 
 
 def cache_stats() -> tuple[int, int]:

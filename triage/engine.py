@@ -63,7 +63,7 @@ from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                          compile_check,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
-from .decisions import (Decision, EngineResult, cache_enabled, facts_of,
+from .decisions import (Decision, EngineResult, cache_enabled, facts_of, generated_function,
                         make_decision, plan_for, reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .errors import RulebookError
@@ -212,21 +212,17 @@ _NO_FINDINGS: Mapping = {}
 _NO_ANSWERS: Mapping = {}
 
 
-def _compile_atoms(node, positions: Mapping):
-    """An answers-only condition as a function of the case's atom bits (decisions.AtomPlan): each
-    leaf is one bit, set when that test of the answers holds."""
+def _bits_expression(node, positions: Mapping) -> str:
+    """An answers-only condition as a Python expression over the atom vector ``_b``
+    (decisions.AtomPlan): each leaf is one bit, set when that test of the answers holds."""
     if isinstance(node, (All, AnyOf)):
-        parts = tuple(_compile_atoms(child, positions) for child in node.children)
-        if len(parts) == 1:
-            return parts[0]
-        if isinstance(node, All):
-            return lambda bits: all(p(bits) for p in parts)
-        return lambda bits: any(p(bits) for p in parts)
+        if not node.children:
+            return "True" if isinstance(node, All) else "False"
+        joiner = " and " if isinstance(node, All) else " or "
+        return "(" + joiner.join(_bits_expression(c, positions) for c in node.children) + ")"
     if isinstance(node, Not):
-        inner = _compile_atoms(node.child, positions)
-        return lambda bits: not inner(bits)
-    bit = 1 << positions[node]
-    return lambda bits: bits & bit != 0
+        return f"(not {_bits_expression(node.child, positions)})"
+    return f"(_b & {1 << positions[node]})"
 
 
 def _key_test(bit: int):
@@ -458,14 +454,11 @@ def build_engine_class(rulebook: Rulebook) -> type:
     positive_reads = _positive_reads(rules)
     positions = {leaf: n for n, leaf in enumerate(rule_atoms(rules))}
     tests = engine_tests(rules)
-    predicates = tuple(_compile_atoms(node, positions) for node in tests)
-
-    def key_of(bits: int) -> int:
-        key = 0
-        for n, holds in enumerate(predicates):
-            if holds(bits):
-                key |= 1 << n
-        return key
+    lines = ["key = 0"]
+    for node, n in tests.items():
+        lines += [f"if {_bits_expression(node, positions)}:", f"    key |= {1 << n}"]
+    # key_of(bits): the engine key of an atom vector, one bit per test of the answers
+    key_of = generated_function("engine_key", "_b", lines + ["return key"], [])
 
     attrs: dict[str, Any] = {"rulebook_version": rulebook.version,
                              "key_of": staticmethod(key_of),
@@ -621,11 +614,12 @@ def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: st
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
     bits = plan.bits(facts_of(rulebook, valid))
-    decision = decisions.get(bits)
-    if decision is not None:
-        return decision.outcome
-    # the outcome follows from the engine's result alone: no reasons, so no Decision is stored
-    return _engine_result(rulebook, valid, bits)[0].outcome
+    # the outcome follows from the engine's result alone (no reasons): atom vector -> result
+    result = plan.outcomes.get(bits)
+    if result is None:
+        result = _engine_result(rulebook, valid, bits)[0]
+        plan.outcomes.put(bits, result)
+    return result.outcome
 
 
 def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None,

@@ -138,6 +138,15 @@ def decode_text(data: bytes, source: str, *, error=AnswersError, first_line: int
 def check_structure(value, source: str, *, error=AnswersError, max_depth: int | None = None):
     """Refuse nesting deeper than the limit and strings no file can hold (lone surrogates)."""
     max_depth = max_depth or limits().max_depth
+    if value.__class__ is dict and max_depth >= 1:  # the usual case: one flat object of answers
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                break  # nested: the general walk below
+            if (isinstance(item, str) and _has_surrogate(item)
+                    or isinstance(key, str) and _has_surrogate(key)):
+                break  # the walk below names it
+        else:
+            return value
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
