@@ -24,6 +24,23 @@ class Row:
     case_id: object
     answers: object  # the raw mapping, or None when the row could not be parsed
     error: str | None = None
+    # a JSON line not parsed yet: the process that assesses the row parses it (a `triage batch`
+    # or `rules diff` worker), so the reading process only splits the input into lines
+    text: str | None = None
+
+    def parsed(self) -> "Row":
+        """The row with its JSON line parsed: its answers and case id, or its error record."""
+        if self.text is None:
+            return self
+        number = self.line
+        try:
+            record = parse_json(self.text, None, where=f"line {number}")
+        except AnswersError as exc:
+            return Row(number, None, None, exc.message)
+        if not isinstance(record, dict):
+            return Row(number, None, None, f"line {number}: expected a JSON object of answers")
+        case_id = record.pop("case_id", None)
+        return Row(number, case_id, record)
 
 
 @dataclass
@@ -172,16 +189,7 @@ def _jsonl_rows(source: LineSource) -> Iterator[Row]:
         number, line = item
         if not line.strip():
             continue
-        try:
-            record = parse_json(line, None, where=f"line {number}")
-        except AnswersError as exc:
-            yield Row(number, None, None, exc.message)
-            continue
-        if not isinstance(record, dict):
-            yield Row(number, None, None, f"line {number}: expected a JSON object of answers")
-            continue
-        case_id = record.pop("case_id", None)
-        yield Row(number, case_id, record)
+        yield Row(number, None, None, text=line)  # parsed where it is assessed (Row.parsed)
 
 
 def _csv_rows(source: LineSource, questions, delimiter: str) -> Iterator[Row]:
@@ -285,6 +293,7 @@ def assess_row(row: Row) -> tuple[str, bool]:
     worker) has its own decision cache (triage/decisions.py)."""
     from .engine import assess_json
 
+    row = row.parsed()
     if row.error is not None:
         return _error_line(row, row.error), True
     try:

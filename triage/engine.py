@@ -603,16 +603,18 @@ def _cached_decision(answers: Mapping[str, Any], rulebook: Rulebook, source: str
 
 
 def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
-                   cache: bool | None = None) -> dict:
+                   cache: bool | None = None, valid: Mapping[str, Any] | None = None) -> dict:
     """The parts of the assessment that follow from the conclusions (urgency, duration class,
-    red flags, causes, stretches, ...), for `triage rules diff`: no reasons are rendered."""
+    red flags, causes, stretches, ...), for `triage rules diff`: no reasons are rendered.
+    `valid`: the answers already validated by this rulebook's questionnaire (or an equal one)."""
     if not cache_enabled(cache):
         result = assess(answers, rulebook, source=source, cache=False)
         return {key: getattr(result, key) for key in ("urgency", "duration_class", "red_flags",
                                                        "causes", "stretches", "posture_signs",
                                                        "avoided_stretches")}
     plan, decisions = plan_for(rulebook)
-    valid = plan.validator.validate(answers, source=source)
+    if valid is None:
+        valid = plan.validator.validate(answers, source=source)
     bits = plan.bits(facts_of(rulebook, valid))
     # the outcome follows from the engine's result alone (no reasons): atom vector -> result
     result = plan.outcomes.get(bits)

@@ -170,19 +170,30 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
 
 CHUNK = 500  # rows sent to a worker at a time
 _SETUP = None  # (old rulebook, new rulebook, cache) in this process
+_SAME_QUESTIONS = False  # the two rulebooks' questionnaires are equal: validate once
 
 
 def _compare_row(row) -> tuple:
-    """("error", message) | ("same",) | ("changed", old outcome, new outcome) for one row."""
+    """("error", message) | ("same",) | ("changed", old outcome, new outcome) for one parsed
+    row."""
+    from .decisions import plan_for
     from .engine import assess_outcome
 
     if row.error is not None:
         return ("error", row.error)
     old_rulebook, new_rulebook, cache = _SETUP
     outcomes = []
+    valid = None
+    if _SAME_QUESTIONS:  # both rulebooks ask the same questions: validate the answers once
+        try:
+            valid = plan_for(old_rulebook)[0].validator.validate(row.answers,
+                                                                 source="old rules")
+        except AnswersError as exc:
+            return ("error", exc.message)
     for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
         try:
-            outcome = assess_outcome(row.answers, rulebook, source=f"{label} rules", cache=cache)
+            outcome = assess_outcome(row.answers, rulebook, source=f"{label} rules", cache=cache,
+                                     valid=valid)
         except AnswersError as exc:
             return ("error", exc.message)
         except RulebookError as exc:  # e.g. the new rules conclude no urgency
@@ -197,13 +208,23 @@ def _compare_row(row) -> tuple:
     return ("same",) if old == new else ("changed", old, new)
 
 
+def _compare_keyed(row) -> tuple:
+    row = row.parsed()  # a JSON line is parsed here, in the worker
+    return (row.case_id, row.line), _compare_row(row)
+
+
 def _compare_chunk(rows: list) -> list:
-    return [((row.case_id, row.line), _compare_row(row)) for row in rows]
+    return [_compare_keyed(row) for row in rows]
 
 
 def _init(setup) -> None:
-    global _SETUP
+    from .decisions import cache_enabled
+
+    global _SETUP, _SAME_QUESTIONS
     _SETUP = setup
+    old_rulebook, new_rulebook, cache = setup
+    _SAME_QUESTIONS = (cache is not False and cache_enabled(cache)
+                       and old_rulebook.questionnaire == new_rulebook.questionnaire)
 
 
 def _init_pool_worker(setup) -> None:
@@ -223,7 +244,7 @@ def _compared(rows, setup, workers: int):
     if workers <= 1:
         _init(setup)
         for row in rows:
-            yield (row.case_id, row.line), _compare_row(row)
+            yield _compare_keyed(row)
         return
     import multiprocessing
     import sys
