@@ -216,30 +216,52 @@ def reason_text(title: str, shown) -> str:
 
 # --------------------------------------------------------------------------- decisions
 
+_SHARED: dict = {}  # equal parts of engine results, kept once (bounded: see _shared)
+_SHARED_LIMIT = 4 * DEFAULT_CACHE_SIZE
+
+
+def _shared(key, value):
+    """One object for every equal `value` (identified by the hashable `key`): the rules fired,
+    the outcome and the plan of the reasons repeat across keys far more than the keys themselves,
+    so a full cache holds each of them once. Forgotten all at once past a bound, never unbounded."""
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        found = _SHARED[key] = value
+    return found
+
+
 class EngineResult:
     """What the experta engine concluded for one engine key (see engine.py): the rules that
     fired, in order, the findings, and the outcome they make (urgency, duration class, red flags,
     causes, stretches...: the Assessment fields that follow from the conclusions alone). Shared
-    by every Decision with that engine key."""
+    by every Decision with that engine key; the rules fired and the outcome are shared with equal
+    ones (_shared)."""
 
-    __slots__ = ("fired", "findings", "outcome", "_segments")
+    __slots__ = ("fired", "findings", "outcome", "_outcome_key")
 
     def __init__(self, fired, findings, outcome: dict):
-        self.fired = tuple(fired)
+        fired = tuple(fired)
+        self.fired = _shared(("fired", fired), fired)
         self.findings = {kind: frozenset(values) for kind, values in findings.items()}
-        self.outcome = outcome
-        self._segments = None  # the assessment JSON in pieces, made on first use (json_line)
+        key = tuple((name, tuple(value) if isinstance(value, list) else value)
+                    for name, value in outcome.items())
+        self._outcome_key = key
+        self.outcome = _shared(("outcome", key), outcome)
 
     def segments(self, answers: Mapping) -> tuple:
-        segments = self._segments
+        """The assessment JSON in pieces (json_line), made once per distinct outcome."""
+        key = ("segments", self._outcome_key)
+        segments = _SHARED.get(key)
         if segments is None:  # the case's own parts are left empty: they are slots here
             o = self.outcome
-            segments = self._segments = _segments(Assessment(
+            segments = _shared(key, _segments(Assessment(
                 urgency=o["urgency"], duration_class=o["duration_class"],
                 red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
                 reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
                 avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
-                answers=answers))
+                answers=answers)))
         return segments
 
 
@@ -336,7 +358,7 @@ def make_decision(plan: AtomPlan, rules_by_id, result: EngineResult, evidence) -
         (rule_id, rules_by_id[rule_id].title,
          tuple(plan.renderer(e) for e in evidence[rule_id] if e.supports))
         for rule_id in result.fired)
-    return Decision(result, reason_plan)
+    return Decision(result, _shared(("reasons", reason_plan), reason_plan))
 
 
 class DecisionCache:
