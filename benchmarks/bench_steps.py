@@ -4,8 +4,9 @@
     python benchmarks/bench_steps.py --workload uniform --cases 2000
 
 Times each step on the same cases, best of --repeat passes, in microseconds per case: the steps
-of a case whose pattern is already decided (the cache hit), the extra steps of a new pattern
-(the engine, the cross-check, storing the decision), and the uncached path for comparison.
+of a case whose atom vector is already decided (the cache hit), the extra steps of a new atom
+vector (its engine key, the cross-check, the decision) and of a new engine key (the experta engine
+too), and the uncached path for comparison.
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def main(argv=None) -> None:
     def uncached_fired():
         return [engine.run_rules(v, rb) for v in valid]
     fired = uncached_fired()
+    e = engine.engine_for(rb)
+    engine_keys = {e.key_of(k) for k in keys}
     rows = [
         ("read the JSON line (json.loads)", per_case(r, n, lambda: [json.loads(x) for x in lines])),
         ("validate (compiled coercion)", per_case(r, n, lambda: [plan.validator.validate(c)
@@ -70,17 +73,24 @@ def main(argv=None) -> None:
             d.json_line(plan, v, f, h) for d, v, f, h in zip(found, valid, facts, heads)])),
         ("whole hit: assess_json, cached pattern", per_case(r, n, lambda: [
             engine.assess_json(c, rb, head=h) for c, h in zip(cases, heads)])),
-        ("new pattern: the experta engine (run_rules)", per_case(r, n, uncached_fired)),
-        ("new pattern: the cross-check", per_case(r, n, lambda: [
+        ("new engine key: the experta engine (run_rules)", per_case(r, n, uncached_fired)),
+        ("new atom vector: the engine key", per_case(r, n, lambda: [
+            e.key_of(k) for k in keys])),
+        ("new atom vector: the cross-check", per_case(r, n, lambda: [
             engine._cross_check(f, rb, fd[0], fd[1]) for f, fd in zip(facts, fired)])),
-        ("new pattern: whole decide()", per_case(max(1, r - 1), n, lambda: [
-            engine.decide(v, rb, plan) for v in valid])),
+        ("new atom vector, known engine key: whole decide()", per_case(
+            max(1, r - 1), n, lambda: [engine.decide(v, rb, plan, k)
+                                       for v, k in zip(valid, keys)])),
+        ("new engine key: whole decide() (engine, cross-check, decision)", per_case(
+            max(1, r - 1), n, lambda: [(plan.engine_results.clear(), engine.decide(v, rb, plan, k))
+                                       for v, k in zip(valid, keys)])),
         ("uncached: assess(cache=False) + json.dumps", per_case(max(1, r - 1), n, lambda: [
             json.dumps({**h, **engine.assess(c, rb, cache=False).to_dict()})
             for c, h in zip(cases, heads)])),
     ]
     print(f"Python {sys.version.split()[0]}; {args.workload} workload, {n:,} cases, "
-          f"{len(set(keys)):,} distinct patterns; CPU µs per case, best of {r}")
+          f"{len(set(keys)):,} distinct atom vectors, {len(engine_keys):,} distinct engine keys; "
+          f"CPU µs per case, best of {r}")
     print()
     print("| step | µs per case |")
     print("|---|---:|")
