@@ -28,13 +28,14 @@ class Row:
     # or `rules diff` worker), so the reading process only splits the input into lines
     text: str | None = None
 
-    def parsed(self) -> "Row":
-        """The row with its JSON line parsed: its answers and case id, or its error record."""
+    def parsed(self, lim=None) -> "Row":
+        """The row with its JSON line parsed: its answers and case id, or its error record
+        (`lim`: the reading limits in force, read once per batch)."""
         if self.text is None:
             return self
         number = self.line
         try:
-            record = parse_json(self.text, None, where=f"line {number}")
+            record = parse_json(self.text, None, where=f"line {number}", lim=lim)
         except AnswersError as exc:
             return Row(number, None, None, exc.message)
         if not isinstance(record, dict):
@@ -280,12 +281,16 @@ def _csv_rows(source: LineSource, questions, delimiter: str) -> Iterator[Row]:
 
 _RULEBOOK = None
 _CACHE: bool | None = None  # None: the decision cache unless TRIAGE_NO_CACHE is set
+_LIMITS = None  # the reading limits (reading.limits()), read once per batch
 
 
 def _init_worker(rulebook, cache: bool | None = None) -> None:
-    global _RULEBOOK, _CACHE
+    from .decisions import cache_enabled
+
+    global _RULEBOOK, _CACHE, _LIMITS
     _RULEBOOK = rulebook
-    _CACHE = cache
+    _CACHE = cache_enabled(cache)  # the environment is read once, not once per row
+    _LIMITS = limits()
 
 
 def assess_row(row: Row) -> tuple[str, bool]:
@@ -293,7 +298,7 @@ def assess_row(row: Row) -> tuple[str, bool]:
     worker) has its own decision cache (triage/decisions.py)."""
     from .engine import assess_json
 
-    row = row.parsed()
+    row = row.parsed(_LIMITS)
     if row.error is not None:
         return _error_line(row, row.error), True
     try:

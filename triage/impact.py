@@ -171,6 +171,7 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
 CHUNK = 500  # rows sent to a worker at a time
 _SETUP = None  # (old rulebook, new rulebook, cache) in this process
 _SAME_QUESTIONS = False  # the two rulebooks' questionnaires are equal: validate once
+_LIMITS = None  # the reading limits (reading.limits()), read once per comparison
 
 
 def _compare_row(row) -> tuple:
@@ -209,7 +210,7 @@ def _compare_row(row) -> tuple:
 
 
 def _compare_keyed(row) -> tuple:
-    row = row.parsed()  # a JSON line is parsed here, in the worker
+    row = row.parsed(_LIMITS)  # a JSON line is parsed here, in the worker
     return (row.case_id, row.line), _compare_row(row)
 
 
@@ -219,12 +220,14 @@ def _compare_chunk(rows: list) -> list:
 
 def _init(setup) -> None:
     from .decisions import cache_enabled
+    from .reading import limits
 
-    global _SETUP, _SAME_QUESTIONS
-    _SETUP = setup
+    global _SETUP, _SAME_QUESTIONS, _LIMITS
+    _LIMITS = limits()  # the environment is read once, not once per row
     old_rulebook, new_rulebook, cache = setup
-    _SAME_QUESTIONS = (cache is not False and cache_enabled(cache)
-                       and old_rulebook.questionnaire == new_rulebook.questionnaire)
+    cache = cache_enabled(cache)
+    _SETUP = old_rulebook, new_rulebook, cache
+    _SAME_QUESTIONS = cache and old_rulebook.questionnaire == new_rulebook.questionnaire
 
 
 def _init_pool_worker(setup) -> None:

@@ -135,15 +135,18 @@ def decode_text(data: bytes, source: str, *, error=AnswersError, first_line: int
 
 # --------------------------------------------------------------------------- structure
 
-def check_structure(value, source: str, *, error=AnswersError, max_depth: int | None = None):
-    """Refuse nesting deeper than the limit and strings no file can hold (lone surrogates)."""
+def check_structure(value, source: str, *, error=AnswersError, max_depth: int | None = None,
+                    surrogates: bool = True):
+    """Refuse nesting deeper than the limit and strings no file can hold (lone surrogates).
+    `surrogates=False`: the value was parsed from text that cannot hold one (ASCII JSON with no
+    ``\\u`` escape)."""
     max_depth = max_depth or limits().max_depth
     if value.__class__ is dict and max_depth >= 1:  # the usual case: one flat object of answers
         for key, item in value.items():
             if isinstance(item, (dict, list)):
                 break  # nested: the general walk below
-            if (isinstance(item, str) and _has_surrogate(item)
-                    or isinstance(key, str) and _has_surrogate(key)):
+            if surrogates and (isinstance(item, str) and _has_surrogate(item)
+                               or isinstance(key, str) and _has_surrogate(key)):
                 break  # the walk below names it
         else:
             return value
@@ -228,13 +231,17 @@ def parse_json(text: str, source: str, *, error=AnswersError, where: str | None 
     except ValueError as exc:  # e.g. Python's own cap on the digits of an int
         raise error(f"not valid JSON: {shorten(str(exc), 80)}", file=source,
                     where=where) from None
-    return check_structure(value, source, error=error, max_depth=lim.max_depth) \
-        if where is None else _check_row(value, source, error, where, lim)
+    # ASCII text with no \\u escape cannot give a lone surrogate: skip looking for one
+    surrogates = not text.isascii() or "\\u" in text
+    return check_structure(value, source, error=error, max_depth=lim.max_depth,
+                           surrogates=surrogates) \
+        if where is None else _check_row(value, source, error, where, lim, surrogates)
 
 
-def _check_row(value, source, error, where, lim):
+def _check_row(value, source, error, where, lim, surrogates=True):
     try:
-        return check_structure(value, source, error=error, max_depth=lim.max_depth)
+        return check_structure(value, source, error=error, max_depth=lim.max_depth,
+                               surrogates=surrogates)
     except TriageError as exc:
         raise error(exc.problem, file=source, where=where) from None
 
