@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from plain import PlainReading  # noqa: E402  (the benchmarks' own helper modules)
+from peak import run_measured  # noqa: E402
 from workloads import generate  # noqa: E402
 
 from triage import decisions  # noqa: E402
@@ -48,16 +47,11 @@ def triage_command() -> list[str]:
 
 
 def run_timed(command: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds, peak RSS in KiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall seconds, CPU seconds, peak RSS in KiB of its largest process) of one command."""
+    wall, cpu, peak, done = run_measured(command)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss
+    return wall, cpu, peak
 
 
 def best(repeat: int, command: list[str]) -> tuple[float, float, int]:

@@ -16,17 +16,15 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from peak import run_measured  # noqa: E402
 from workloads import generate  # noqa: E402
 
 from triage.rulebook import load_rulebook  # noqa: E402
@@ -68,20 +66,14 @@ def main(argv=None) -> None:
                         generate("realistic", rulebook.questionnaire, cases, seed=args.seed), 1):
                     handle.write(json.dumps({"case_id": f"case-{number}", **answers}) + "\n")
             for workers in args.workers:
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                start = time.perf_counter()
-                done = subprocess.run(command + ["rules", "diff", str(ROOT / "rules"),
-                                                 str(new_rules), "--cases", str(path),
-                                                 "--workers", str(workers), "--format", "json"],
-                                      capture_output=True, text=True)
-                wall = time.perf_counter() - start
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wall, cpu, peak, done = run_measured(
+                    command + ["rules", "diff", str(ROOT / "rules"), str(new_rules), "--cases",
+                               str(path), "--workers", str(workers), "--format", "json"])
                 if done.returncode != 0:
                     raise SystemExit(f"rules diff failed ({done.returncode}): {done.stderr}")
                 report = json.loads(done.stdout)
-                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 print(f"| {cases:,} | {workers} | {wall:.1f} | {cases / wall:,.0f} | {cpu:.1f} | "
-                      f"{after.ru_maxrss / 1024:.0f} | {report['changed']:,} |", flush=True)
+                      f"{peak / 1024:.0f} | {report['changed']:,} |", flush=True)
             path.unlink()
 
 
