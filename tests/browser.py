@@ -1,6 +1,7 @@
 """Real-browser helpers: Debian's Chromium driven by Playwright, axe-core checks, the keyboard."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 CHROMIUM = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
@@ -14,6 +15,31 @@ def launch(playwright):
     """Debian's Chromium (.ci/system-packages installs it): Playwright's own browser download
     cannot be reached from CI, and no test is skipped for want of it."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def running_chromium():
+    """One Chromium for a test module (its `browser` fixture)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextlib.contextmanager
+def open_page(browser, **context_options):
+    """A page in a fresh browser context (its own cookies), 15 s timeouts (a test's `page`)."""
+    context = browser.new_context(**context_options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+    finally:
+        context.close()
 
 
 def axe_violations(page, *, except_rules: tuple[str, ...] = ()) -> list[str]:

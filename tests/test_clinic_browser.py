@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from browser import DESKTOP, PHONE, axe_violations, launch, no_sideways_scroll
+from browser import (DESKTOP, PHONE, axe_violations, no_sideways_scroll, open_page,
+                     running_chromium)
 from clinic_support import PASSWORD, one_per_urgency
 from triage.web.clinic import accounts
 from triage.web.db import make_engine, migrate, session_factory
@@ -39,19 +39,14 @@ def server(seeded):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
+    with running_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+    with open_page(browser, viewport=DESKTOP, accept_downloads=True) as opened:
+        yield opened
 
 
 def sign_in(page, server, name="alice", path="/clinic"):

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import sync_playwright
 
-from browser import (DESKTOP, PHONE, answer_by_keyboard, answer_by_mouse, axe_violations, launch,
-                     no_sideways_scroll, tab_to)
+from browser import (DESKTOP, PHONE, answer_by_keyboard, answer_by_mouse, axe_violations,
+                     no_sideways_scroll, open_page, running_chromium, tab_to)
 from triage.engine import assess
 from triage.rulebook import load_rulebook
 from web_support import Server
@@ -32,19 +31,14 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
+    with running_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+    with open_page(browser, viewport=DESKTOP) as opened:
+        yield opened
 
 
 def current_question(page) -> str | None:
