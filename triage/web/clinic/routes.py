@@ -209,18 +209,27 @@ def _load(request: Request, db, submission_id: str):
     return user, clinic_queue.submission(db, submission_id)
 
 
-def submission_page(request: Request, submission_id: str):
-    from ...report import report_facts
-
-    rulebook = request.app.state.rulebook
+def _viewed(request: Request, submission_id: str, action: str):
+    """(user, submission, None) with the viewing recorded in the audit trail as `action`, or
+    (user, None, the refusal page) when there is no such submission."""
     with request.app.state.db() as db:
         user, found = _load(request, db, submission_id)
         if found is None:
             db.commit()
-            return _refused(request, user, "There is no submission at this address.", 404)
-        audit.record(db, "view_answers", user.name, submission_id=found.id,
-                     address=_address(request))
+            return user, None, _refused(request, user, "There is no submission at this address.",
+                                        404)
+        audit.record(db, action, user.name, submission_id=found.id, address=_address(request))
         db.commit()
+    return user, found, None
+
+
+def submission_page(request: Request, submission_id: str):
+    from ...report import report_facts
+
+    rulebook = request.app.state.rulebook
+    user, found, refusal = _viewed(request, submission_id, "view_answers")
+    if refusal is not None:
+        return refusal
     facts = report_facts(found.to_assessment(), rulebook)
     return _page(request, "submission.html.j2", user, s=found, facts=facts,
                  ago=clinic_queue.how_long_ago(found.submitted_at),
@@ -242,14 +251,9 @@ def report_page(request: Request, submission_id: str):
     allowed by hash in this page's Content-Security-Policy (and nothing else is)."""
     from ...report import render_report
 
-    with request.app.state.db() as db:
-        user, found = _load(request, db, submission_id)
-        if found is None:
-            db.commit()
-            return _refused(request, user, "There is no submission at this address.", 404)
-        audit.record(db, "view_report", user.name, submission_id=found.id,
-                     address=_address(request))
-        db.commit()
+    user, found, refusal = _viewed(request, submission_id, "view_report")
+    if refusal is not None:
+        return refusal
     html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
                          today=found.submitted_at.date())
     hashes = " ".join(
