@@ -227,20 +227,28 @@ def _web_error(q: Question, reason: str, text: str) -> str:
     return reason[:1].upper() + reason[1:]
 
 
+def _asked(request: Request, db: DbSession, qid: str):
+    """This browser's row, its flow and question `qid`, when the person may see or answer it now;
+    otherwise stops with where to go instead: the result once finished, not found for an unknown
+    id, the next question for one skipped or not reached yet (no skipping ahead)."""
+    row = _patient(request, db)
+    if _finished(row):
+        raise _Stop(_see("/result"))
+    session = _flow(request, row)
+    q = session.questionnaire.questions.get(qid)
+    if q is None:
+        raise _Stop(render(request, "web/not_found.html.j2", status_code=404))
+    upcoming = session.next_question()
+    if session.is_skipped(qid) or (qid not in session.given
+                                   and (upcoming is None or upcoming.id != qid)):
+        raise _Stop(_see(_next_url(session)))
+    return row, session, q
+
+
 @router.get("/question/{qid}", response_class=HTMLResponse)
 def question_page(request: Request, qid: str, change: str = ""):
     with _db(request) as db:
-        row = _patient(request, db)
-        if _finished(row):
-            return _see("/result")
-        session = _flow(request, row)
-        q = session.questionnaire.questions.get(qid)
-        if q is None:
-            return render(request, "web/not_found.html.j2", status_code=404)
-        upcoming = session.next_question()
-        if session.is_skipped(qid) or (qid not in session.given
-                                       and (upcoming is None or upcoming.id != qid)):
-            return _see(_next_url(session))  # not asked, or not reached yet: no skipping ahead
+        row, session, q = _asked(request, db, qid)
         return render(request, "web/question.html.j2",
                       **_question_context(request, session, q, returning=bool(change)))
 
@@ -250,18 +258,7 @@ def answer(request: Request, qid: str, csrf_token: str = Form(""),
            answer: str = Form(""), change: str = Form("")):
     with _db(request) as db:
         _check(request, csrf_token)
-        row = _patient(request, db)
-        if _finished(row):
-            return _see("/result")
-        session = _flow(request, row)
-        q = session.questionnaire.questions.get(qid)
-        if q is None:
-            return render(request, "web/not_found.html.j2", status_code=404)
-        if session.is_skipped(qid):
-            return _see(_next_url(session))
-        upcoming = session.next_question()
-        if qid not in session.given and (upcoming is None or upcoming.id != qid):
-            return _see(_next_url(session))  # not reached yet: no skipping ahead
+        row, session, q = _asked(request, db, qid)
         text = "" if answer == NOT_SURE else answer
         try:
             if q.type == "text" and len(text) > MAX_TEXT:
