@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from triage.cli import main_group
 from triage.engine import assess
 from triage.rulebook import load_rulebook
-from support import ALL_CLEAR, NO_WARNING_SIGNS
+from support import ALL_CLEAR
 
 RULEBOOK = load_rulebook()
 QUESTIONS = RULEBOOK.questionnaire.questions
@@ -120,7 +120,6 @@ def test_item1_the_report_written_after_the_emergency_stop_does_not_soften(tmp_p
     """`triage ask --report` after the questions stop at an emergency, most of them unasked."""
     lines = []
     for qid in ORDER:  # answer up to saddle numbness (contract: an emergency), then stop
-        q = QUESTIONS[qid]
         if RULEBOOK.questionnaire.is_skipped(qid, {}):
             continue
         if qid == "saddle_numbness":

@@ -4,7 +4,6 @@ with an `expect:` block must conclude what it says (urgency, red flags, causes, 
 rule whose urgency is changed fails its own example."""
 import pytest
 
-from triage.contract import URGENCY_RANK
 from triage.engine import assess
 from triage.rulebook import load_rulebook
 from triage.vignettes import Vignette, check_vignette

@@ -20,7 +20,7 @@ from triage.rulebook import load_rulebook
 from triage.web.app import Settings, create_app, purge_expired
 from triage.web.db import PatientSession
 from support import ALL_CLEAR, NO_WARNING_SIGNS
-from web_support import Patient, form_value
+from web_support import Patient
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOK = load_rulebook()

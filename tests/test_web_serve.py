@@ -6,8 +6,7 @@ import json
 import subprocess
 import urllib.request
 
-import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
 from triage.web.db import Base, make_engine, migrate
 from web_support import Server, free_port, triage_command

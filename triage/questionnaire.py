@@ -5,9 +5,7 @@ required and whether it is a red-flag question. Nothing here knows a question by
 """
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping

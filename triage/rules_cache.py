@@ -15,7 +15,6 @@ never anything that could run code.
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import io
 import os
