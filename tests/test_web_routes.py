@@ -516,6 +516,18 @@ def test_api_assess_refuses_broken_json_and_oversized_bodies(client):
     assert huge.status_code == 413
 
 
+def test_a_form_post_larger_than_the_body_limit_is_refused_and_nothing_is_stored(patient, client,
+                                                                                 app):
+    # the patient's pages are plain routes (patient.py): the app-wide limit still covers them
+    location = patient.start()
+    assert location == "/question/age"
+    huge = client.post(location, data={"csrf_token": patient.csrf, "answer": "3" * 300_000},
+                       follow_redirects=False)
+    assert huge.status_code == 413
+    assert rows(app)[0].answers == {}
+    assert patient.post_answer("age", 34).status_code == 303
+
+
 def test_api_questionnaire_is_the_fhir_questionnaire(client):
     from triage.fhir import questionnaire_resource
 

@@ -13,7 +13,7 @@ from .pages import render
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(patient.router)
+    patient.router.install(app)  # first: the pages every answer goes through
     app.include_router(api.router)
     patient.install_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"],
