@@ -24,7 +24,6 @@ import re
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session as DbSession
 from starlette.concurrency import run_in_threadpool
 
 from ..ask import AnswerRejected, Session, display_value
@@ -32,8 +31,8 @@ from ..questionnaire import Question
 from .db import utcnow
 from .pages import render
 from .security import CsrfRefused, check_csrf, set_cookie
-from .store import (SESSION_COOKIE, DatabaseStore, find_by_resume_code, find_by_token,
-                    give_resume_code, is_expired, start_session)
+from .store import (SESSION_COOKIE, DatabaseStore, PatientRows, find_by_resume_code,
+                    find_by_token, give_resume_code, is_expired, start_session)
 
 
 class _Pages:
@@ -105,15 +104,15 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _db(request: Request) -> DbSession:
-    """A database session for one request, used as ``with _db(request) as db:`` inside the
-    handler (in its worker thread): rolled back and closed at the end unless the handler commits.
+def _db(request: Request) -> PatientRows:
+    """The database for one request, used as ``with _db(request) as db:`` inside the handler
+    (in its worker thread): rolled back and closed at the end unless the handler commits.
     Not a FastAPI ``Depends`` generator: that costs two more thread hops and an exit stack per
     request, a fifth of the server's CPU per answer under load (benchmarks/bench_web.py)."""
-    return request.app.state.db()
+    return PatientRows(request.app.state.engine)
 
 
-def _patient(request: Request, db: DbSession):
+def _patient(request: Request, db: PatientRows):
     """The row of this browser's session; stops with the start page (no session) or the expired
     page (a cookie whose session has been deleted or is past the retention period)."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -282,7 +281,7 @@ def _web_error(q: Question, reason: str, text: str) -> str:
     return reason[:1].upper() + reason[1:]
 
 
-def _asked(request: Request, db: DbSession, qid: str):
+def _asked(request: Request, db: PatientRows, qid: str):
     """This browser's row, its flow and question `qid`, when the person may see or answer it now;
     otherwise stops with where to go instead: the result once finished, not found for an unknown
     id, the next question for one skipped or not reached yet (no skipping ahead)."""
@@ -453,7 +452,7 @@ def _pdf_available() -> bool:
     return importlib.util.find_spec("weasyprint") is not None
 
 
-def _submitted(request: Request, db: DbSession):
+def _submitted(request: Request, db: PatientRows):
     row = _patient(request, db)
     if row.submitted_at is None:
         raise _Stop(_see(_next_url(_flow(request, row))))
