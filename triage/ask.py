@@ -271,7 +271,9 @@ class Session:
 
     def to_ask(self) -> list[str]:
         """Every question that is asked, given the answers so far, in the file's order."""
-        return [qid for qid in self.order if not self.is_skipped(qid)]
+        answers = self.answers  # once, not once per question
+        is_skipped = self.questionnaire.is_skipped
+        return [qid for qid in self.order if not is_skipped(qid, answers)]
 
     def progress(self, qid: str) -> tuple[int, int]:
         """(n, total) for "question n of total"; the total shrinks as skip logic rules some out."""
@@ -286,10 +288,12 @@ class Session:
 
     def next_question(self) -> Question | None:
         """The question to ask now, or None when every question has been dealt with."""
-        if self._revisit is not None and not self.is_skipped(self._revisit):
+        answers = self.answers
+        is_skipped = self.questionnaire.is_skipped
+        if self._revisit is not None and not is_skipped(self._revisit, answers):
             return self.questionnaire.questions[self._revisit]
         for qid in self.order:
-            if qid not in self.given and not self.is_skipped(qid):
+            if qid not in self.given and not is_skipped(qid, answers):
                 return self.questionnaire.questions[qid]
         return None
 
@@ -343,9 +347,11 @@ class Session:
         changed = True
         while changed:
             changed = False
+            answers = self.answers  # kept equal to self.answers as answers are dropped
             for qid in list(self.given):
-                if self.is_skipped(qid):
+                if self.questionnaire.is_skipped(qid, answers):
                     del self.given[qid]
+                    answers.pop(qid, None)
                     changed = True
 
     # ---- reading and checking an answer
@@ -412,7 +418,7 @@ class Session:
 
     def why_asked(self, qid: str) -> list:
         """The active rules that read this question (for the prompt's help)."""
-        return [rule for rule in self.rulebook.active_rules if qid in rule.questions]
+        return list(self.rulebook.readers.get(qid, ()))
 
     def summary(self) -> list[SummaryRow]:
         rows = []

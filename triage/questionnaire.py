@@ -199,10 +199,12 @@ class Questionnaire:
         return answers
 
     def is_skipped(self, qid: str, answers: Mapping) -> bool:
+        q = self.questions[qid]
+        if q.skip_if is None:  # most questions: no import statement to run (called per page)
+            return False
         from .conditions import evaluate
 
-        q = self.questions[qid]
-        return q.skip_if is not None and evaluate(q.skip_if, answers, {})
+        return evaluate(q.skip_if, answers, {})
 
 
 def _close_match(key: str, known) -> str:
