@@ -168,6 +168,16 @@ class Rulebook:
     def active_rules(self) -> tuple:
         return tuple(r for r in self.rules if r.status == "active")
 
+    @functools.cached_property
+    def readers(self) -> Mapping[str, tuple]:
+        """Question id -> the active rules that read it, in file order. Computed once per
+        rulebook: `triage serve` shows them ("why we ask this") on every question page."""
+        readers: dict[str, list] = {}
+        for rule in self.active_rules:
+            for qid in rule.questions:
+                readers.setdefault(qid, []).append(rule)
+        return {qid: tuple(rules) for qid, rules in readers.items()}
+
     @property
     def finding_values(self) -> dict:
         return finding_values(self.labels, self.stretches)
