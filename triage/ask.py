@@ -112,6 +112,23 @@ class AnswerStore(Protocol):
         """Replace the stored answers with `answers` (the answers format), all at once."""
 
 
+_STORE_CLASSES: set[type] = set()  # classes whose every instance is an AnswerStore
+
+
+def _is_answer_store(store) -> bool:
+    """``isinstance(store, AnswerStore)``, remembered for a class that has the protocol's members
+    itself (not only on some instances): typing's runtime protocol check costs about 20 us, and
+    `triage serve` opens a session on every request."""
+    cls = type(store)
+    if cls in _STORE_CLASSES:
+        return True
+    if not isinstance(store, AnswerStore):
+        return False
+    if all(hasattr(cls, member) for member in ("name", "load", "save")):
+        _STORE_CLASSES.add(cls)
+    return True
+
+
 class SessionLocked(TriageError):
     """The session file is being answered by another `triage ask`."""
 
@@ -227,7 +244,7 @@ class Session:
                  given: Mapping[str, Any] | None = None):
         self.rulebook = rulebook
         self.questionnaire: Questionnaire = rulebook.questionnaire
-        self.store: AnswerStore = store if isinstance(store, AnswerStore) else FileStore(store)
+        self.store: AnswerStore = store if _is_answer_store(store) else FileStore(store)
         self.order = [qid for section in self.questionnaire.sections for qid in section.questions]
         self.section_title = {qid: section.title for section in self.questionnaire.sections
                               for qid in section.questions}
