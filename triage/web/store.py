@@ -31,6 +31,9 @@ _BY_TOKEN = select(PATIENT_SESSIONS).where(PATIENT_SESSIONS.c.token_hash == bind
 _BY_RESUME_CODE = select(PATIENT_SESSIONS).where(
     PATIENT_SESSIONS.c.resume_code_hash == bindparam("hash"))
 _BY_ID = PATIENT_SESSIONS.c.id == bindparam("row_id")
+_UPDATE = update(PATIENT_SESSIONS).where(_BY_ID)  # SET: the columns given (built once, cached)
+_DELETE = delete(PATIENT_SESSIONS).where(_BY_ID)
+_INSERT = insert(PATIENT_SESSIONS)
 
 
 class PatientRow:
@@ -77,13 +80,12 @@ class PatientRows:
         return row
 
     def add(self, row: PatientRow) -> None:
-        self.connection.execute(insert(PATIENT_SESSIONS),
-                                {name: getattr(row, name) for name in _COLUMNS})
+        self.connection.execute(_INSERT, {name: getattr(row, name) for name in _COLUMNS})
         row._changed.clear()
         self._rows.append(row)
 
     def delete(self, row: PatientRow) -> None:
-        self.connection.execute(delete(PATIENT_SESSIONS).where(_BY_ID), {"row_id": row.id})
+        self.connection.execute(_DELETE, {"row_id": row.id})
         self._rows.remove(row)
 
     def commit(self) -> None:
@@ -92,8 +94,7 @@ class PatientRows:
                 values = {name: getattr(row, name) for name in row._changed}
                 if "updated_at" not in values:  # as the model's onupdate does
                     row.updated_at = values["updated_at"] = utcnow()
-                self.connection.execute(update(PATIENT_SESSIONS).where(_BY_ID),
-                                        {"row_id": row.id, **values})
+                self.connection.execute(_UPDATE, {"row_id": row.id, **values})
                 row._changed.clear()
         self.connection.commit()
 
