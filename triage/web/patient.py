@@ -69,13 +69,20 @@ class _Pages:
                        else "") for name, parameter in
                       list(inspect.signature(fn).parameters.items())[1:] if name not in in_path]
 
+            def strings(given) -> dict:
+                values = {}
+                for name, default in fields:
+                    value = given.get(name, default)
+                    values[name] = value if isinstance(value, str) else default  # no files
+                return values
+
             async def endpoint(request: Request) -> Response:
                 params = dict(request.path_params)
-                if fields:
-                    given = (await request.form()) if method == "POST" else request.query_params
-                    for name, default in fields:
-                        value = given.get(name, default)
-                        params[name] = value if isinstance(value, str) else default  # no files
+                if method == "POST" and fields:
+                    async with request.form() as form:  # closes any uploaded file at once
+                        params.update(strings(form))
+                elif fields:
+                    params.update(strings(request.query_params))
                 return await run_in_threadpool(fn, request, **params)
 
             endpoint.__name__ = fn.__name__
