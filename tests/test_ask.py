@@ -169,6 +169,18 @@ def test_help_shows_the_help_text_and_the_rules_that_read_the_answer(tmp_path):
     assert readers and all(rule_id in after for rule_id in readers)
 
 
+def test_why_asked_names_every_active_rule_that_reads_the_question_in_file_order(tmp_path):
+    # the web's "why we ask this" and the prompt's help: Rulebook.readers is computed once, and
+    # must give, for every question, what reading every active rule's conditions gives
+    session = Session(RULEBOOK, tmp_path / "s.json")
+    shown = 0
+    for qid in ORDER:
+        expected = [rule for rule in RULEBOOK.active_rules if qid in rule.questions]
+        assert session.why_asked(qid) == expected, qid
+        shown += bool(expected)
+    assert shown > 20  # most questions are read by some rule
+
+
 def test_going_back_reopens_the_previous_answer_and_keeps_the_rest(tmp_path):
     # age, sex, duration; then back twice to sex, change it, and go on: duration is asked again
     # with its answer kept (Enter keeps it), then the questions carry on where they were
