@@ -14,13 +14,12 @@ other urgency: the answers are final, the result and report are shown).
 from __future__ import annotations
 
 import collections
+import inspect
 import json
+import re
 import threading
 import time
 from typing import Any
-
-import inspect
-import re
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,7 +37,7 @@ from .store import (SESSION_COOKIE, DatabaseStore, PatientRows, find_by_resume_c
 class _Pages:
     """The patient's pages, as plain Starlette routes (not in the OpenAPI document).
 
-    ``@pages.get(path)`` / ``@pages.post(path)`` register a synchronous page function
+    ``@router.get(path)`` / ``@router.post(path)`` register a synchronous page function
     ``fn(request, **params)``: each parameter after `request` is a path parameter when the path
     names it, else a query parameter (GET) or a form field (POST), a string defaulting to the
     function's default. The function runs in the thread pool (it uses the database), as FastAPI
