@@ -189,13 +189,44 @@ class _Duplicate(Exception):
         self.key = key
 
 
-def _pairs(pairs):
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
+class _Refused(Exception):
+    """A number the limits refuse, found while parsing (the message is completed by parse_json)."""
+
+
+def _object(pairs):
+    """A JSON object as a dict, refusing a key given twice (the pairs are counted in C; the
+    duplicate is looked for only when there is one)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
     return out
+
+
+_DECODERS: dict[int, json.JSONDecoder] = {}
+
+
+def _decoder(max_int_digits: int) -> json.JSONDecoder:
+    """One decoder per digit limit, made once: building one per line cost as much as parsing."""
+    decoder = _DECODERS.get(max_int_digits)
+    if decoder is None:
+        def parse_int(digits: str):
+            if len(digits) > max_int_digits and len(digits.lstrip("-")) > max_int_digits:
+                raise _Refused(f"a whole number of {len(digits.lstrip('-'))} digits "
+                               f"({shorten(digits, 30)}); at most {max_int_digits} are read")
+            return int(digits)
+
+        def parse_float(text: str):
+            if len(text) > 100:
+                raise _Refused(f"a number of {len(text)} characters ({shorten(text, 30)})")
+            return float(text)
+
+        decoder = _DECODERS[max_int_digits] = json.JSONDecoder(
+            object_pairs_hook=_object, parse_int=parse_int, parse_float=parse_float)
+    return decoder
 
 
 def parse_json(text: str, source: str, *, error=AnswersError, where: str | None = None,
@@ -203,26 +234,13 @@ def parse_json(text: str, source: str, *, error=AnswersError, where: str | None 
     """A JSON document, with duplicate keys, overlong integers, deep nesting and lone
     surrogates refused (each an `error` naming `source`)."""
     lim = lim or limits()
-
-    def parse_int(digits: str):
-        if len(digits.lstrip("-")) > lim.max_int_digits:
-            raise error(f"a whole number of {len(digits.lstrip('-'))} digits "
-                        f"({shorten(digits, 30)}); at most {lim.max_int_digits} are read",
-                        file=source, where=where)
-        return int(digits)
-
-    def parse_float(text: str):
-        if len(text) > 100:
-            raise error(f"a number of {len(text)} characters ({shorten(text, 30)})",
-                        file=source, where=where)
-        return float(text)
-
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_int=parse_int,
-                           parse_float=parse_float)
+        value = _decoder(lim.max_int_digits).decode(text)
     except json.JSONDecodeError as exc:
         raise error(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
                     file=source, where=where) from None
+    except _Refused as refused:
+        raise error(str(refused), file=source, where=where) from None
     except _Duplicate as dup:
         raise error(_duplicate_message(text, dup.key), file=source, where=where) from None
     except RecursionError:
@@ -231,8 +249,11 @@ def parse_json(text: str, source: str, *, error=AnswersError, where: str | None 
     except ValueError as exc:  # e.g. Python's own cap on the digits of an int
         raise error(f"not valid JSON: {shorten(str(exc), 80)}", file=source,
                     where=where) from None
-    # ASCII text with no \\u escape cannot give a lone surrogate: skip looking for one
+    # ASCII text with no \\u escape cannot give a lone surrogate, and text with no more
+    # brackets than the depth limit cannot nest past it: then there is nothing left to check
     surrogates = not text.isascii() or "\\u" in text
+    if not surrogates and text.count("{") + text.count("[") <= lim.max_depth:
+        return value
     return check_structure(value, source, error=error, max_depth=lim.max_depth,
                            surrogates=surrogates) \
         if where is None else _check_row(value, source, error, where, lim, surrogates)
