@@ -443,60 +443,67 @@ _SLOW = object()
 
 
 class FastValidator:
-    """``Questionnaire.validate`` with each question's coercion compiled for the common case.
+    """``Questionnaire.validate`` compiled for the common case, as one generated function.
 
-    An answer already in its proper type (a JSON true, a whole number in range, a listed choice)
-    is taken as it is; anything else -- text for a number, an unknown question, a missing required
-    answer -- sends the whole mapping to ``Questionnaire.validate``, so every message and every
-    corner stays the questionnaire's own. tests/test_decisions.py checks that both agree.
+    When every answer is already in its proper type (a JSON true, a whole number in range, a
+    listed choice), every required question is answered and no unknown question appears, the
+    answers are taken as they are, with the answers skip logic implies filled in (in question
+    order, as ``Questionnaire.apply_skip_logic`` does). Anything else -- text for a number, an
+    unknown question, a missing required answer -- sends the whole mapping to
+    ``Questionnaire.validate``, so every message and every corner stays the questionnaire's own.
+    tests/test_decisions.py checks that both agree, key order and value types included.
     """
 
     def __init__(self, questionnaire):
+        from .conditions import compile_check, questions_read
+
         self.questionnaire = questionnaire
-        self.required = tuple(questionnaire.required)
-        self.coercers = {qid: _fast_coercer(q) for qid, q in questionnaire.questions.items()}
+        constants, const = constant_pool()
+        known = const(frozenset(questionnaire.questions))
+        lines = [f"if _r.__class__ is not dict or not _r.keys() <= {known}:", "    return None",
+                 "_a = {k: v for k, v in _r.items() if v is not None}"]
+        for qid, q in questionnaire.questions.items():
+            wrong = _wrong_type(q, const)
+            if wrong is not None:
+                lines += [f"_v = _a.get({const(qid)})",
+                          f"if _v is not None and ({wrong}):", "    return None"]
+        for qid in questionnaire.required:
+            lines += [f"if {const(qid)} not in _a:", "    return None"]
+        for qid, q in questionnaire.questions.items():
+            if q.skip_if is None or q.value_if_skipped is None:
+                continue
+            known_inputs = "".join(f" and _a.get({const(r)}) is not None"
+                                   for r in questions_read(q.skip_if))
+            lines += [f"if {const(qid)} not in _a and {const(compile_check(q.skip_if))}(_a, "
+                      f"{const(_NO_FINDINGS)}){known_inputs}:",
+                      f"    _a[{const(qid)}] = {const(q.value_if_skipped)}"]
+        # fast(raw): the validated answers, or None when the questionnaire must decide
+        self._fast = generated_function("fast_validate", "_r", lines + ["return _a"], constants)
 
     def validate(self, raw, *, source: str = "answers") -> dict:
-        if type(raw) is dict:
-            coercers = self.coercers
-            answers = {}
-            for key, value in raw.items():
-                coerce = coercers.get(key)
-                if coerce is None:
-                    break
-                if value is None:
-                    continue
-                value = coerce(value)
-                if value is _SLOW:
-                    break
-                answers[key] = value
-            else:
-                for qid in self.required:
-                    if qid not in answers:
-                        break
-                else:
-                    return self.questionnaire.apply_skip_logic(answers)
-        return self.questionnaire.validate(raw, source=source)
+        answers = self._fast(raw)
+        if answers is None:
+            return self.questionnaire.validate(raw, source=source)
+        return answers
 
 
-def _fast_coercer(q):
+def _wrong_type(q, const) -> str | None:
+    """A Python expression true when an answer ``_v`` (not None) to question `q` is not already
+    in its proper type and range; None when every value must go the questionnaire's way."""
     if q.type == "bool":
-        return lambda v: v if v.__class__ is bool else _SLOW
+        return "_v.__class__ is not bool"
     if q.type == "choice":
         fast = frozenset(v for v in q.values if v == v.strip().lower() and v.strip())
-        return lambda v: v if v.__class__ is str and v in fast else _SLOW
-    if q.type == "text":
-        # free text goes the questionnaire's way: its checks (length, characters) are its own
-        return lambda v: _SLOW
-    low = -math.inf if q.min is None else q.min
-    high = math.inf if q.max is None else q.max
-    if q.type == "integer":
-        return lambda v: v if v.__class__ is int and low <= v <= high else _SLOW
-    if q.type == "number":
-        def number(v):
-            cls = v.__class__
-            if (cls is int or (cls is float and math.isfinite(v))) and low <= v <= high:
-                return v
-            return _SLOW
-        return number
-    return lambda v: _SLOW
+        return f"_v.__class__ is not str or _v not in {const(fast)}"
+    if q.type in ("integer", "number"):
+        low = -math.inf if q.min is None else q.min
+        high = math.inf if q.max is None else q.max
+        if q.type == "integer":
+            kinds = "_v.__class__ is not int"
+        else:  # a finite int or float
+            kinds = (f"not (_v.__class__ is int or (_v.__class__ is float "
+                     f"and {const(math.isfinite)}(_v)))")
+        return f"{kinds} or not ({const(low)} <= _v <= {const(high)})"
+    # free text (its checks of length and characters are the questionnaire's own), or a type
+    # added later: the questionnaire decides
+    return "True"
