@@ -153,6 +153,7 @@ class AtomPlan:
         questionnaire = rulebook.questionnaire
         self.questions = questionnaire.questions  # reasons name answers by their labels
         self.red_flag_questions = tuple(questionnaire.red_flag_questions)
+        self.red_flag_set = frozenset(self.red_flag_questions)
         self._renderers: dict = {}
         self.validator = FastValidator(questionnaire)
         # engine key -> EngineResult: the experta engine runs once per distinct key (engine.py)
@@ -169,6 +170,7 @@ class AtomPlan:
             if found is None:
                 text = describe_evidence(evidence, self.questions)
                 found = self._renderers[key] = lambda facts: text
+                found.seen_in = None  # reads nothing of the case
             return found
         # by identity: the leaves live as long as the rulebook, and hashing a leaf hashes its
         # whole tree (an "unanswered" leaf lists every warning-sign question)
@@ -205,7 +207,40 @@ def _answer_renderer(leaf, held: bool, negated: bool, questions=None):
         if len(memo) < _MEMO_LIMIT:
             memo[seen] = text
         return text
+    render.seen_in = seen_in  # what of the case its words depend on (_ReasonWriter)
     return render
+
+
+class _ReasonWriter:
+    """One reason of a decision's plan as its JSON object, ``{"id": ..., "text": ...}``, for a
+    case: rendered from the case's own answers, memoised by the values its words depend on (the
+    answers its supporting leaves show), so a value seen before costs one lookup."""
+
+    __slots__ = ("rule_id", "title", "renderers", "inputs", "memo")
+
+    def __init__(self, rule_id: str, title: str, renderers: tuple):
+        self.rule_id, self.title, self.renderers = rule_id, title, renderers
+        self.inputs = tuple(r.seen_in for r in renderers if r.seen_in is not None)
+        self.memo: dict = {}
+
+    def render(self, facts) -> str:
+        text = reason_text(self.title, [render(facts) for render in self.renderers])
+        return f'{{"id": {_encode_str(self.rule_id)}, "text": {_encode_str(text)}}}'
+
+    def __call__(self, facts) -> str:
+        inputs = self.inputs
+        key = inputs[0](facts) if len(inputs) == 1 else tuple([seen(facts) for seen in inputs])
+        memo = self.memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: just render it
+            return self.render(facts)
+        written = self.render(facts)
+        if len(memo) < _MEMO_LIMIT:
+            memo[key] = written
+        return written
 
 
 def reason_text(title: str, shown) -> str:
@@ -265,17 +300,44 @@ class EngineResult:
         return segments
 
 
+    def frame(self, answers: Mapping) -> tuple:
+        """The assessment JSON (after the head) as constant text around two slots, _REASONS and
+        _UNANSWERED, whose lists are the case's own; made once per distinct outcome."""
+        key = ("frame", self._outcome_key)
+        frame = _SHARED.get(key)
+        if frame is None:
+            pieces: list = []
+            text: list = []
+            for index, (name, constant) in enumerate(self.segments(answers)):
+                separator = ", " if index else ""
+                if constant is not None:
+                    text.append(separator + constant)
+                    continue
+                text.append(f"{separator}{_encode_key(name)}: [")
+                pieces += ["".join(text), _REASONS if name == "reasons" else _UNANSWERED]
+                text = ["]"]
+            pieces.append("".join(text))
+            frame = _shared(key, tuple(pieces))
+        return frame
+
+
+_REASONS = object()  # the slots of a frame: the case's reasons,
+_UNANSWERED = object()  # and its unanswered warning-sign questions
+
+
 class Decision:
     """What was decided for one atom vector: the engine's result for its engine key, and the plan
     of its reasons (which parts of each fired rule's condition support it). Everything of an
     assessment but the parts that are the case's own (its answers, its unanswered warning-sign
     questions, the words of its reasons, which are rendered from its answers)."""
 
-    __slots__ = ("result", "reason_plan")
+    __slots__ = ("result", "reason_plan", "writers")
 
-    def __init__(self, result: EngineResult, reason_plan: tuple):
+    def __init__(self, result: EngineResult, reason_plan: tuple, writers: tuple = ()):
         self.result = result
         self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
+        # one _ReasonWriter per reason, for json_line
+        self.writers = writers or tuple(_ReasonWriter(*entry) for entry in reason_plan)
 
     @property
     def fired(self) -> tuple:
@@ -308,19 +370,18 @@ class Decision:
         """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
         without building the Assessment: the parts decided by the conclusions are encoded once
         per engine result, the case's own parts (reasons, unanswered warning signs) per case."""
-        parts = [f"{_encode_key(key)}: {_encode_value(value)}" for key, value in head.items()]
-        for key, constant in self.result.segments(answers):
-            if constant is not None:
-                parts.append(constant)
-            elif key == "reasons":
-                parts.append('"reasons": [' + ", ".join(
-                    f'{{"id": {_encode_str(rule_id)}, "text": '
-                    f'{_encode_str(reason_text(title, [r(facts) for r in renderers]))}}}'
-                    for rule_id, title, renderers in self.reason_plan) + "]")
-            else:  # unanswered_red_flags
-                parts.append('"unanswered_red_flags": [' + ", ".join(
-                    _encode_str(q) for q in plan.red_flag_questions if q not in answers) + "]")
-        return "{" + ", ".join(parts) + "}"
+        parts = ["{"]
+        parts += [f"{_encode_key(key)}: {_encode_value(value)}, " for key, value in head.items()]
+        for piece in self.result.frame(answers):
+            if piece.__class__ is str:
+                parts.append(piece)
+            elif piece is _REASONS:
+                parts.append(", ".join([write(facts) for write in self.writers]))
+            elif not plan.red_flag_set <= answers.keys():  # unanswered warning-sign questions
+                parts.append(", ".join(_encode_str(q) for q in plan.red_flag_questions
+                                       if q not in answers))
+        parts.append("}")
+        return "".join(parts)
 
 
 # The Assessment fields that are the case's own (everything else follows from the decision).
@@ -358,7 +419,12 @@ def make_decision(plan: AtomPlan, rules_by_id, result: EngineResult, evidence) -
         (rule_id, rules_by_id[rule_id].title,
          tuple(plan.renderer(e) for e in evidence[rule_id] if e.supports))
         for rule_id in result.fired)
-    return Decision(result, _shared(("reasons", reason_plan), reason_plan))
+    reason_plan = _shared(("reasons", reason_plan), reason_plan)
+    # a reason's writer (and its memo) is shared by every decision that gives that reason
+    writers = tuple(_SHARED.get(("writer", entry)) or _shared(("writer", entry),
+                                                             _ReasonWriter(*entry))
+                    for entry in reason_plan)
+    return Decision(result, reason_plan, writers)
 
 
 class DecisionCache:
