@@ -413,6 +413,21 @@ def test_importing_the_engine_leaves_the_programs_logging_alone():
     assert out == f"0 {30} False"  # no handler added, WARNING as Python left it, nothing leaks
 
 
+def test_experta_watchers_still_log_each_firing_when_turned_on():
+    """The engine's own run() builds experta's per-firing log line only when it would be written;
+    turned on for debugging (experta.watchers.watch), it still names each rule as it fires."""
+    out = _python("import logging, io, triage.engine as e, triage\n"
+                  "import experta.watchers as w\n"
+                  "stream = io.StringIO()\n"
+                  "w.RULES.addHandler(logging.StreamHandler(stream))\n"
+                  "w.watch('RULES')\n"
+                  "print(e.run_rules({'age': 30, 'duration_weeks': 2, 'trauma': 'none'},"
+                  " triage.load_rulebook())[0][0])\n"
+                  "print(stream.getvalue().splitlines()[0])")
+    first_rule, first_line = out.splitlines()
+    assert first_line.startswith(f"FIRE 1 {first_rule}: ")
+
+
 def test_help_does_not_import_the_engine():
     out = _python("import sys\nsys.argv = ['triage', '--help']\n"
                   "from triage.cli import main_group\n"

@@ -139,6 +139,9 @@ FORALL = _experta.FORALL
 # The engine's two documented extension points (KnowledgeEngine.__matcher__ and __strategy__ take
 # subclasses of these); triage/engine.py subclasses them, it never patches them.
 ReteMatcher = sys.modules["experta.matchers"].ReteMatcher
+Agenda = sys.modules["experta.agenda"].Agenda
+FactList = sys.modules["experta.factlist"].FactList
+watchers = sys.modules["experta.watchers"]
 DepthStrategy = sys.modules["experta.strategies"].DepthStrategy
 ConditionalElement = sys.modules["experta.conditionalelement"].ConditionalElement
 

@@ -54,6 +54,7 @@ bookkeeping (see each class). benchmarks/bench_batch.py measures the effect.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import weakref
 from typing import Any, Mapping
@@ -446,6 +447,44 @@ class _TriageEngine(xp.KnowledgeEngine):
         if cached is None:
             cached = self.__dict__["_deffacts"] = super().get_deffacts()
         return cached
+
+    def reset(self):
+        """experta 1.9.4's ``reset()`` step for step (a new agenda and fact list, the matcher's
+        memories cleared, the deffacts declared), minus its ``inspect.signature`` of each deffact
+        on every call, which only sorts out keyword arguments: this engine never passes any, and
+        experta then calls each deffact with none, as here."""
+        self.agenda = xp.Agenda()
+        self.facts = xp.FactList()
+        self.matcher.reset()
+        self._KnowledgeEngine__declare(*[fact for deffact in self.get_deffacts()
+                                         for fact in deffact()])
+        self.running = False
+
+    def run(self, steps=float("inf")):
+        """experta 1.9.4's ``run()`` step for step, except that the text of its log line for each
+        firing (every fact of the activation turned into a string) is built only when that
+        logger would write it (triage/_experta.py keeps experta's loggers quiet)."""
+        self.running = True
+        execution = 0
+        watchers = xp.watchers
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            if watchers.worth("AGENDA", "DEBUG"):
+                for index, pending in enumerate(self.agenda.activations):
+                    watchers.AGENDA.debug("%d: %r %r", index, pending.rule.__name__,
+                                          ", ".join(str(f) for f in pending.facts))
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            execution += 1
+            if watchers.RULES.isEnabledFor(logging.INFO):
+                watchers.RULES.info("FIRE %s %s: %s", execution, activation.rule.__name__,
+                                    ", ".join(str(f) for f in activation.facts))
+            activation.rule(self, **{k: v for k, v in activation.context.items()
+                                     if not k.startswith("__")})
+        self.running = False
 
 
 def build_engine_class(rulebook: Rulebook) -> type:
