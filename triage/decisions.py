@@ -512,8 +512,8 @@ class FastValidator:
     """``Questionnaire.validate`` compiled for the common case, as one generated function.
 
     When every answer is already in its proper type (a JSON true, a whole number in range, a
-    listed choice), every required question is answered and no unknown question appears, the
-    answers are taken as they are, with the answers skip logic implies filled in (in question
+    listed choice, any text), every required question is answered and no unknown question
+    appears, the answers are taken as they are, with the answers skip logic implies filled in (in question
     order, as ``Questionnaire.apply_skip_logic`` does). Anything else -- text for a number, an
     unknown question, a missing required answer -- sends the whole mapping to
     ``Questionnaire.validate``, so every message and every corner stays the questionnaire's own.
@@ -570,6 +570,7 @@ def _wrong_type(q, const) -> str | None:
             kinds = (f"not (_v.__class__ is int or (_v.__class__ is float "
                      f"and {const(math.isfinite)}(_v)))")
         return f"{kinds} or not ({const(low)} <= _v <= {const(high)})"
-    # free text (its checks of length and characters are the questionnaire's own), or a type
-    # added later: the questionnaire decides
+    if q.type == "text":  # any text is taken as it is (Question.coerce), even empty
+        return "_v.__class__ is not str"
+    # a type added later: the questionnaire decides
     return "True"
