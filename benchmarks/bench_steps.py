@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import generate  # noqa: E402
 
 from triage import decisions, engine  # noqa: E402
+from triage.reading import limits, parse_json  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
 
 
@@ -50,6 +51,7 @@ def main(argv=None) -> None:
     keys = [plan.bits(f) for f in facts]
     found = [cache.get(k) for k in keys]
     n, r = len(cases), args.repeat
+    lim = limits()
     heads = [{"case_id": i, "line": i} for i in range(n)]
 
     def uncached_fired():
@@ -59,6 +61,8 @@ def main(argv=None) -> None:
     engine_keys = {e.key_of(k) for k in keys}
     rows = [
         ("read the JSON line (json.loads)", per_case(r, n, lambda: [json.loads(x) for x in lines])),
+        ("read the JSON line as triage batch does (parse_json: limits, duplicates)",
+         per_case(r, n, lambda: [parse_json(x, None, where="line 1", lim=lim) for x in lines])),
         ("validate (compiled coercion)", per_case(r, n, lambda: [plan.validator.validate(c)
                                                                  for c in cases])),
         ("validate (questionnaire, before)", per_case(r, n, lambda: [
@@ -67,9 +71,9 @@ def main(argv=None) -> None:
                                                        for v in valid])),
         ("atom vector", per_case(r, n, lambda: [plan.bits(f) for f in facts])),
         ("cache lookup", per_case(r, n, lambda: [cache.get(k) for k in keys])),
-        ("reasons from the case's answers", per_case(r, n, lambda: [
+        ("reasons from the case's answers, as Reason objects (assess)", per_case(r, n, lambda: [
             d.reasons(f) for d, f in zip(found, facts)])),
-        ("JSON line from the decision", per_case(r, n, lambda: [
+        ("JSON line from the decision (reasons included)", per_case(r, n, lambda: [
             d.json_line(plan, v, f, h) for d, v, f, h in zip(found, valid, facts, heads)])),
         ("whole hit: assess_json, cached pattern", per_case(r, n, lambda: [
             engine.assess_json(c, rb, head=h) for c, h in zip(cases, heads)])),
