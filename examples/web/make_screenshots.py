@@ -92,6 +92,8 @@ def journey(page, base: str, width: str) -> None:
                         "chest_pain": False, "headache_stiff_neck": False,
                         "saddle_numbness": True})
     shoot(page, "emergency", width)
+    page.goto(base + "/docs")
+    shoot(page, "api-docs", width)
 
 
 def main() -> int:

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "line. Not a diagnosis and not a substitute for a clinician.",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   max_body_size=settings.max_body_bytes)  # larger request bodies: 413
-    # Swagger UI 4 (the swagger-ui-bundle package) reads OpenAPI 3.0 documents; the API uses no
+    # OpenAPI 3.0, which more client generators and validators read than 3.1; the API uses no
     # feature of 3.1 (its bodies are described by hand, see api.py)
     app.openapi_version = "3.0.3"
     app.state.settings = settings

@@ -1,7 +1,7 @@
 """Every route of `triage serve`: the patient's pages, the JSON API, /healthz, /docs."""
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -50,16 +50,57 @@ def healthz(request: Request):
 
 
 def _install_docs(app: FastAPI) -> None:
-    """OpenAPI documentation at /docs with Swagger UI served from this server (the
-    swagger-ui-bundle package), never from a CDN."""
-    import swagger_ui_bundle
-    from fastapi.staticfiles import StaticFiles
-
-    app.mount("/docs-assets", StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)),
-              name="docs-assets")
+    """The API reference at /docs: a page like every other, drawn on the server from the
+    OpenAPI document (/openapi.json). It needs no script and loads nothing from another site,
+    so it keeps the strict Content-Security-Policy of every page and works with JavaScript off."""
 
     def docs(request: Request):
-        return render(request, "web/docs.html.j2")
+        spec = app.openapi()
+        return render(request, "web/docs.html.j2", info=spec["info"],
+                      openapi_version=spec["openapi"], operations=api_operations(spec),
+                      base_url=str(request.base_url).rstrip("/"))
 
     app.add_api_route("/docs", docs, methods=["GET"], response_class=HTMLResponse,
                       include_in_schema=False)
+
+
+def api_operations(spec: dict) -> list[dict]:
+    """Every operation of an OpenAPI document, in its order, as the /docs page shows it."""
+    operations = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, operation in methods.items():
+            description = operation.get("description", "").replace("`", "")
+            operations.append({
+                "anchor": operation.get("operationId") or f"{method}-{path}",
+                "method": method.upper(), "path": path,
+                "summary": operation.get("summary", ""),
+                "description": [" ".join(p.split()) for p in description.split("\n\n")
+                                if p.strip()],
+                "body": _request_body(operation.get("requestBody")),
+                "responses": [_response(status, response) for status, response
+                              in operation.get("responses", {}).items()],
+            })
+    return operations
+
+
+def _request_body(body: dict | None) -> dict | None:
+    if not body:
+        return None
+    content_type, media = next(iter(body.get("content", {}).items()), ("", {}))
+    examples = [{"summary": example.get("summary", name),
+                 "json": json.dumps(example.get("value"), indent=2, ensure_ascii=False),
+                 "compact": json.dumps(example.get("value"), ensure_ascii=False)}
+                for name, example in media.get("examples", {}).items()]
+    return {"content_type": content_type, "required": body.get("required", False),
+            "description": media.get("schema", {}).get("description", ""), "examples": examples}
+
+
+def _response(status: str, response: dict) -> dict:
+    """A response's status, description and (for an object) its documented fields."""
+    schema = next(iter(response.get("content", {}).values()), {}).get("schema", {})
+    fields = [{"name": name, "type": prop.get("type", "any")
+               + (" or null" if prop.get("nullable") else ""),
+               "description": prop.get("description", "").replace("`", "")}
+              for name, prop in schema.get("properties", {}).items()]
+    return {"status": status, "description": response.get("description", "").replace("`", ""),
+            "fields": fields}

@@ -25,12 +25,6 @@ CSRF_FIELD = "csrf_token"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
                            "img-src 'self' data:; font-src 'self'; object-src 'none'; "
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# /docs (Swagger UI, served from this server, see routes.py) sets style attributes from its
-# script: only that page allows inline style; no page allows inline script.
-DOCS_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; "
-                                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -106,9 +100,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
-                policy = (DOCS_CONTENT_SECURITY_POLICY if path == "/docs"
-                          else CONTENT_SECURITY_POLICY)
-                headers.setdefault("content-security-policy", policy)
+                headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
                 if not path.startswith("/static/"):
                     headers.setdefault("cache-control", "no-store")
                 state = scope.get("state") or {}
