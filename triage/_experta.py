@@ -139,10 +139,12 @@ FORALL = _experta.FORALL
 # The engine's two documented extension points (KnowledgeEngine.__matcher__ and __strategy__ take
 # subclasses of these); triage/engine.py subclasses them, it never patches them.
 ReteMatcher = sys.modules["experta.matchers"].ReteMatcher
+DepthStrategy = sys.modules["experta.strategies"].DepthStrategy
+# What the engine's own reset() and run() (engine._TriageEngine) build and consult, as experta's
+# do: a fresh agenda and fact list per case, and the watchers (experta's loggers).
 Agenda = sys.modules["experta.agenda"].Agenda
 FactList = sys.modules["experta.factlist"].FactList
 watchers = sys.modules["experta.watchers"]
-DepthStrategy = sys.modules["experta.strategies"].DepthStrategy
 ConditionalElement = sys.modules["experta.conditionalelement"].ConditionalElement
 
 __all__ = ["AS", "ConditionalElement", "DepthStrategy", "EXISTS", "FORALL", "Fact",

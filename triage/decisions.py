@@ -299,7 +299,6 @@ class EngineResult:
                 answers=answers)))
         return segments
 
-
     def frame(self, answers: Mapping) -> tuple:
         """The assessment JSON (after the head) as constant text around two slots, _REASONS and
         _UNANSWERED, whose lists are the case's own; made once per distinct outcome."""
@@ -333,11 +332,10 @@ class Decision:
 
     __slots__ = ("result", "reason_plan", "writers")
 
-    def __init__(self, result: EngineResult, reason_plan: tuple, writers: tuple = ()):
+    def __init__(self, result: EngineResult, reason_plan: tuple, writers: tuple):
         self.result = result
         self.reason_plan = reason_plan  # ((rule id, title, (renderer, ...)), ...)
-        # one _ReasonWriter per reason, for json_line
-        self.writers = writers or tuple(_ReasonWriter(*entry) for entry in reason_plan)
+        self.writers = writers  # one _ReasonWriter per reason, for json_line
 
     @property
     def fired(self) -> tuple:
@@ -504,9 +502,6 @@ def cache_stats() -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- validation
-
-_SLOW = object()
-
 
 class FastValidator:
     """``Questionnaire.validate`` compiled for the common case, as one generated function.
