@@ -67,6 +67,7 @@ from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Un
 from .decisions import (Decision, EngineResult, cache_enabled, facts_of, generated_function,
                         make_decision, plan_for, reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
+from .crosscheck import EngineInconsistency, check_fired_rules
 from .errors import RulebookError
 from .rulebook import Rulebook, RuleSpec
 
@@ -87,10 +88,6 @@ class Finding(xp.Fact):
 
 class Snapshot(xp.Fact):
     """Every finding so far, declared once the rules of `stratum` have all run."""
-
-
-class EngineInconsistency(RuntimeError):
-    """The engine and the plain-Python check of the rules disagree: a bug, never shown as advice."""
 
 
 # --------------------------------------------------------------------------- compiling
@@ -683,22 +680,7 @@ def _cross_check(answers, rulebook, fired, findings) -> dict:
     final answers and findings (``conditions.compile_check``, which means what
     ``conditions.evaluate`` means; not the engine's compiled tests). Returns the evidence of each
     fired rule, for its reason."""
-    fired_set = set(fired)
-    evidence = {}
-    engine = engine_for(rulebook)
-    for rule, holds_on in engine.cross_checks:
-        if rule.id in fired_set:
-            holds, evidence[rule.id] = evaluate_with_evidence(rule.when, answers, findings)
-        else:
-            holds = holds_on(answers, findings)
-        if holds != (rule.id in fired_set):
-            raise EngineInconsistency(
-                f"{rule.id}: the engine {'fired' if rule.id in fired_set else 'did not fire'} "
-                f"it, but its condition {'holds' if holds else 'does not hold'} on the final "
-                f"facts")
-    if len(fired_set) != len(fired):
-        raise EngineInconsistency(f"a rule fired twice: {', '.join(fired)}")
-    return evidence
+    return check_fired_rules(engine_for(rulebook).cross_checks, answers, fired, findings)
 
 
 def _outcome(rulebook: Rulebook, findings) -> dict:
