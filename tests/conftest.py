@@ -20,6 +20,15 @@ def _fresh_decisions():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory, monkeypatch):
+    """Every test has its own empty on-disk cache (the rulebook, and the engine results that
+    `triage assess` keeps: triage/engine_store.py), for the same reason: a test that tampers with
+    the engine must see the engine run, not a result stored by an earlier test or an earlier run
+    on this machine. Child processes inherit it."""
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 # --------------------------------------------------------------------------- databases
 # The storage and clinic tests run against both databases the web side supports: SQLite (the
 # embedded default) and PostgreSQL (a throwaway cluster, tests/postgres.py). Neither is skipped:

@@ -20,11 +20,15 @@ import io
 import os
 import pickle
 import sys
+import weakref
 from pathlib import Path
 
 KEEP = 16
 _SOURCES = ("rulebook.py", "conditions.py", "questionnaire.py", "rules_cache.py")
 _ALLOWED_MODULES = ("triage.rulebook", "triage.conditions", "triage.questionnaire")
+# id(rulebook) -> (weak reference to it, its key): the key each rulebook loaded here was read or
+# built under, for the engine results kept beside it (engine_store.py)
+_KEYS: dict[int, tuple] = {}
 
 
 def cache_dir() -> Path:
@@ -37,6 +41,30 @@ def cache_dir() -> Path:
 
 def enabled() -> bool:
     return os.environ.get("TRIAGE_NO_RULES_CACHE", "").strip().lower() in ("", "0", "false", "no")
+
+
+def key_for(rulebook) -> str | None:
+    """The cache key that `rulebook` was loaded under by ``load`` in this process (a digest of
+    its rule files and of the code that reads them), or None for a rulebook not loaded that way
+    (the cache off, unreadable files, a rulebook made in memory)."""
+    entry = _KEYS.get(id(rulebook))
+    if entry is not None and entry[0]() is rulebook:
+        return entry[1]
+    return None
+
+
+def _remember(rulebook, key: str):
+    number = id(rulebook)
+
+    def forget(ref, number=number):
+        if _KEYS.get(number, (None,))[0] is ref:
+            del _KEYS[number]
+
+    try:
+        _KEYS[number] = (weakref.ref(rulebook, forget), key)
+    except TypeError:  # not a Rulebook (tests pass stand-ins): nothing to remember
+        pass
+    return rulebook
 
 
 def _key(directory: Path) -> str:
@@ -75,13 +103,13 @@ def load(directory: Path, build):
         from .rulebook import Rulebook
 
         if isinstance(cached, Rulebook) and cached.directory == str(directory):
-            return cached
+            return _remember(cached, key)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
             ValueError, IndexError, KeyError):
         pass
     rulebook = build()
     _store(folder, path, rulebook)
-    return rulebook
+    return _remember(rulebook, key)
 
 
 def _store(folder: Path, path: Path, rulebook) -> None:

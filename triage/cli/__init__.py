@@ -122,7 +122,8 @@ def main_group():
 @fail_on_input_errors
 def assess(answers, output_format, rules_dir, no_cache):
     """Assess one answers file (JSON or YAML; '-' reads standard input)."""
-    from ..engine import assess as run_assessment
+    # engine results kept on disk: a case decided before needs neither experta nor its network
+    from ..engine_store import assess as run_assessment
 
     rulebook = load_rules(rules_dir)
     valid = load_answers(answers, rulebook)

@@ -1,0 +1,234 @@
+"""Start-up of one `triage assess` (issue 13, item 6): what a command imports, the engine results
+kept on disk (triage/engine_store.py), and the quick exit of the `triage` command (cli.entry).
+
+The time itself is measured by benchmarks/bench_startup.py, not here. What is proven here:
+
+* `--help` and `--version` import neither the engine nor the rule readers nor Jinja; a repeated
+  `triage assess` imports neither experta nor the engine;
+* a result read back from disk gives the same assessment, field for field and in every output
+  format, as the engine run uncached, on every vignette and on generated cases of both benchmark
+  workloads; and every such result is cross-checked on the case's own answers, so a stored result
+  that does not hold for the case (a tampered or corrupt file) is never used: the engine decides;
+* a new rulebook (an edited rule file) never reads the results of another;
+* `triage assess` ends quickly with its whole output and its exit code; other commands exit
+  normally, with the garbage collector on.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from triage import decisions, engine, engine_store, rules_cache
+from triage.assessment import format_text
+from triage.rulebook import load_rulebook
+from triage.vignettes import load_vignettes
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from workloads import generate  # noqa: E402  (the benchmarks' own generators)
+
+SHIPPED = load_rulebook()
+CALM = {"age": 34, "duration_weeks": 2, "trauma": "none", "leg_pain": "none",
+        "fever": False, "saddle_numbness": False, "bladder_bowel_change": False}
+
+
+def _python(code: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=cwd, env=env)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+HEAVY = ("experta", "triage.engine", "triage.rulebook", "yaml", "jinja2", "sqlalchemy")
+
+
+def _imported_by(args: list[str], cwd=ROOT) -> list[str]:
+    """The heavy modules a `triage` command imports, run in its own process."""
+    code = (f"import sys\nsys.argv = ['triage'] + {args!r}\n"
+            "from triage.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] if m.startswith(('experta', 'yaml', 'jinja2', "
+            f"'sqlalchemy')) else m for m in sys.modules if m.startswith({HEAVY!r})}}), "
+            "file=sys.stderr)")
+    return json.loads(_python(code, cwd=cwd).stderr.strip().splitlines()[-1].replace("'", '"'))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["assess", "--help"]])
+def test_help_and_version_import_neither_the_engine_nor_the_rule_readers(args):
+    assert _imported_by(args) == []
+
+
+def test_a_repeated_assess_imports_neither_experta_nor_the_engine(tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(CALM), encoding="utf-8")
+    first = _imported_by(["assess", str(answers)])
+    assert "experta" in first and "triage.engine" in first  # decided by the engine...
+    second = _imported_by(["assess", str(answers)])
+    assert "experta" not in second and "triage.engine" not in second  # ...then read back
+    assert "jinja2" not in second  # the text format renders without Jinja
+
+
+# --------------------------------------------------------------------------- exactness
+
+def _outputs(assessment) -> tuple:
+    return (assessment, json.dumps(assessment.to_dict()),
+            format_text(assessment, SHIPPED, width=78, source="a.json"))
+
+
+class _EngineRuns:
+    """Counts the experta runs (engine.run_rules) while installed."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        original = engine.run_rules
+
+        def counting(*args, **kwargs):
+            self.count += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "run_rules", counting)
+
+
+def _store_files() -> list[Path]:
+    return sorted(rules_cache.cache_dir().glob("engine-*/*.json"))
+
+
+def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypatch):
+    assert rules_cache.key_for(SHIPPED) is not None  # loaded through the rulebook cache
+    vignettes = load_vignettes(ROOT / "tests" / "cases")
+    assert len(vignettes) > 50
+    expected = [_outputs(engine.assess(v.answers, SHIPPED, cache=False)) for v in vignettes]
+    for vignette, want in zip(vignettes, expected):  # a first process: stores each result
+        decisions.clear_caches()
+        assert _outputs(engine_store.assess(vignette.answers, SHIPPED)) == want, vignette.id
+    assert len(_store_files()) > 10
+    runs = _EngineRuns(monkeypatch)
+    for vignette, want in zip(vignettes, expected):  # later processes: read back from disk
+        decisions.clear_caches()
+        assert _outputs(engine_store.assess(vignette.answers, SHIPPED)) == want, vignette.id
+    assert runs.count == 0
+
+
+@pytest.mark.parametrize("workload", ["realistic", "uniform"])
+def test_generated_cases_read_back_from_disk_assess_as_the_engine_does(workload, monkeypatch):
+    cases = generate(workload, SHIPPED.questionnaire, 600, seed=13)
+    expected = [json.dumps(engine.assess(case, SHIPPED, cache=False).to_dict())
+                for case in cases]
+    for case, want in zip(cases, expected):
+        assert json.dumps(engine_store.assess(case, SHIPPED).to_dict()) == want
+    stored = len(_store_files())
+    runs = _EngineRuns(monkeypatch)
+    decisions.clear_caches()  # a new process: nothing decided in it yet
+    for case, want in zip(cases, expected):
+        assert json.dumps(engine_store.assess(case, SHIPPED).to_dict()) == want
+    assert runs.count == 0 and len(_store_files()) == stored
+
+
+def test_every_result_read_from_disk_is_cross_checked_on_the_case(monkeypatch):
+    checked = []
+    original = engine_store.check_fired_rules
+
+    def counting(checks, answers, fired, findings):
+        checked.append(answers["duration_weeks"])
+        return original(checks, answers, fired, findings)
+
+    monkeypatch.setattr(engine_store, "check_fired_rules", counting)
+    engine_store.assess(CALM, SHIPPED)  # decided by the engine (its own cross-check)
+    for weeks in (2, 3):  # the same atom vector, each in a "new process"
+        decisions.clear_caches()
+        engine_store.assess({**CALM, "duration_weeks": weeks}, SHIPPED)
+    assert checked == [2, 3]
+
+
+def _the_stored_file(case) -> Path:
+    engine_store.assess(case, SHIPPED)
+    files = _store_files()
+    assert len(files) == 1
+    decisions.clear_caches()
+    return files[0]
+
+
+RED_FLAG = {**CALM, "saddle_numbness": True}  # NICE NG59 1.1: cauda equina, an emergency
+
+
+def test_a_stored_result_that_does_not_hold_for_the_case_is_never_used(monkeypatch):
+    """A file that drops the red-flag rule (with its conclusions, so it is self-consistent) fails
+    the cross-check on the case's own answers: the engine decides instead, and the file is
+    written again."""
+    want = _outputs(engine.assess(RED_FLAG, SHIPPED, cache=False))
+    path = _the_stored_file(RED_FLAG)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fired = [r for r in data["fired"] if r.startswith(("DUR-", "UR-SELFCARE"))]
+    rules = {rule.id: rule for rule in SHIPPED.active_rules}
+    findings: dict = {}
+    for rule_id in fired:
+        for kind, value in rules[rule_id].then:
+            findings.setdefault(kind, set()).add(value)
+    data.update(fired=fired, findings={k: sorted(v) for k, v in findings.items()},
+                outcome={**data["outcome"], "urgency": "self_care", "red_flags": []})
+    path.write_text(json.dumps(data), encoding="utf-8")
+    runs = _EngineRuns(monkeypatch)
+    got = _outputs(engine_store.assess(RED_FLAG, SHIPPED))
+    assert got == want and got[0].urgency == "emergency"
+    assert runs.count == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["fired"] != fired  # written again
+
+
+@pytest.mark.parametrize("damage", ["findings", "unknown rule", "garbage", "other bits"])
+def test_a_damaged_stored_result_is_not_used(monkeypatch, damage):
+    want = _outputs(engine.assess(RED_FLAG, SHIPPED, cache=False))
+    path = _the_stored_file(RED_FLAG)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if damage == "findings":  # a conclusion no fired rule made (and no rule reads)
+        data["findings"]["avoid_stretch"] = ["bird_dog"]
+    elif damage == "unknown rule":
+        data["fired"].append("NO-SUCH-RULE")
+    elif damage == "other bits":
+        data["bits"] = "1"
+    path.write_text("{not json" if damage == "garbage" else json.dumps(data), encoding="utf-8")
+    runs = _EngineRuns(monkeypatch)
+    assert _outputs(engine_store.assess(RED_FLAG, SHIPPED)) == want
+    assert runs.count == 1
+
+
+def test_no_cache_and_no_rules_cache_bypass_the_stored_results(monkeypatch):
+    _the_stored_file(CALM)
+    runs = _EngineRuns(monkeypatch)
+    engine_store.assess(CALM, SHIPPED, cache=False)
+    assert runs.count == 1
+    decisions.clear_caches()
+    monkeypatch.setenv("TRIAGE_NO_RULES_CACHE", "1")
+    engine_store.assess(CALM, SHIPPED)
+    assert runs.count == 2
+
+
+def test_an_edited_rule_file_never_reads_the_results_of_the_old_one(tmp_path, monkeypatch):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    before = load_rulebook(rules)
+    engine_store.assess(CALM, before)
+    old_folder = engine_store._folder(before)
+    assert old_folder is not None and any(old_folder.iterdir())
+    meta = rules / "rulebook.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    after = load_rulebook(rules)
+    assert after is not before
+    new_folder = engine_store._folder(after)
+    assert new_folder is not None and new_folder != old_folder
+    runs = _EngineRuns(monkeypatch)
+    engine_store.assess(CALM, after)
+    assert runs.count == 1 and any(new_folder.iterdir())
+
+
+def test_a_rulebook_not_loaded_from_rule_files_keeps_nothing_on_disk():
+    from dataclasses import replace
+
+    changed = replace(SHIPPED, version="9999.1.1")
+    assert engine_store._folder(changed) is None
+    assert engine_store.assess(CALM, changed).rulebook_version == "9999.1.1"
+    assert _store_files() == []
