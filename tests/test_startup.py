@@ -232,3 +232,51 @@ def test_a_rulebook_not_loaded_from_rule_files_keeps_nothing_on_disk():
     assert engine_store._folder(changed) is None
     assert engine_store.assess(CALM, changed).rulebook_version == "9999.1.1"
     assert _store_files() == []
+
+
+# --------------------------------------------------------------------------- the quick exit
+
+def _triage(*args, cwd, stdin=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, input=stdin)
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "html"])
+def test_assess_ends_with_its_whole_output_as_the_library_makes_it(tmp_path, output_format):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(RED_FLAG), encoding="utf-8")
+    for _ in range(2):  # decided by the engine, then read back from disk
+        done = _triage("assess", str(answers), "--format", output_format, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        if output_format == "json":
+            assert json.loads(done.stdout) == engine.assess(RED_FLAG, SHIPPED).to_dict()
+        elif output_format == "html":
+            assert done.stdout.rstrip().endswith("</html>")
+        else:
+            assert done.stdout.startswith("EMERGENCY")
+            assert done.stdout.rstrip().endswith(f"Rulebook version {SHIPPED.version}.")
+
+
+def test_assess_keeps_its_exit_code_and_message_for_a_user_mistake(tmp_path):
+    done = _triage("assess", "-", cwd=tmp_path, stdin='{"age": "old"')
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: ")
+
+
+def test_only_assess_skips_the_normal_exit_and_others_collect_garbage(tmp_path):
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('normal exit, gc', gc.isenabled(), file=sys.stderr))\n"
+            "sys.argv = ['triage'] + sys.argv[1:]\n"
+            "from triage.cli import entry\n"
+            "entry()\n")
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(CALM), encoding="utf-8")
+    quick = subprocess.run([sys.executable, "-c", code, "assess", str(answers)],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert quick.returncode == 0
+    assert quick.stdout.rstrip().endswith(f"Rulebook version {SHIPPED.version}.")
+    assert "normal exit" not in quick.stderr
+    other = subprocess.run([sys.executable, "-c", code, "questions", "--format", "json"],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert other.returncode == 0 and json.loads(other.stdout)
+    assert other.stderr.strip() == "normal exit, gc True"
