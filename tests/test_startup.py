@@ -71,6 +71,7 @@ def test_a_repeated_assess_imports_neither_experta_nor_the_engine(tmp_path):
     second = _imported_by(["assess", str(answers)])
     assert "experta" not in second and "triage.engine" not in second  # ...then read back
     assert "jinja2" not in second  # the text format renders without Jinja
+    assert "yaml" not in second  # a JSON answers file, the rulebook from its cache
 
 
 # --------------------------------------------------------------------------- exactness
@@ -226,12 +227,108 @@ def test_an_edited_rule_file_never_reads_the_results_of_the_old_one(tmp_path, mo
 
 
 def test_a_rulebook_not_loaded_from_rule_files_keeps_nothing_on_disk():
-    from dataclasses import replace
-
-    changed = replace(SHIPPED, version="9999.1.1")
+    changed = SHIPPED.replace(version="9999.1.1")
     assert engine_store._folder(changed) is None
     assert engine_store.assess(CALM, changed).rulebook_version == "9999.1.1"
     assert _store_files() == []
+
+
+# --------------------------------------------------------------------------- records
+
+def _records() -> dict:
+    """Every record reachable from the shipped rulebook, an assessment, its evidence, its cause
+    lines and the reading limits: class -> instances."""
+    from triage import wording
+    from triage.conditions import evaluate_with_evidence
+    from triage.reading import Limits
+    from triage.records import Record
+
+    assessment = engine.assess(RED_FLAG, SHIPPED)
+    roots = [SHIPPED, assessment, Limits(), wording.causes(assessment, SHIPPED)]
+    roots += [evaluate_with_evidence(rule.when, SHIPPED.with_derived(RED_FLAG), {})[1]
+              for rule in SHIPPED.rules]
+    found: dict = {}
+    seen: set = set()
+    pending = list(roots)
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Record):
+            found.setdefault(type(item), []).append(item)
+            pending.extend(item._values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return found
+
+
+def test_each_record_behaves_as_the_frozen_dataclass_it_replaces():
+    """triage/records.py: equality, hashing, repr, no assignment, pickling (the rulebook cache),
+    copying and replace, each compared with a dataclass of the same fields on real instances."""
+    import copy
+    import dataclasses
+    import inspect
+    import pickle
+
+    records = _records()
+    assert {cls.__name__ for cls in records} >= {
+        "All", "AnyOf", "Not", "AnswerTest", "Unanswered", "FindingTest", "CountTest", "Quantity",
+        "Arithmetic", "Derived", "Evidence", "Question", "Section", "Questionnaire", "Parameter",
+        "Stretch", "Example", "RuleSpec", "SafetyNetLevel", "EmergencyWords", "Rulebook",
+        "Reason", "Assessment", "Limits", "CauseLine"}
+    for cls, instances in records.items():
+        # the fields are exactly __init__'s arguments, in order
+        assert tuple(inspect.signature(cls.__init__).parameters)[1:] == cls._fields, cls
+        hashed = cls._fields if cls._hashed is None else cls._hashed
+        reference = dataclasses.make_dataclass(
+            cls.__name__, [(name, object, dataclasses.field(hash=None if name in hashed else False))
+                           for name in cls._fields], frozen=True)
+        for record in instances:
+            values = record._values()
+            twin = reference(*values)
+            assert repr(record) == repr(twin)
+            try:
+                expected_hash = hash(twin)
+            except TypeError:  # a list among the hashed fields: neither hashes
+                with pytest.raises(TypeError):
+                    hash(record)
+            else:
+                assert hash(record) == expected_hash
+            again = cls(*values)
+            assert again == record and not (again != record) and again is not record
+            assert record != twin and record != values  # another class is never equal
+            assert pickle.loads(pickle.dumps(record)) == record
+            assert copy.copy(record) == record and copy.deepcopy(record) == record
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(record, cls._fields[0], None)
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                delattr(record, cls._fields[-1])
+            name = cls._fields[-1]
+            assert record.replace(**{name: getattr(record, name)}) == record
+    # a field that differs makes records unequal (the first, the last)
+    rule = SHIPPED.rules[0]
+    assert rule.replace(id="X") != rule and rule.replace(stratum=rule.stratum + 1) != rule
+    # a default list or dict is a new one for each record (dataclasses' default_factory)
+    from triage.assessment import Assessment
+
+    first, second = (Assessment("self_care", "acute", [], [], [], []) for _ in range(2))
+    assert first.answers == {} and first.posture_signs == []
+    assert first.answers is not second.answers and first.posture_signs is not second.posture_signs
+
+
+@pytest.mark.parametrize("columns", [None, "", "120", "0", "-5", "wide", " 90 "])
+def test_the_terminal_width_is_what_shutil_would_say(monkeypatch, columns):
+    """assessment._terminal_columns follows shutil.get_terminal_size without importing shutil."""
+    from triage.assessment import _terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _terminal_columns() == shutil.get_terminal_size((80, 24)).columns
 
 
 # --------------------------------------------------------------------------- the quick exit

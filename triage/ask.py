@@ -407,8 +407,6 @@ class Session:
         (the one shown is that with its first choice, e.g. no injury, and the answers it keeps are
         only those given). A required number not yet answered (age, duration) means no check."""
         import itertools
-        from dataclasses import replace
-
         from .engine import assess
 
         answers = self.answers
@@ -425,7 +423,7 @@ class Session:
             first = first or result
         if missing:
             kept = self.questionnaire.apply_skip_logic(dict(answers))
-            first = replace(first, answers=kept)
+            first = first.replace(answers=kept)
         return first
 
     def assessment(self):

@@ -1,8 +1,9 @@
 """The outcome of one assessment (contract section 2) and its plain-text rendering."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from .records import NEW, Record, fill, set_field
 
 URGENCY_WORDS = {
     "emergency": "EMERGENCY: call the emergency number or go to the emergency department now.",
@@ -16,28 +17,32 @@ NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician
                    "triage of the answers given.")
 
 
-@dataclass(frozen=True)
-class Reason:
-    id: str
-    text: str
+class Reason(Record):
+    __slots__ = _fields = ("id", "text")
+
+    def __init__(self, id: str, text: str):
+        set_field(self, "id", id)
+        set_field(self, "text", text)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "text": self.text}
 
 
-@dataclass(frozen=True)
-class Assessment:
-    urgency: str
-    duration_class: str
-    red_flags: list
-    causes: list
-    stretches: list
-    reasons: list
-    unanswered_red_flags: list = field(default_factory=list)
-    posture_signs: list = field(default_factory=list)
-    avoided_stretches: list = field(default_factory=list)
-    rulebook_version: str = ""
-    answers: dict = field(default_factory=dict)
+class Assessment(Record):
+    __slots__ = _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
+                           "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
+                           "rulebook_version", "answers")
+
+    def __init__(self, urgency: str, duration_class: str, red_flags: list, causes: list,
+                 stretches: list, reasons: list, unanswered_red_flags: list = NEW,
+                 posture_signs: list = NEW, avoided_stretches: list = NEW,
+                 rulebook_version: str = "", answers: dict = NEW):
+        unanswered_red_flags = [] if unanswered_red_flags is NEW else unanswered_red_flags
+        posture_signs = [] if posture_signs is NEW else posture_signs
+        avoided_stretches = [] if avoided_stretches is NEW else avoided_stretches
+        answers = {} if answers is NEW else answers
+        fill(self, urgency, duration_class, red_flags, causes, stretches, reasons,
+             unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers)
 
     @property
     def see_professional(self) -> bool:
@@ -63,9 +68,27 @@ class Assessment:
 def terminal_width() -> int:
     """The width to wrap terminal text to: the terminal's (or $COLUMNS), 40 to 100 columns, less
     two so that a line never touches the edge. 78 when it cannot be told (e.g. piped)."""
-    import shutil
+    return max(38, min(_terminal_columns(), 100) - 2)
 
-    return max(38, min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+
+def _terminal_columns(fallback: int = 80) -> int:
+    """The columns of ``shutil.get_terminal_size((fallback, 24))``, step for step ($COLUMNS if a
+    positive number, else standard output's terminal, else `fallback`), without importing shutil
+    (which imports its archive modules: about 3 ms of a `triage assess`)."""
+    import os
+    import sys
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or fallback
+    return columns
 
 
 def _wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> list[str]:

@@ -37,10 +37,10 @@ that care about unknown answers say so with ``unanswered``.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .errors import RulebookError
+from .records import Record, fill as _fill, set_field as _set
 
 COMPARISONS = {">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le}
 COMPARISON_WORDS = {">=": "at least", ">": "over", "<": "under", "<=": "at most"}
@@ -50,46 +50,66 @@ FINDING_KINDS = ("duration_class", "red_flag", "cause", "urgency", "posture_sign
 
 # --------------------------------------------------------------------------- the condition tree
 
-@dataclass(frozen=True)
-class All:
-    children: tuple
+class All(Record):
+    __slots__ = ("children",)
+    _fields = __slots__
+
+    def __init__(self, children: tuple):
+        _set(self, "children", children)
 
 
-@dataclass(frozen=True)
-class AnyOf:
-    children: tuple
+class AnyOf(Record):
+    __slots__ = ("children",)
+    _fields = __slots__
+
+    def __init__(self, children: tuple):
+        _set(self, "children", children)
 
 
-@dataclass(frozen=True)
-class Not:
-    child: object
+class Not(Record):
+    __slots__ = ("child",)
+    _fields = __slots__
+
+    def __init__(self, child: object):
+        _set(self, "child", child)
 
 
-@dataclass(frozen=True)
-class AnswerTest:
-    question: str  # a question id, or the name of a derived quantity
-    op: str  # "equals", "in", or a comparison
-    operand: Any  # the value, the tuple of values, or the parameter's value
-    parameter: str | None = None  # the named parameter of a comparison
-    reads: tuple = ()  # for a derived quantity: the questions it is computed from
+class AnswerTest(Record):
+    # question: a question id, or the name of a derived quantity; op: "equals", "in", or a
+    # comparison; operand: the value, the tuple of values, or the parameter's value; parameter:
+    # the named parameter of a comparison; reads: for a derived quantity, the questions it is
+    # computed from
+    __slots__ = ("question", "op", "operand", "parameter", "reads")
+    _fields = __slots__
+
+    def __init__(self, question: str, op: str, operand: Any, parameter: str | None = None,
+                 reads: tuple = ()):
+        _fill(self, question, op, operand, parameter, reads)
 
 
-@dataclass(frozen=True)
-class Unanswered:
-    questions: tuple
+class Unanswered(Record):
+    __slots__ = ("questions",)
+    _fields = __slots__
+
+    def __init__(self, questions: tuple):
+        _set(self, "questions", questions)
 
 
-@dataclass(frozen=True)
-class FindingTest:
-    kind: str
-    values: tuple | None  # None: any value of the kind; else any one of these values
+class FindingTest(Record):
+    # values: None for any value of the kind; else any one of these values
+    __slots__ = ("kind", "values")
+    _fields = __slots__
+
+    def __init__(self, kind: str, values: tuple | None):
+        _fill(self, kind, values)
 
 
-@dataclass(frozen=True)
-class CountTest:
-    kind: str
-    at_least: int
-    parameter: str
+class CountTest(Record):
+    __slots__ = ("kind", "at_least", "parameter")
+    _fields = __slots__
+
+    def __init__(self, kind: str, at_least: int, parameter: str):
+        _fill(self, kind, at_least, parameter)
 
 
 # --------------------------------------------------------------------------- derived quantities
@@ -97,39 +117,40 @@ class CountTest:
 EXPRESSION_OPS = ("plus", "minus", "times", "divided_by")
 
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(Record):
     """A question's answer or a parameter's value, inside a derived quantity."""
-    name: str
-    is_parameter: bool
-    value: Any = None  # the parameter's value
+    __slots__ = ("name", "is_parameter", "value")  # value: the parameter's value
+    _fields = __slots__
+
+    def __init__(self, name: str, is_parameter: bool, value: Any = None):
+        _fill(self, name, is_parameter, value)
 
 
-@dataclass(frozen=True)
-class Arithmetic:
-    op: str  # one of EXPRESSION_OPS
-    terms: tuple
+class Arithmetic(Record):
+    __slots__ = ("op", "terms")  # op: one of EXPRESSION_OPS
+    _fields = __slots__
+
+    def __init__(self, op: str, terms: tuple):
+        _fill(self, op, terms)
 
 
-@dataclass(frozen=True)
-class Derived:
+class Derived(Record):
     """A number computed from answers (``derived:`` in rulebook.yaml), e.g. the age at onset.
 
     Rules compare it with a parameter exactly like a number question; it has the attributes of a
-    question that the rule grammar and the checker look at."""
-    id: str
-    label: str
-    unit: str
-    description: str
-    expression: Any
-    reads: tuple  # the question ids it is computed from, in order of first mention
-    required: bool = False  # known whenever the required answers are (all it reads is required)
-    type: str = "number"
-    min: float | None = None
-    max: float | None = None
-    values: tuple = ()
-    red_flag: bool = False
-    alarming: tuple = ()
+    question that the rule grammar and the checker look at. ``reads``: the question ids it is
+    computed from, in order of first mention; ``required``: known whenever the required answers
+    are (all it reads is required)."""
+    __slots__ = ("id", "label", "unit", "description", "expression", "reads", "required",
+                 "type", "min", "max", "values", "red_flag", "alarming")
+    _fields = __slots__
+
+    def __init__(self, id: str, label: str, unit: str, description: str,  # noqa: A002
+                 expression: Any, reads: tuple, required: bool = False, type: str = "number",
+                 min: float | None = None, max: float | None = None, values: tuple = (),
+                 red_flag: bool = False, alarming: tuple = ()):
+        _fill(self, id, label, unit, description, expression, reads, required, type, min, max,
+              values, red_flag, alarming)
 
     def accepts(self, value) -> bool:
         return False
@@ -366,13 +387,18 @@ def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
 
 # --------------------------------------------------------------------------- evaluation
 
-@dataclass(frozen=True)
-class Evidence:
-    """One leaf of a condition, whether it held, and the answer or conclusion it looked at."""
-    leaf: object
-    held: bool
-    seen: Any  # the answer (None if unanswered), the conclusions of a kind, or the unanswered ids
-    negated: bool = False  # under an odd number of `not`s: it supports the rule when it fails
+class Evidence(Record):
+    """One leaf of a condition, whether it held, and the answer or conclusion it looked at.
+    ``seen``: the answer (None if unanswered), the conclusions of a kind, or the unanswered ids;
+    ``negated``: under an odd number of `not`s (it supports the rule when it fails)."""
+    __slots__ = ("leaf", "held", "seen", "negated")
+    _fields = __slots__
+
+    def __init__(self, leaf: object, held: bool, seen: Any, negated: bool = False):
+        _set(self, "leaf", leaf)  # one call each: made for every leaf of every cross-check
+        _set(self, "held", held)
+        _set(self, "seen", seen)
+        _set(self, "negated", negated)
 
     @property
     def supports(self) -> bool:

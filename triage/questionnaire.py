@@ -6,40 +6,35 @@ required and whether it is a red-flag question. Nothing here knows a question by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from .errors import AnswersError, RulebookError
 from .reading import shorten
+from .records import Record, fill
 
 TYPES = ("integer", "number", "bool", "choice", "text")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
-# libyaml's loader when PyYAML was built with it (the wheels are): several times faster to start.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class Question:
-    id: str
-    type: str
-    text: str
-    help: str
-    section: str
-    required: bool = False
-    red_flag: bool = False
-    choices: tuple = ()  # ((value, label), ...) for choice questions
-    min: float | None = None
-    max: float | None = None
-    default: Any = None
-    alarming: tuple = ()  # answers that raise concern (red-flag questions), for tests and the report
-    skip_if: Any = None  # a parsed condition: when it holds, the question is not asked...
-    skip_if_raw: Any = None
-    value_if_skipped: Any = None  # ...and this answer is implied
-    short_label: str = ""  # for summaries and reports, e.g. "Injects drugs"
+class Question(Record):
+    # choices: ((value, label), ...) for choice questions
+    # alarming: answers that raise concern (red-flag questions), for tests and the report
+    # skip_if: a parsed condition: when it holds, the question is not asked...
+    # value_if_skipped: ...and this answer is implied
+    # short_label: for summaries and reports, e.g. "Injects drugs"
+    __slots__ = _fields = ("id", "type", "text", "help", "section", "required", "red_flag",
+                           "choices", "min", "max", "default", "alarming", "skip_if",
+                           "skip_if_raw", "value_if_skipped", "short_label")
+
+    def __init__(self, id: str, type: str, text: str, help: str, section: str,
+                 required: bool = False, red_flag: bool = False, choices: tuple = (),
+                 min: float | None = None, max: float | None = None, default: Any = None,
+                 alarming: tuple = (), skip_if: Any = None, skip_if_raw: Any = None,
+                 value_if_skipped: Any = None, short_label: str = ""):
+        fill(self, id, type, text, help, section, required, red_flag, choices, min, max, default,
+             alarming, skip_if, skip_if_raw, value_if_skipped, short_label)
 
     @property
     def label(self) -> str:
@@ -122,18 +117,20 @@ def _num(x) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-@dataclass(frozen=True)
-class Section:
-    id: str
-    title: str
-    questions: tuple  # of question ids
+class Section(Record):
+    # questions: of question ids
+    __slots__ = _fields = ("id", "title", "questions")
+
+    def __init__(self, id: str, title: str, questions: tuple):
+        fill(self, id, title, questions)
 
 
-@dataclass(frozen=True)
-class Questionnaire:
-    version: str
-    sections: tuple
-    questions: Mapping[str, Question] = field(hash=False)
+class Questionnaire(Record):
+    __slots__ = _fields = ("version", "sections", "questions")
+    _hashed = ("version", "sections")
+
+    def __init__(self, version: str, sections: tuple, questions: Mapping[str, Question]):
+        fill(self, version, sections, questions)
 
     @property
     def red_flag_questions(self) -> list[str]:
@@ -262,9 +259,7 @@ def _fits(q: Question, value) -> bool:
 
 
 def _replace(q, **changes):
-    from dataclasses import replace
-
-    return replace(q, **changes)
+    return q.replace(**changes)
 
 
 def _parse_question(raw, section: str, name: str) -> Question:

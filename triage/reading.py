@@ -19,29 +19,30 @@ The limits can be raised with environment variables (README, "Limits").
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sys
-from dataclasses import dataclass
-
-import yaml
 
 from .errors import AnswersError, TriageError
-
-# libyaml's parser when PyYAML was built with it (the wheels are): several times faster to start.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from .records import Record, fill
 
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int = 1 * MiB      # an answers file, or standard input
-    max_record_bytes: int = 1 * MiB    # one row of a batch input (a JSONL line, a CSV record)
-    max_depth: int = 32                # nesting of mappings and lists
-    max_int_digits: int = 20           # digits of a whole number
-    max_yaml_nodes: int = 200_000      # values of a rule file once its aliases are expanded
+class Limits(Record):
+    # max_file_bytes: an answers file, or standard input
+    # max_record_bytes: one row of a batch input (a JSONL line, a CSV record)
+    # max_depth: nesting of mappings and lists
+    # max_int_digits: digits of a whole number
+    # max_yaml_nodes: values of a rule file once its aliases are expanded
+    __slots__ = _fields = ("max_file_bytes", "max_record_bytes", "max_depth", "max_int_digits",
+                           "max_yaml_nodes")
+
+    def __init__(self, max_file_bytes: int = 1 * MiB, max_record_bytes: int = 1 * MiB,
+                 max_depth: int = 32, max_int_digits: int = 20, max_yaml_nodes: int = 200_000):
+        fill(self, max_file_bytes, max_record_bytes, max_depth, max_int_digits, max_yaml_nodes)
 
     ENV = {"max_file_bytes": "TRIAGE_MAX_FILE_BYTES",
            "max_record_bytes": "TRIAGE_MAX_RECORD_BYTES",
@@ -288,14 +289,24 @@ def _duplicate_message(text: str, key) -> str:
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 
 
-class _Loader(_BaseLoader):
-    """The safe loader, reading whole numbers only in plain decimal, with a cap on their
-    digits (set per load)."""
+@functools.lru_cache(maxsize=None)
+def _loader_class():
+    """The safe loader, reading whole numbers only in plain decimal, with a cap on their digits
+    (set per load). libyaml's parser when PyYAML was built with it (the wheels are): several
+    times faster to start. Made on first use, so that a command reading no YAML (a JSON answers
+    file, the rulebook from its cache) never imports yaml (about 10 ms of a start)."""
+    import yaml
 
-    max_int_digits = Limits.max_int_digits
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        max_int_digits = Limits().max_int_digits
+
+    _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    return _Loader
 
 
 def _construct_int(loader, node):
+    import yaml
+
     text = node.value
     if not _PLAIN_INT.match(text):
         raise yaml.constructor.ConstructorError(
@@ -309,16 +320,15 @@ def _construct_int(loader, node):
     return int(text)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-
-
 def parse_yaml(text: str, source: str, *, aliases: bool, error=AnswersError,
                lim: Limits | None = None):
     """A YAML document (None if empty). Refused, each with `error` naming `source` and the line:
     duplicate keys, aliases (unless `aliases`; then their expansion is bounded), nesting beyond
     the limit, whole numbers in anything but plain decimal or with too many digits."""
+    import yaml
+
     lim = lim or limits()
-    loader = _Loader(text)
+    loader = _loader_class()(text)
     loader.max_int_digits = lim.max_int_digits
     try:
         node = loader.get_single_node()
@@ -344,6 +354,8 @@ def parse_yaml(text: str, source: str, *, aliases: bool, error=AnswersError,
 def _check_nodes(root, source, *, aliases: bool, error, lim: Limits) -> None:
     """One walk over the node graph (each node once, so an alias bomb costs nothing): duplicate
     keys, aliases, nesting depth and the size of the expanded document."""
+    import yaml
+
     size: dict[int, int] = {}  # id(node) -> values once expanded
     depth: dict[int, int] = {}
     state: dict[int, int] = {}  # 1: being walked, 2: done
@@ -388,6 +400,8 @@ def _check_nodes(root, source, *, aliases: bool, error, lim: Limits) -> None:
 
 
 def _children(node) -> list:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):
@@ -396,6 +410,8 @@ def _children(node) -> list:
 
 
 def _check_duplicate_keys(node, source, error) -> None:
+    import yaml
+
     seen: dict = {}
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":

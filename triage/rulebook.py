@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,6 +25,7 @@ from .conditions import (FINDING_KINDS, CountTest, Derived, FindingTest, Not, Vo
 from .errors import RulebookError, RulebookErrors
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 from .reading import shorten
+from .records import NEW, Record, fill
 
 # Every parameter is a threshold on an answer (an age, weeks, hours a day, a count): a value
 # outside this range is a typing mistake.
@@ -38,31 +38,30 @@ REQUIRED_RULE_FIELDS = ("id", "title", "status", "version", "rationale", "refere
                         "then")
 
 
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    value: float
-    unit: str
-    description: str
-    references: tuple = ()
+class Parameter(Record):
+    __slots__ = _fields = ("name", "value", "unit", "description", "references")
+
+    def __init__(self, name: str, value: float, unit: str, description: str,
+                 references: tuple = ()):
+        fill(self, name, value, unit, description, references)
 
 
-@dataclass(frozen=True)
-class Stretch:
-    id: str
-    name: str
-    target: str
-    steps: tuple
-    hold: str
-    repetitions: str
-    cautions: tuple
-    stop_if: tuple
-    gentle: bool = False  # fit for irritable nerve-root pain
-    spinal_flexion: bool = False  # bends the spine forward towards its end of range
-    spinal_extension: bool = False
-    drawing: str = ""  # name of the report's drawing for it
-    lying_on_back: bool = False  # done lying flat on the back (not in pregnancy)
-    lying_on_front: bool = False  # done lying on the belly (not in pregnancy)
+class Stretch(Record):
+    # gentle: fit for irritable nerve-root pain
+    # spinal_flexion: bends the spine forward towards its end of range
+    # drawing: name of the report's drawing for it
+    # lying_on_back: done lying flat on the back (not in pregnancy)
+    # lying_on_front: done lying on the belly (not in pregnancy)
+    __slots__ = _fields = ("id", "name", "target", "steps", "hold", "repetitions", "cautions",
+                           "stop_if", "gentle", "spinal_flexion", "spinal_extension", "drawing",
+                           "lying_on_back", "lying_on_front")
+
+    def __init__(self, id: str, name: str, target: str, steps: tuple, hold: str, repetitions: str,
+                 cautions: tuple, stop_if: tuple, gentle: bool = False,
+                 spinal_flexion: bool = False, spinal_extension: bool = False, drawing: str = "",
+                 lying_on_back: bool = False, lying_on_front: bool = False):
+        fill(self, id, name, target, steps, hold, repetitions, cautions, stop_if, gentle,
+             spinal_flexion, spinal_extension, drawing, lying_on_back, lying_on_front)
 
     def marked(self, mark: str) -> bool:
         return bool(getattr(self, mark))
@@ -72,32 +71,30 @@ class Stretch:
 STRETCH_MARKS = ("gentle", "spinal_flexion", "spinal_extension", "lying_on_back", "lying_on_front")
 
 
-@dataclass(frozen=True)
-class Example:
-    fires: bool
-    answers: Mapping[str, Any] = field(hash=False)
-    note: str = ""
+class Example(Record):
     # on a `fires:` example, what the whole assessment concludes (the keys of a vignette's
     # `expect:`), so that an example states what the rule decides, not only that it fires
-    expect: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    __slots__ = _fields = ("fires", "answers", "note", "expect")
+    _hashed = ("fires", "note")
+
+    def __init__(self, fires: bool, answers: Mapping[str, Any], note: str = "",
+                 expect: Mapping[str, Any] = NEW):
+        expect = {} if expect is NEW else expect
+        fill(self, fires, answers, note, expect)
 
 
-@dataclass(frozen=True)
-class RuleSpec:
-    id: str
-    title: str
-    category: str
-    status: str
-    version: int
-    rationale: str
-    references: tuple
-    reviewed_by: str
-    reviewed_on: _dt.date | None
-    when: Any  # the parsed condition tree
-    then: tuple  # ((kind, value), ...) in file order
-    examples: tuple
-    file: str
-    stratum: int = 0
+class RuleSpec(Record):
+    # when: the parsed condition tree
+    # then: ((kind, value), ...) in file order
+    __slots__ = _fields = ("id", "title", "category", "status", "version", "rationale",
+                           "references", "reviewed_by", "reviewed_on", "when", "then", "examples",
+                           "file", "stratum")
+
+    def __init__(self, id: str, title: str, category: str, status: str, version: int,
+                 rationale: str, references: tuple, reviewed_by: str, reviewed_on: _dt.date | None,
+                 when: Any, then: tuple, examples: tuple, file: str, stratum: int = 0):
+        fill(self, id, title, category, status, version, rationale, references, reviewed_by,
+             reviewed_on, when, then, examples, file, stratum)
 
     @property
     def concludes(self) -> dict:
@@ -115,39 +112,44 @@ class RuleSpec:
         return questions_read(self.when)
 
 
-@dataclass(frozen=True)
-class SafetyNetLevel:
+class SafetyNetLevel(Record):
     """What to do if new symptoms appear, at one urgency: printed on every assessment."""
-    level: str
-    title: str
-    signs: tuple  # plain words
-    rules: tuple = ()  # the rule id that decides each sign, or "" (same order as signs)
+    # signs: plain words
+    # rules: the rule id that decides each sign, or "" (same order as signs)
+    __slots__ = _fields = ("level", "title", "signs", "rules")
+
+    def __init__(self, level: str, title: str, signs: tuple, rules: tuple = ()):
+        fill(self, level, title, signs, rules)
 
 
-@dataclass(frozen=True)
-class EmergencyWords:
+class EmergencyWords(Record):
     """What an emergency screen says for the rules named (rulebook.yaml `emergency_screens`)."""
-    rules: tuple  # the rule ids it is for; () for the default screen
-    heading: str
-    actions: tuple
-    call_number: bool
+    # rules: the rule ids it is for; () for the default screen
+    __slots__ = _fields = ("rules", "heading", "actions", "call_number")
+
+    def __init__(self, rules: tuple, heading: str, actions: tuple, call_number: bool):
+        fill(self, rules, heading, actions, call_number)
 
 
-@dataclass(frozen=True)
-class Rulebook:
-    name: str
-    version: str
-    review_period_days: int
-    directory: str
-    parameters: Mapping[str, Parameter] = field(hash=False)
-    labels: Mapping[str, Mapping[str, str]] = field(hash=False)  # kind -> value -> plain words
-    questionnaire: Questionnaire = field(hash=False)
-    stretches: Mapping[str, Stretch] = field(hash=False)
-    rules: tuple = ()  # every rule, active or not, in file order
-    safety_net: tuple = ()  # SafetyNetLevel, most urgent first
-    derived: Mapping[str, Derived] = field(default_factory=dict, hash=False)
-    emergency_screens: tuple = ()  # EmergencyWords, the default (rules == ()) last
-    emergency_numbers: str = ""
+class Rulebook(Record):
+    # labels: kind -> value -> plain words
+    # rules: every rule, active or not, in file order
+    # safety_net: SafetyNetLevel, most urgent first
+    # emergency_screens: EmergencyWords, the default (rules == ()) last
+    _fields = ("name", "version", "review_period_days", "directory", "parameters", "labels",
+               "questionnaire", "stretches", "rules", "safety_net", "derived", "emergency_screens",
+               "emergency_numbers")  # no __slots__: readers is a functools.cached_property
+    _hashed = ("name", "version", "review_period_days", "directory", "rules", "safety_net",
+               "emergency_screens", "emergency_numbers")
+
+    def __init__(self, name: str, version: str, review_period_days: int, directory: str,
+                 parameters: Mapping[str, Parameter], labels: Mapping[str, Mapping[str, str]],
+                 questionnaire: Questionnaire, stretches: Mapping[str, Stretch], rules: tuple = (),
+                 safety_net: tuple = (), derived: Mapping[str, Derived] = NEW,
+                 emergency_screens: tuple = (), emergency_numbers: str = ""):
+        derived = {} if derived is NEW else derived
+        fill(self, name, version, review_period_days, directory, parameters, labels, questionnaire,
+             stretches, rules, safety_net, derived, emergency_screens, emergency_numbers)
 
     def with_derived(self, answers: Mapping[str, Any]) -> dict:
         """The answers plus every derived quantity that can be computed from them: the facts the
@@ -674,8 +676,6 @@ def _stratify(rules: list[RuleSpec]) -> list[RuleSpec]:
     through an absence (a rule that, through others, needs the absence of its own conclusion)
     cannot be decided and is an error.
     """
-    from dataclasses import replace
-
     active = [r for r in rules if r.status == "active"]
     producers: dict[tuple, list[RuleSpec]] = {}
     for r in active:
@@ -705,4 +705,4 @@ def _stratify(rules: list[RuleSpec]) -> list[RuleSpec]:
         worst = max(active, key=lambda r: strata[r.id])
         raise RulebookError("depends on the absence of its own conclusion (through other rules); "
                             "such a rule can never be decided", file=worst.file, where=worst.id)
-    return [replace(r, stratum=strata.get(r.id, 0)) for r in rules]
+    return [r.replace(stratum=strata.get(r.id, 0)) for r in rules]

@@ -14,9 +14,9 @@ or rule is covered without a change here:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from .contract import NO_STRETCHES_AT
+from .records import Record, fill
 
 # The cause that stands for "nothing more specific found" (contract section 2).
 NONSPECIFIC = "nonspecific"
@@ -38,11 +38,12 @@ def firm(urgency: str) -> bool:
     return urgency in NO_STRETCHES_AT
 
 
-@dataclass(frozen=True)
-class CauseLine:
-    id: str
-    label: str
-    rule_out: bool = False  # a warning sign to rule out first
+class CauseLine(Record):
+    # rule_out: a warning sign to rule out first
+    __slots__ = _fields = ("id", "label", "rule_out")
+
+    def __init__(self, id: str, label: str, rule_out: bool = False):
+        fill(self, id, label, rule_out)
 
 
 def causes(assessment, rulebook) -> list[CauseLine]:
