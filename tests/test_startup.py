@@ -331,6 +331,17 @@ def test_the_terminal_width_is_what_shutil_would_say(monkeypatch, columns):
     assert _terminal_columns() == shutil.get_terminal_size((80, 24)).columns
 
 
+def test_the_cache_keys_are_sha256_without_importing_hashlib():
+    import hashlib
+
+    for data in (b"", b"rules", bytes(range(256)) * 300):
+        assert rules_cache.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    digest = rules_cache.sha256()
+    digest.update(b"rule")
+    digest.update(b"s")
+    assert digest.hexdigest() == hashlib.sha256(b"rules").hexdigest()
+
+
 # --------------------------------------------------------------------------- the quick exit
 
 def _triage(*args, cwd, stdin=None) -> subprocess.CompletedProcess:

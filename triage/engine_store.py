@@ -131,10 +131,9 @@ def _folder(rulebook) -> Path | None:
 
 
 def _key(rules_key: str) -> str:
-    import hashlib
     import importlib.util
 
-    digest = hashlib.sha256(f"{FORMAT}\0{rules_key}\0".encode())
+    digest = rules_cache.sha256(f"{FORMAT}\0{rules_key}\0".encode())
     here = Path(__file__).resolve().parent
     for name in _ENGINE_SOURCES:
         digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
@@ -142,12 +141,14 @@ def _key(rules_key: str) -> str:
         spec = importlib.util.find_spec(library)
         if spec is None or not spec.origin:
             raise ImportError(library)
-        top = Path(spec.origin).parent
-        files = (sorted(top.rglob("*.py")) if spec.submodule_search_locations
-                 else [Path(spec.origin)])
-        for path in files:
-            digest.update(f"{library}/{path.relative_to(top)}\0".encode() + path.read_bytes()
-                          + b"\0")
+        top = os.path.dirname(spec.origin)
+        files = ([os.path.join(folder, name) for folder, _, names in os.walk(top)
+                  for name in names if name.endswith(".py")]
+                 if spec.submodule_search_locations else [spec.origin])
+        for path in sorted(files):
+            with open(path, "rb") as handle:
+                digest.update(f"{library}/{os.path.relpath(path, top)}\0".encode()
+                              + handle.read() + b"\0")
     return digest.hexdigest()[:40]
 
 

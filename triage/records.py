@@ -21,8 +21,6 @@ tests/test_startup.py compares every record class with a dataclass of the same f
 """
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
-
 # a default meaning "a new empty list or dict for each record" (dataclasses' default_factory)
 NEW = type("New", (), {"__repr__": lambda self: "NEW", "__slots__": ()})()
 
@@ -53,9 +51,13 @@ class Record:
         return f"{self.__class__.__qualname__}({fields})"
 
     def __setattr__(self, name, value):
+        from dataclasses import FrozenInstanceError  # only on this mistake: not at start-up
+
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name):
+        from dataclasses import FrozenInstanceError
+
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self):
