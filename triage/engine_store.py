@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from pathlib import Path
 from typing import Any, Mapping
 
 from . import rules_cache
@@ -78,7 +77,7 @@ def assess(answers: Mapping[str, Any], rulebook, *, source: str = "answers",
     return decision.assessment(plan, valid, facts)
 
 
-def _stored_decision(folder: Path, rulebook, plan, facts, bits: int):
+def _stored_decision(folder: str, rulebook, plan, facts, bits: int):
     """The Decision made from the stored result for `bits`, cross-checked on this case's facts;
     None when there is none, or it fails any check."""
     rules = rulebook.active_rules
@@ -105,7 +104,7 @@ def _evaluator(condition):
 
 # --------------------------------------------------------------------------- the files
 
-def _folder(rulebook) -> Path | None:
+def _folder(rulebook) -> str | None:
     """Where the results for `rulebook` are kept: None when it was not loaded through the rulebook
     cache, or the cache is off."""
     if not rules_cache.enabled():
@@ -127,16 +126,18 @@ def _folder(rulebook) -> Path | None:
 
         entry = _KEYS[number] = (weakref.ref(rulebook, forget), key)
     # the folder is looked up each time (it follows TRIAGE_CACHE_DIR), the digest once
-    return None if entry[1] is None else rules_cache.cache_dir() / f"engine-{entry[1]}"
+    return None if entry[1] is None else os.path.join(rules_cache.cache_folder(),
+                                                      f"engine-{entry[1]}")
 
 
 def _key(rules_key: str) -> str:
     import importlib.util
 
     digest = rules_cache.sha256(f"{FORMAT}\0{rules_key}\0".encode())
-    here = Path(__file__).resolve().parent
+    here = os.path.dirname(os.path.realpath(__file__))
     for name in _ENGINE_SOURCES:
-        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + rules_cache._read_bytes(os.path.join(here, name))
+                      + b"\0")
     for library in _LIBRARIES:
         spec = importlib.util.find_spec(library)
         if spec is None or not spec.origin:
@@ -146,15 +147,14 @@ def _key(rules_key: str) -> str:
                   for name in names if name.endswith(".py")]
                  if spec.submodule_search_locations else [spec.origin])
         for path in sorted(files):
-            with open(path, "rb") as handle:
-                digest.update(f"{library}/{os.path.relpath(path, top)}\0".encode()
-                              + handle.read() + b"\0")
+            digest.update(f"{library}/{os.path.relpath(path, top)}\0".encode()
+                          + rules_cache._read_bytes(path) + b"\0")
     return digest.hexdigest()[:40]
 
 
-def _read(folder: Path, bits: int, rules_by_id: Mapping) -> EngineResult | None:
+def _read(folder: str, bits: int, rules_by_id: Mapping) -> EngineResult | None:
     try:
-        with open(folder / f"{bits:x}.json", encoding="utf-8") as handle:
+        with open(os.path.join(folder, f"{bits:x}.json"), encoding="utf-8") as handle:
             data = json.load(handle)
         fired, findings, outcome = data["fired"], data["findings"], data["outcome"]
         if (data["format"] != FORMAT or data["bits"] != f"{bits:x}"
@@ -173,7 +173,7 @@ def _read(folder: Path, bits: int, rules_by_id: Mapping) -> EngineResult | None:
         return None
 
 
-def _write(folder: Path, bits: int, result: EngineResult) -> None:
+def _write(folder: str, bits: int, result: EngineResult) -> None:
     data = {"format": FORMAT, "bits": f"{bits:x}", "fired": list(result.fired),
             "findings": {kind: sorted(values) for kind, values in result.findings.items()},
             "outcome": result.outcome}
@@ -186,10 +186,10 @@ def _write(folder: Path, bits: int, result: EngineResult) -> None:
             and all(isinstance(v, str) for values in result.findings.values() for v in values)):
         return  # would not read back exactly as it is: not stored
     try:
-        new_folder = not folder.is_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{bits:x}.json"
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        new_folder = not os.path.isdir(folder)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{bits:x}.json")
+        temporary = f"{path}.{os.getpid()}.tmp"
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temporary, path)
@@ -209,15 +209,20 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _prune(folder: Path, new_folder: bool) -> None:
+def _prune(folder: str, new_folder: bool) -> None:
     entries = list(os.scandir(folder))
     if len(entries) > KEEP_ENTRIES:
         entries.sort(key=lambda entry: entry.stat().st_mtime)
         for entry in entries[:-KEEP_ENTRIES]:
-            Path(entry.path).unlink(missing_ok=True)
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
     if new_folder:  # a new rulebook or a new triage: forget the oldest folders
         import shutil
 
-        folders = sorted(folder.parent.glob("engine-*"), key=lambda p: p.stat().st_mtime)
+        parent = os.path.dirname(folder)
+        folders = sorted((os.path.join(parent, name) for name in os.listdir(parent)
+                          if name.startswith("engine-")), key=os.path.getmtime)
         for stale in folders[:-rules_cache.KEEP]:
             shutil.rmtree(stale, ignore_errors=True)

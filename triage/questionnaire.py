@@ -6,12 +6,14 @@ required and whether it is a red-flag question. Nothing here knows a question by
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import AnswersError, RulebookError
 from .reading import shorten
 from .records import Record, fill
+
+if TYPE_CHECKING:  # annotations only: pathlib is imported where paths are used
+    from pathlib import Path
 
 TYPES = ("integer", "number", "bool", "choice", "text")
 _TRUE = {"true", "yes", "y", "1"}
@@ -314,6 +316,8 @@ def _parse_question(raw, section: str, name: str) -> Question:
 
 def display_path(path) -> str:
     """A path as the user will recognise it: relative to the working directory when inside it."""
+    from pathlib import Path
+
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
-from pathlib import Path
-from typing import Any, Mapping
+import os
+from typing import TYPE_CHECKING, Any, Mapping
 
 from . import contract
 from .conditions import (FINDING_KINDS, CountTest, Derived, FindingTest, Not, Vocabulary, All,
@@ -26,6 +26,9 @@ from .errors import RulebookError, RulebookErrors
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 from .reading import shorten
 from .records import NEW, Record, fill
+
+if TYPE_CHECKING:  # annotations only: pathlib is imported where paths are used
+    from pathlib import Path
 
 # Every parameter is a threshold on an answer (an age, weeks, hours a day, a count): a value
 # outside this range is a typing mistake.
@@ -206,30 +209,45 @@ def finding_values(labels, stretches) -> dict:
 def _load_cached(directory: str, _stamp) -> Rulebook:
     from . import rules_cache  # the checked rulebook kept on disk, keyed by the files' content
 
-    return rules_cache.load(Path(directory), lambda: _load(Path(directory)))
+    return rules_cache.load(directory, lambda: _read_rule_files(directory))
 
 
-def _stamp(directory: Path) -> tuple:
-    """Changes whenever a rule file does, so an edited rules directory is read again."""
-    def stat(p):
+def _read_rule_files(directory: str) -> Rulebook:
+    from pathlib import Path  # only when the rule files are read: not at a cached start
+
+    return _load(Path(directory))
+
+
+def _stamp(directory: str) -> tuple:
+    """Changes whenever a rule file does, so an edited rules directory is read again: each
+    ``*.yaml`` entry's name, modification time and size."""
+    def stat(path):
         try:
-            info = p.stat()
+            info = os.stat(path)
             return info.st_mtime_ns, info.st_size
         except OSError:  # e.g. a dangling symlink: loading reports it
             return None
 
-    return tuple(sorted((p.name, stat(p)) for p in directory.glob("*.yaml")))
+    try:
+        names = [name for name in os.listdir(directory) if name.endswith(".yaml")]
+    except OSError:  # unreadable: loading reports it
+        names = []
+    return tuple(sorted((name, stat(os.path.join(directory, name))) for name in names))
 
 
-def load_rulebook(directory: str | Path | None = None) -> Rulebook:
-    """Load and check the rule files of `directory` (default: the shipped rules)."""
-    from .resources import rules_dir
+def load_rulebook(directory=None) -> Rulebook:
+    """Load and check the rule files of `directory` (a path; default: the shipped rules).
 
-    path = Path(directory) if directory is not None else rules_dir()
-    if not path.is_dir():
+    Paths are handled with ``os.path``, so that a start with the rulebook cached imports no
+    pathlib (resources.py)."""
+    from .resources import rules_directory
+
+    # os.fspath("") or ".": what Path("") means
+    path = (os.fspath(directory) or ".") if directory is not None else rules_directory()
+    if not os.path.isdir(path):
         raise RulebookError("not a directory of rule files", file=str(directory))
-    resolved = path.resolve()
-    return _load_cached(str(resolved), _stamp(resolved))
+    resolved = os.path.realpath(path)
+    return _load_cached(resolved, _stamp(resolved))
 
 
 _display = display_path

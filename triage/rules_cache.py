@@ -20,7 +20,6 @@ import os
 import pickle
 import sys
 import weakref
-from pathlib import Path
 
 KEEP = 16
 _SOURCES = ("rulebook.py", "conditions.py", "questionnaire.py", "rules_cache.py")
@@ -30,12 +29,21 @@ _ALLOWED_MODULES = ("triage.rulebook", "triage.conditions", "triage.questionnair
 _KEYS: dict[int, tuple] = {}
 
 
-def cache_dir() -> Path:
+def cache_dir():
+    """The cache's folder, as a ``pathlib.Path``."""
+    from pathlib import Path
+
+    return Path(cache_folder())
+
+
+def cache_folder() -> str:
+    """The cache's folder, as a string (paths here are handled with ``os.path``: a cached start
+    imports no pathlib)."""
     explicit = os.environ.get("TRIAGE_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "triage"
+    return os.path.join(base, "triage")
 
 
 def enabled() -> bool:
@@ -79,15 +87,22 @@ def sha256(data: bytes = b""):
     return constructor(data)
 
 
-def _key(directory: Path) -> str:
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _key(directory) -> str:
+    directory = os.fspath(directory)
     digest = sha256()
-    here = Path(__file__).resolve().parent
+    here = os.path.dirname(os.path.realpath(__file__))
     for name in _SOURCES:
-        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
-    digest.update(f"{sys.version}\0{directory}\0{Path.cwd()}\0".encode())
-    for path in sorted(directory.iterdir()):
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + _read_bytes(os.path.join(here, name)) + b"\0")
+    digest.update(f"{sys.version}\0{directory}\0{os.getcwd()}\0".encode())
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            digest.update(name.encode() + b"\0" + _read_bytes(path) + b"\0")
     return digest.hexdigest()[:40]
 
 
@@ -98,23 +113,24 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"not part of a rulebook: {module}.{name}")
 
 
-def load(directory: Path, build):
-    """The rulebook of `directory`: from the cache when its key matches, else `build()`, which
-    is then stored for next time."""
+def load(directory, build):
+    """The rulebook of `directory` (a path): from the cache when its key matches, else
+    `build()`, which is then stored for next time."""
     if not enabled():
         return build()
+    directory = os.fspath(directory)
     try:
         key = _key(directory)
     except OSError:
         return build()
-    folder = cache_dir()
-    path = folder / f"rulebook-{key}.pickle"
+    folder = cache_folder()
+    path = os.path.join(folder, f"rulebook-{key}.pickle")
     try:
         with open(path, "rb") as handle:
             cached = _Unpickler(io.BytesIO(handle.read())).load()
         from .rulebook import Rulebook
 
-        if isinstance(cached, Rulebook) and cached.directory == str(directory):
+        if isinstance(cached, Rulebook) and cached.directory == directory:
             return _remember(cached, key)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
             ValueError, IndexError, KeyError):
@@ -124,16 +140,21 @@ def load(directory: Path, build):
     return _remember(rulebook, key)
 
 
-def _store(folder: Path, path: Path, rulebook) -> None:
+def _store(folder: str, path: str, rulebook) -> None:
     try:
         data = pickle.dumps(rulebook, protocol=pickle.HIGHEST_PROTOCOL)
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        os.makedirs(folder, exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
         with open(temporary, "wb") as handle:
             handle.write(data)
         os.replace(temporary, path)
-        old = sorted(folder.glob("rulebook-*.pickle"), key=lambda p: p.stat().st_mtime)
+        old = sorted((os.path.join(folder, name) for name in os.listdir(folder)
+                      if name.startswith("rulebook-") and name.endswith(".pickle")),
+                     key=os.path.getmtime)
         for stale in old[:-KEEP]:
-            stale.unlink(missing_ok=True)
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass  # a read-only home or an odd file system: just read the YAML next time
