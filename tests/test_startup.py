@@ -375,7 +375,7 @@ def test_assess_keeps_its_exit_code_and_message_for_a_user_mistake(tmp_path):
     assert done.stderr.startswith("Error: ")
 
 
-def test_only_assess_skips_the_normal_exit_and_others_collect_garbage(tmp_path):
+def test_assess_and_help_skip_the_normal_exit_and_other_commands_collect_garbage(tmp_path):
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: print('normal exit, gc', gc.isenabled(), file=sys.stderr))\n"
             "sys.argv = ['triage'] + sys.argv[1:]\n"
@@ -388,6 +388,12 @@ def test_only_assess_skips_the_normal_exit_and_others_collect_garbage(tmp_path):
     assert quick.returncode == 0
     assert quick.stdout.rstrip().endswith(f"Rulebook version {SHIPPED.version}.")
     assert "normal exit" not in quick.stderr
+    for args in (["--help"], ["--version"]):  # no command ran: nothing to finish either
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0 and done.stdout.strip() and done.stderr == ""
+    assert "Usage: " in subprocess.run([sys.executable, "-c", code, "--help"],
+                                       capture_output=True, text=True, cwd=tmp_path).stdout
     other = subprocess.run([sys.executable, "-c", code, "questions", "--format", "json"],
                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert other.returncode == 0 and json.loads(other.stdout)

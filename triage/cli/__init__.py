@@ -109,10 +109,9 @@ def _parsed(path: str):
 @click.version_option(None, "-V", "--version", package_name="triage", prog_name="triage")
 def main_group():
     """Triage lower back pain: red flags first, then targeted stretches."""
-    if click.get_current_context().invoked_subcommand in QUICK_COMMANDS:
-        global _quick_exit
-        _quick_exit = True
-    else:
+    global _quick_exit
+    _quick_exit = click.get_current_context().invoked_subcommand in QUICK_COMMANDS
+    if not _quick_exit:
         gc.enable()  # `entry` started with it off; long commands need it
 
 
@@ -182,15 +181,18 @@ def main():
 
 
 # Commands after which the `triage` process may end at once (see `entry`): one case, its output
-# written and flushed, no file, child process, thread or atexit hook left to finish.
+# written and flushed, no file, child process, thread or atexit hook left to finish. So may a
+# run that never reached a command (--help, --version, a usage error): main_group sets this
+# False as any other command starts.
 QUICK_COMMANDS = frozenset({"assess"})
-_quick_exit = False
+_quick_exit = True
 
 
 def entry():
     """The `triage` command itself (the console script and ``python -m triage``): ``main()``,
-    started with the cyclic garbage collector off, and, after a command of QUICK_COMMANDS, ended
-    with ``os._exit`` once standard output and error are flushed.
+    started with the cyclic garbage collector off, and, after a command of QUICK_COMMANDS (or
+    none: --help, --version), ended with ``os._exit`` once standard output and error are
+    flushed.
 
     Start-up allocates tens of thousands of objects (modules, classes, the rulebook) that live
     until the process ends; collecting them again and again while importing costs a `triage
@@ -199,7 +201,7 @@ def entry():
     collector back on before it runs (``main_group``) and exits normally. Tests call ``main()``
     or ``main_group``, never this."""
     global _quick_exit
-    _quick_exit = False
+    _quick_exit = True
     gc.disable()
     try:
         main()
