@@ -237,6 +237,32 @@ def test_a_rulebook_not_loaded_from_rule_files_keeps_nothing_on_disk():
     assert _store_files() == []
 
 
+# --------------------------------------------------------------------------- compiled templates
+
+def test_compiled_templates_are_kept_and_render_the_same(tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(RED_FLAG), encoding="utf-8")
+    first = _triage("assess", str(answers), "--format", "html", cwd=tmp_path)
+    kept = sorted(Path(rules_cache.cache_folder(), "jinja").iterdir())
+    assert kept and all(path.name.startswith("__jinja2_") for path in kept)
+    second = _triage("assess", str(answers), "--format", "html", cwd=tmp_path)
+    assert first.returncode == second.returncode == 0
+    assert second.stdout == first.stdout and "</html>" in first.stdout
+    assert sorted(Path(rules_cache.cache_folder(), "jinja").iterdir()) == kept  # read back
+
+
+def test_a_template_cache_folder_others_may_write_to_is_not_used(monkeypatch):
+    from triage import templating
+
+    assert templating._bytecode_cache() is not None
+    folder = os.path.join(rules_cache.cache_folder(), "jinja")
+    os.chmod(folder, 0o777)
+    assert templating._bytecode_cache() is None
+    os.chmod(folder, 0o700)
+    monkeypatch.setenv("TRIAGE_NO_RULES_CACHE", "1")
+    assert templating._bytecode_cache() is None
+
+
 # --------------------------------------------------------------------------- records
 
 def _records() -> dict:
