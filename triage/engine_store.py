@@ -9,8 +9,10 @@ after a SHA-256 of everything a result depends on:
 * the rulebook's own cache key (rules_cache.py: every rule file, the rules directory, the working
   directory, the Python version, the modules that read rules), so an edited rule file is a new
   folder, never a stale result;
-* the source of the modules that run the engine and make its outcome (``_ENGINE_SOURCES``);
-* the source of experta and frozendict as installed (so an upgrade of either is a new folder).
+* the modules that run the engine and make its outcome (``_ENGINE_SOURCES``), and every module
+  of experta and frozendict as installed, each by path, modification time and size: what Python
+  itself checks before running a module's compiled code (rules_cache.source_stamp), so a new
+  triage or an upgraded experta is a new folder.
 
 How a stored result is trusted: exactly as a result the engine decided earlier in the same
 process is. The plain-Python cross-check (crosscheck.py) runs on every case whose atom vector was
@@ -136,8 +138,7 @@ def _key(rules_key: str) -> str:
     digest = rules_cache.sha256(f"{FORMAT}\0{rules_key}\0".encode())
     here = os.path.dirname(os.path.realpath(__file__))
     for name in _ENGINE_SOURCES:
-        digest.update(name.encode() + b"\0" + rules_cache._read_bytes(os.path.join(here, name))
-                      + b"\0")
+        digest.update(rules_cache.source_stamp(os.path.join(here, name)))
     for library in _LIBRARIES:
         spec = importlib.util.find_spec(library)
         if spec is None or not spec.origin:
@@ -147,8 +148,7 @@ def _key(rules_key: str) -> str:
                   for name in names if name.endswith(".py")]
                  if spec.submodule_search_locations else [spec.origin])
         for path in sorted(files):
-            digest.update(f"{library}/{os.path.relpath(path, top)}\0".encode()
-                          + rules_cache._read_bytes(path) + b"\0")
+            digest.update(rules_cache.source_stamp(path))
     return digest.hexdigest()[:40]
 
 

@@ -4,7 +4,8 @@ Reading and checking the rule files takes about 30 ms of each `triage assess`; l
 result back takes about 1 ms. The cache file is named after a SHA-256 of everything the result
 depends on: the content of every file in the rules directory, the directory's path and the
 working directory (error messages and rule files are named relative to it), the Python version,
-and the source of the modules that read rules (so a new triage never reads an old cache). Any
+and the modules that read rules, by path, modification time and size, as Python checks them
+before running their compiled code (so a new triage never reads an old cache). Any
 change to a rule file is therefore a new key, never a stale rulebook.
 
 Where: ``$TRIAGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/triage``, else ``~/.cache/triage``; at most
@@ -92,12 +93,21 @@ def _read_bytes(path: str) -> bytes:
         return handle.read()
 
 
+def source_stamp(path: str) -> bytes:
+    """What a cache key records of a Python source file: its path, modification time (ns) and
+    size. That is what Python itself checks before it runs a module's compiled .pyc (with the
+    time in whole seconds), so a key can be no more exact about the code that will run; the rule
+    files, which are data, are keyed by their content."""
+    info = os.stat(path)
+    return f"{path}\0{info.st_mtime_ns}\0{info.st_size}\0".encode()
+
+
 def _key(directory) -> str:
     directory = os.fspath(directory)
     digest = sha256()
     here = os.path.dirname(os.path.realpath(__file__))
     for name in _SOURCES:
-        digest.update(name.encode() + b"\0" + _read_bytes(os.path.join(here, name)) + b"\0")
+        digest.update(source_stamp(os.path.join(here, name)))
     digest.update(f"{sys.version}\0{directory}\0{os.getcwd()}\0".encode())
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
