@@ -263,6 +263,54 @@ def test_a_template_cache_folder_others_may_write_to_is_not_used(monkeypatch):
     assert templating._bytecode_cache() is None
 
 
+# --------------------------------------------------------------------------- compiled code
+
+def test_generated_code_read_back_from_disk_is_what_compile_gives():
+    from triage import codecache
+
+    source = "def f(_f):\n    return _f.get('age', 0) >= 50\n"
+    first = codecache.compiled(source, "<f>")
+    files = os.listdir(os.path.join(rules_cache.cache_folder(), "code"))
+    assert len(files) == 1
+    again = codecache.compiled(source, "<f>")  # read back
+    assert again == first == compile(source, "<f>", "exec") and again is not first
+    namespace: dict = {}
+    exec(again, namespace)
+    assert namespace["f"]({"age": 52}) and not namespace["f"]({"age": 49})
+    # another source, file name or mode is another file
+    codecache.compiled(source.replace("50", "51"), "<f>")
+    codecache.compiled(source, "<g>")
+    codecache.compiled("1 + 1", "<f>", "eval")
+    assert len(os.listdir(os.path.join(rules_cache.cache_folder(), "code"))) == 4
+
+
+def test_a_damaged_code_file_is_compiled_again():
+    from triage import codecache
+
+    source = "def f(_f):\n    return 1\n"
+    codecache.compiled(source, "<f>")
+    folder = os.path.join(rules_cache.cache_folder(), "code")
+    (path,) = [os.path.join(folder, name) for name in os.listdir(folder)]
+    for damage in (b"", b"garbage", b"\xe3" * 40):
+        with open(path, "wb") as handle:
+            handle.write(damage)
+        assert codecache.compiled(source, "<f>") == compile(source, "<f>", "exec")
+        with open(path, "rb") as handle:  # and written again
+            assert handle.read() != damage
+
+
+def test_a_code_folder_others_may_write_to_is_not_used(tmp_path, monkeypatch):
+    from triage import codecache
+
+    folder = tmp_path / "shared"
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(folder))
+    (folder / "code").mkdir(parents=True)
+    os.chmod(folder / "code", 0o777)
+    codecache.compiled("x = 1", "<x>")
+    assert os.listdir(folder / "code") == []  # not written (nor read)
+    assert not codecache.private_folder(str(folder / "code"))
+
+
 # --------------------------------------------------------------------------- records
 
 def _records() -> dict:

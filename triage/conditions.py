@@ -467,7 +467,9 @@ def compile_check(node) -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool
 
     source = f"lambda _a, _f: bool({expr(node)})"
     namespace = {f"_k{i}": value for i, value in enumerate(constants)}
-    return eval(compile(source, "<condition>", "eval"), namespace)  # noqa: S307 (our own source)
+    from .codecache import compiled  # kept on disk: the same source compiles once
+
+    return eval(compiled(source, "<condition>", "eval"), namespace)  # noqa: S307 (our own source)
 
 
 def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence]]:

@@ -42,6 +42,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
 from .assessment import Assessment, Reason
+from .codecache import compiled  # compile(), kept on disk (start-up)
 from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Unanswered, _leaf,
                          describe_evidence, iter_leaves)
 
@@ -124,7 +125,7 @@ def generated_function(name: str, argument: str, lines: list, constants: list) -
     each, instead of one Python call per test."""
     source = f"def {name}({argument}):\n" + "".join(f"    {line}\n" for line in lines)
     namespace = {f"_k{n}": value for n, value in enumerate(constants)}
-    exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 (source made above)
+    exec(compiled(source, f"<{name}>"), namespace)  # noqa: S102 (source made above)
     return namespace[name]
 
 

@@ -57,20 +57,11 @@ def _bytecode_cache():
     """Jinja's FileSystemBytecodeCache in the triage cache folder, or None when the cache is off
     or the folder is not this user's alone."""
     import os
-    import stat
 
     from . import rules_cache
+    from .codecache import private_folder
 
     if not rules_cache.enabled():
         return None
     folder = os.path.join(rules_cache.cache_folder(), "jinja")
-    try:
-        os.makedirs(folder, mode=stat.S_IRWXU, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    mine = info.st_uid == os.getuid() if hasattr(os, "getuid") else True
-    if not (mine and stat.S_ISDIR(info.st_mode)
-            and not stat.S_IMODE(info.st_mode) & (stat.S_IWGRP | stat.S_IWOTH)):
-        return None
-    return jinja2.FileSystemBytecodeCache(folder)
+    return jinja2.FileSystemBytecodeCache(folder) if private_folder(folder) else None
