@@ -5,8 +5,9 @@
 
 Times each step on the same cases, best of --repeat passes, in microseconds per case: the steps
 of a case whose atom vector is already decided (the cache hit), the extra steps of a new atom
-vector (its engine key, the cross-check, the decision) and of a new engine key (the experta engine
-too), and the uncached path for comparison.
+vector (its engine key, its check against its own answers, the plan of its reasons when that is
+new too) and of a new engine key (the experta engine and the full cross-check too), and the
+uncached path for comparison.
 """
 from __future__ import annotations
 
@@ -80,14 +81,21 @@ def main(argv=None) -> None:
         ("new engine key: the experta engine (run_rules)", per_case(r, n, uncached_fired)),
         ("new atom vector: the engine key", per_case(r, n, lambda: [
             e.key_of(k) for k in keys])),
-        ("new atom vector: the cross-check", per_case(r, n, lambda: [
-            engine._cross_check(f, rb, fd[0], fd[1]) for f, fd in zip(facts, fired)])),
-        ("new atom vector, known engine key: whole decide()", per_case(
-            max(1, r - 1), n, lambda: [engine.decide(v, rb, plan, k)
-                                       for v, k in zip(valid, keys)])),
+        ("new atom vector, known engine key: its check (_check_vector)", per_case(
+            r, n, lambda: [engine._check_vector(f, rb, d.result) for f, d in zip(facts, found)])),
+        ("new atom vector, known engine key and reason plan: whole decide()", per_case(
+            max(1, r - 1), n, lambda: [engine.decide(v, rb, plan, k, f)
+                                       for v, k, f in zip(valid, keys, facts)])),
+        ("new atom vector, known engine key, new reason plan: whole decide()", per_case(
+            max(1, r - 1), n, lambda: [(plan.by_evidence.clear(), engine.decide(v, rb, plan, k, f))
+                                       for v, k, f in zip(valid, keys, facts)])),
+        ("new engine key: the full cross-check (and the reasons' evidence)", per_case(
+            r, n, lambda: [engine._cross_check(f, rb, fd[0], fd[1])
+                           for f, fd in zip(facts, fired)])),
         ("new engine key: whole decide() (engine, cross-check, decision)", per_case(
-            max(1, r - 1), n, lambda: [(plan.engine_results.clear(), engine.decide(v, rb, plan, k))
-                                       for v, k in zip(valid, keys)])),
+            max(1, r - 1), n, lambda: [(plan.engine_results.clear(), plan.by_evidence.clear(),
+                                        engine.decide(v, rb, plan, k, f))
+                                       for v, k, f in zip(valid, keys, facts)])),
         ("uncached: assess(cache=False) + json.dumps", per_case(max(1, r - 1), n, lambda: [
             json.dumps({**h, **engine.assess(c, rb, cache=False).to_dict()})
             for c, h in zip(cases, heads)])),

@@ -300,22 +300,38 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used():
     assert cache.get(1) is None and cache.get(0) == "decision 0"
 
 
-def test_every_distinct_pattern_goes_through_the_cross_check(monkeypatch):
+def _counting(monkeypatch, name):
+    """Count the calls of engine.<name> (each call's first argument, the case's answers)."""
     seen = []
-    original = engine._cross_check
+    original = getattr(engine, name)
 
     def counting(*args, **kwargs):
         seen.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_cross_check", counting)
+    monkeypatch.setattr(engine, name, counting)
+    return seen
+
+
+def test_every_distinct_pattern_goes_through_the_cross_check(monkeypatch):
+    """The atom vector that brings a new engine key is cross-checked in full (_cross_check, which
+    also gives the evidence of the reasons); every other new atom vector is checked against its
+    own answers (_check_vector). Together: once per distinct atom vector, no vector skipped."""
+    full = _counting(monkeypatch, "_cross_check")
+    vector = _counting(monkeypatch, "_check_vector")
     cases = generate("realistic", SHIPPED.questionnaire, 300, seed=7)
     for case in cases:
         engine.assess(case, SHIPPED)
     plan = decisions.plan_for(SHIPPED)[0]
     distinct = {plan.bits(decisions.facts_of(SHIPPED, SHIPPED.questionnaire.validate(c)))
                 for c in cases}
-    assert len(seen) == len(distinct) == decisions.cache_stats()[1]
+    assert len(full) == len(set(_engine_keys(cases))) < len(distinct)
+    assert len(full) + len(vector) == len(distinct) == decisions.cache_stats()[1]
+    # each check saw a different atom vector: none was checked twice, so none was left out
+    checked = {plan.bits(decisions.facts_of(SHIPPED, SHIPPED.questionnaire.validate(
+        {k: v for k, v in answers.items() if k in SHIPPED.questionnaire.questions})))
+        for answers in full + vector}
+    assert checked == distinct
 
 
 def _engine_keys(cases):
@@ -327,25 +343,15 @@ def _engine_keys(cases):
 
 def test_the_engine_runs_once_per_engine_key_and_every_atom_vector_is_cross_checked(
         monkeypatch):
-    runs, checks = [], []
-    original_run, original_check = engine.run_rules, engine._cross_check
-
-    def counting_run(*args, **kwargs):
-        runs.append(1)
-        return original_run(*args, **kwargs)
-
-    def counting_check(*args, **kwargs):
-        checks.append(1)
-        return original_check(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "run_rules", counting_run)
-    monkeypatch.setattr(engine, "_cross_check", counting_check)
+    runs = _counting(monkeypatch, "run_rules")
+    full = _counting(monkeypatch, "_cross_check")
+    vector = _counting(monkeypatch, "_check_vector")
     cases = generate("realistic", SHIPPED.questionnaire, 2000, seed=11)
     for case in cases:
         engine.assess(case, SHIPPED)
     keys = set(_engine_keys(cases))
     _, vectors = decisions.cache_stats()  # misses: one per distinct atom vector
-    assert len(runs) == len(keys) < vectors == len(checks)
+    assert len(runs) == len(keys) == len(full) < vectors == len(full) + len(vector)
 
 
 def test_cases_sharing_an_engine_key_get_what_the_engine_concludes_for_each_alone():
@@ -365,11 +371,10 @@ def test_cases_sharing_an_engine_key_get_what_the_engine_concludes_for_each_alon
                      tuple(a.causes), tuple(a.stretches)) for a in alone}) == 1
 
 
-@pytest.mark.parametrize("rule_id", ["RF-CES-01", "RF-FRACTURE-01", "DUR-CHRONIC-01", "PS-HIPFLEX-01"])
-def test_a_wrong_engine_key_is_caught_by_the_cross_check(monkeypatch, rule_id):
-    """Should the engine key ever lose a test of the answers (here: the tests of one rule's
-    conditions always read false), the cross-check of the case refuses to give advice."""
-    from triage.engine import EngineInconsistency, engine_tests
+def _lose_the_tests_of(monkeypatch, rule_id):
+    """Make the engine key lose the tests of the answers of one rule (they always read false);
+    returns an example case on which the rule fires."""
+    from triage.engine import engine_tests
 
     rules = SHIPPED.active_rules
     rule = next(r for r in rules if r.id == rule_id)
@@ -383,9 +388,47 @@ def test_a_wrong_engine_key_is_caught_by_the_cross_check(monkeypatch, rule_id):
     e = engine.engine_for(SHIPPED)
     honest = e.key_of
     monkeypatch.setattr(e, "key_of", lambda bits: honest(bits) & ~mask)
-    example = next(ex for ex in rule.examples if ex.fires)
+    return next(ex for ex in rule.examples if ex.fires).answers
+
+
+KEY_RULES = ["RF-CES-01", "RF-FRACTURE-01", "DUR-CHRONIC-01", "PS-HIPFLEX-01"]
+
+
+@pytest.mark.parametrize("rule_id", KEY_RULES)
+def test_a_wrong_engine_key_is_caught_by_the_cross_check(monkeypatch, rule_id):
+    """Should the engine key ever lose a test of the answers (here: the tests of one rule's
+    conditions always read false), the cross-check of the case refuses to give advice."""
+    from triage.engine import EngineInconsistency
+
+    case = _lose_the_tests_of(monkeypatch, rule_id)
     with pytest.raises(EngineInconsistency, match=rule_id):
-        engine.assess(example.answers, SHIPPED)
+        engine.assess(case, SHIPPED)
+
+
+# (without DUR-CHRONIC-01, whose loss leaves the wrong key with no duration class at all: that
+# result is refused as it is made, before any case could be served it)
+@pytest.mark.parametrize("rule_id", ["RF-CES-01", "RF-FRACTURE-01", "PS-HIPFLEX-01", "UR-NIGHT-01"])
+@pytest.mark.parametrize("path", ["assess", "outcome"])
+def test_a_wrong_engine_key_is_caught_even_when_that_key_was_decided_before(monkeypatch,
+                                                                             rule_id, path):
+    """Only the first case with an engine key goes through the engine; a later case with another
+    atom vector but the same key is served the key's result. That case is checked on its own
+    answers too (engine._check_vector), for advice (assess) and for `rules diff` (outcome): here
+    the key loses a rule's tests and the wrong key's result is already known, as if an earlier
+    case had brought it, and the case on which the rule holds must still be refused."""
+    from triage.engine import EngineInconsistency
+
+    case = _lose_the_tests_of(monkeypatch, rule_id)
+    plan = decisions.plan_for(SHIPPED)[0]
+    valid = SHIPPED.questionnaire.validate(case)
+    with monkeypatch.context() as earlier:  # the wrong key decided, its full check passed
+        earlier.setattr(engine, "_cross_check", lambda *args, **kwargs: {})
+        engine._engine_result(SHIPPED, valid, plan.bits(decisions.facts_of(SHIPPED, valid)))
+    with pytest.raises(EngineInconsistency, match=rule_id):
+        if path == "assess":
+            engine.assess(case, SHIPPED)
+        else:
+            engine.assess_outcome(case, SHIPPED)
 
 
 def test_no_cache_switch_sends_every_case_through_the_engine(monkeypatch):

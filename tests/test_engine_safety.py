@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from triage import _experta as xp
 from triage import cli, engine
 from triage.conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
-                               evaluate, evaluate_with_evidence)
+                               compile_checks, evaluate, evaluate_with_evidence)
 from triage.contract import RED_FLAGS
 from triage.engine import EngineInconsistency, assess, run_rules
 from triage.resources import rules_dir
@@ -570,17 +570,26 @@ CONCLUSIONS = sorted({pair for rule in SHIPPED.active_rules for pair in rule.the
                                            for qid, q in QUESTIONNAIRE.questions.items()}),
        st.sets(st.sampled_from(CONCLUSIONS)))
 def test_the_cross_checks_compiled_conditions_mean_what_evaluate_means(answers, concluded):
-    """The cross-check evaluates every rule with conditions.compile_check (generated Python, for
-    speed); on any answers and any conclusions it gives what the tree walk (evaluate) gives."""
-    from triage.conditions import compile_check, evaluate
+    """The cross-check evaluates every rule with conditions.compile_check, and every rule at once
+    with conditions.compile_checks (generated Python, for speed); on any answers and any
+    conclusions they give what the tree walk (evaluate) gives."""
+    from triage.conditions import compile_check, compile_checks, evaluate
 
     facts = SHIPPED.with_derived({k: v for k, v in answers.items() if v is not None})
     findings: dict = {}
     for kind, value in concluded:
         findings.setdefault(kind, set()).add(value)
-    for rule in SHIPPED.active_rules:
-        assert compile_check(rule.when)(facts, findings) == evaluate(rule.when, facts, findings), \
-            rule.id
+    rules = SHIPPED.active_rules
+    held = _ALL_RULES_AT_ONCE(facts, findings)
+    for n, rule in enumerate(rules):
+        expected = evaluate(rule.when, facts, findings)
+        assert compile_check(rule.when)(facts, findings) == expected, rule.id
+        assert bool(held & (1 << n)) == expected, rule.id
+    assert held < 1 << len(rules)
+
+
+_ALL_RULES_AT_ONCE = compile_checks(
+    [rule.when for rule in SHIPPED.active_rules])
 
 
 @pytest.mark.parametrize("node, facts, findings, expected", [
@@ -598,7 +607,10 @@ def test_the_cross_checks_compiled_conditions_mean_what_evaluate_means(answers, 
     (CountTest("cause", 2, "p"), {}, {"cause": {"a"}}, False),
 ])
 def test_the_compiled_check_of_each_kind_of_leaf(node, facts, findings, expected):
-    from triage.conditions import compile_check, evaluate
+    from triage.conditions import compile_check, compile_checks, evaluate
 
     assert evaluate(node, facts, findings) is expected
     assert compile_check(node)(facts, findings) is expected
+    # among others, at any position of the mask
+    assert compile_checks([AnyOf(()), node, All(())])(facts, findings) == (
+        0b100 | (0b010 if expected else 0))

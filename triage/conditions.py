@@ -433,43 +433,71 @@ def compile_check(node) -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool
     against ``evaluate`` on every rule. Every value of the tree (question ids, operands) is
     passed in as a constant, never written into the source."""
     constants: list = []
-
-    def const(value) -> str:
-        constants.append(value)
-        return f"_k{len(constants) - 1}"
-
-    def expr(n) -> str:
-        if isinstance(n, All):
-            return "(" + " and ".join(expr(c) for c in n.children) + ")" if n.children else "True"
-        if isinstance(n, AnyOf):
-            return "(" + " or ".join(expr(c) for c in n.children) + ")" if n.children else "False"
-        if isinstance(n, Not):
-            return f"(not {expr(n.child)})"
-        if isinstance(n, AnswerTest):
-            value = f"(_v := _a.get({const(n.question)})) is not None"
-            if n.op == "equals":
-                return f"({value} and _v == {const(n.operand)})"
-            if n.op == "in":
-                return f"({value} and _v in {const(n.operand)})"
-            return f"({value} and {const(COMPARISONS[n.op])}(_v, {const(n.operand)}))"
-        if isinstance(n, Unanswered):
-            return ("(" + " or ".join(f"_a.get({const(q)}) is None" for q in n.questions) + ")"
-                    if n.questions else "False")
-        if isinstance(n, FindingTest):
-            kind = const(n.kind)
-            if n.values is None:
-                return f"bool(_f.get({kind}, ()))"
-            return f"(not {const(frozenset(n.values))}.isdisjoint(_f.get({kind}, ())))"
-        if isinstance(n, CountTest):
-            return f"(len(_f.get({const(n.kind)}, ())) >= {const(n.at_least)})"
-        # a leaf type added to the grammar later: evaluated by the tree walk itself
-        return f"{const(lambda a, f, leaf=n: _leaf(leaf, a, f)[0])}(_a, _f)"
-
-    source = f"lambda _a, _f: bool({expr(node)})"
+    source = f"lambda _a, _f: bool({_check_expression(node, _constant_pool(constants))})"
     namespace = {f"_k{i}": value for i, value in enumerate(constants)}
     from .codecache import compiled  # kept on disk: the same source compiles once
 
     return eval(compiled(source, "<condition>", "eval"), namespace)  # noqa: S307 (our own source)
+
+
+def compile_checks(nodes) -> Callable[[Mapping[str, Any], Mapping[str, Any]], int]:
+    """``compile_check`` for many conditions at once: one generated function of (answers,
+    findings) giving an int whose bit i is set when condition i holds, as ``evaluate`` decides
+    it. The engine's cross-check of each new answer pattern compares it with the rules that
+    fired in one step (engine._check_vector); tests/test_conditions.py checks it against
+    ``evaluate``."""
+    constants: list = []
+    const = _constant_pool(constants)
+    lines = ["def held(_a, _f):", "    mask = 0"]
+    for n, node in enumerate(nodes):
+        lines += [f"    if {_check_expression(node, const)}:", f"        mask |= {1 << n}"]
+    lines.append("    return mask")
+    namespace = {f"_k{i}": value for i, value in enumerate(constants)}
+    from .codecache import compiled  # kept on disk: the same source compiles once
+
+    exec(compiled("\n".join(lines) + "\n", "<conditions>", "exec"), namespace)  # noqa: S102
+    return namespace["held"]
+
+
+def _constant_pool(constants: list) -> Callable[[Any], str]:
+    def const(value) -> str:
+        constants.append(value)
+        return f"_k{len(constants) - 1}"
+    return const
+
+
+def _check_expression(n, const) -> str:
+    """A condition as a Python expression over answers ``_a`` and findings ``_f``, meaning
+    exactly what ``evaluate`` means."""
+    if isinstance(n, All):
+        if not n.children:
+            return "True"
+        return "(" + " and ".join(_check_expression(c, const) for c in n.children) + ")"
+    if isinstance(n, AnyOf):
+        if not n.children:
+            return "False"
+        return "(" + " or ".join(_check_expression(c, const) for c in n.children) + ")"
+    if isinstance(n, Not):
+        return f"(not {_check_expression(n.child, const)})"
+    if isinstance(n, AnswerTest):
+        value = f"(_v := _a.get({const(n.question)})) is not None"
+        if n.op == "equals":
+            return f"({value} and _v == {const(n.operand)})"
+        if n.op == "in":
+            return f"({value} and _v in {const(n.operand)})"
+        return f"({value} and {const(COMPARISONS[n.op])}(_v, {const(n.operand)}))"
+    if isinstance(n, Unanswered):
+        return ("(" + " or ".join(f"_a.get({const(q)}) is None" for q in n.questions) + ")"
+                if n.questions else "False")
+    if isinstance(n, FindingTest):
+        kind = const(n.kind)
+        if n.values is None:
+            return f"bool(_f.get({kind}, ()))"
+        return f"(not {const(frozenset(n.values))}.isdisjoint(_f.get({kind}, ())))"
+    if isinstance(n, CountTest):
+        return f"(len(_f.get({const(n.kind)}, ())) >= {const(n.at_least)})"
+    # a leaf type added to the grammar later: evaluated by the tree walk itself
+    return f"{const(lambda a, f, leaf=n: _leaf(leaf, a, f)[0])}(_a, _f)"
 
 
 def evaluate_with_evidence(node, answers, findings) -> tuple[bool, list[Evidence]]:

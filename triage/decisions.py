@@ -159,8 +159,17 @@ class AtomPlan:
         self.validator = FastValidator(questionnaire)
         # engine key -> EngineResult: the experta engine runs once per distinct key (engine.py)
         self.engine_results = DecisionCache()
+        # (engine key, the atom vector's bits that the fired rules read) -> Decision: everything a
+        # reason's plan depends on, so atom vectors that differ only elsewhere share one
+        self.by_evidence = DecisionCache()
         # atom vector -> EngineResult, for `triage rules diff` (which needs no reasons)
         self.outcomes = DecisionCache()
+        # each atom's bit, for the atoms that a rule's condition reads (its evidence mask)
+        position = {leaf: n for n, leaf in enumerate(self.atoms)}
+        self.rule_atom_masks = {
+            rule.id: sum({1 << position[leaf] for leaf in iter_leaves(rule.when)
+                          if leaf in position})
+            for rule in rulebook.active_rules}
 
     def renderer(self, evidence: Evidence):
         """A function of the case's facts giving this supporting leaf's words, for a reason."""
@@ -275,9 +284,14 @@ class EngineResult:
     by every Decision with that engine key; the rules fired and the outcome are shared with equal
     ones (_shared)."""
 
-    __slots__ = ("fired", "findings", "outcome", "_outcome_key")
+    __slots__ = ("fired", "findings", "outcome", "_outcome_key", "fired_mask", "evidence_mask")
 
-    def __init__(self, fired, findings, outcome: dict):
+    def __init__(self, fired, findings, outcome: dict, *, fired_mask: int = 0,
+                 evidence_mask: int = 0):
+        # fired_mask: one bit per active rule that fired (engine._check_vector compares it with
+        # the rules that hold on a case); evidence_mask: the atoms that the fired rules' conditions
+        # read, all that a reason's plan depends on besides the findings (engine.decide)
+        self.fired_mask, self.evidence_mask = fired_mask, evidence_mask
         fired = tuple(fired)
         self.fired = _shared(("fired", fired), fired)
         self.findings = {kind: frozenset(values) for kind, values in findings.items()}
@@ -490,6 +504,7 @@ def clear_caches() -> None:
     for _, (plan, cache) in list(_PLANS.values()):
         cache.clear()
         plan.engine_results.clear()
+        plan.by_evidence.clear()
         plan.outcomes.clear()
 
 

@@ -62,7 +62,7 @@ from typing import Any, Mapping
 from . import _experta as xp
 from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
-                         compile_check,
+                         compile_check, compile_checks,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
 from .decisions import (Decision, EngineResult, cache_enabled, facts_of, generated_function,
                         make_decision, plan_for, reason_text, rule_atoms)
@@ -339,10 +339,47 @@ class _Matcher(xp.ReteMatcher):
             if id(node) not in nodes:
                 nodes[id(node)] = node
                 pending.extend(child.node for child in node.children)
+        self._dirty: set[int] = set()
+        self._track_conflict_sets(nodes.values())
         self._dispatch_on_key()
+        self._dispatch_on_type()
         # nodes without memory (the root, alpha tests, TESTs) have nothing to clear
         no_memory = type(self.root_node)._reset
         self._nodes = tuple(node for node in nodes.values() if type(node)._reset is not no_memory)
+
+    def _track_conflict_sets(self, nodes):
+        """Note which conflict-set nodes a token reached, so that ``changes`` asks only those.
+
+        ``changes`` runs after every declaration and every firing (about 16 times a case), and
+        the stock one asks each of the rules' conflict-set nodes (one per experta rule) whether
+        it has anything to report; in a case only a few have. Each edge into a conflict-set node
+        gets a callback that records the node's position, then activates it exactly as before.
+        """
+        position = {id(node): n for n, node in enumerate(self._conflict_set_nodes)}
+        dirty = self._dirty
+        for parent in nodes:
+            children = getattr(parent, "children", None)
+            if not children:
+                continue
+            for index, child in enumerate(children):
+                n = position.get(id(child.node))
+                if n is not None:
+                    children[index] = type(child)(child.node, _noting(dirty, n, child.callback))
+
+    def _dispatch_on_type(self):
+        """Send a new fact only down the alpha branch for its own type of fact.
+
+        The root of experta's network passes every fact to one type test per kind of fact the
+        rules match (Answers, Finding, Snapshot, experta's InitialFact), and all but one fail: a
+        token copy, a log check and a type test each, for every fact of every case. The root gets
+        one child instead, ``_TypeDispatch``, which activates the branches whose type test
+        (``type(fact) == fact_type``, experta's TypeCheck) names the fact's type, exactly as they
+        were (they still run their test), and any other branch unconditionally.
+        """
+        root = self.root_node
+        if root.children:
+            dispatch = _TypeDispatch(root.children)
+            root.children = [type(root.children[0])(dispatch, dispatch.activate)]
 
     def _dispatch_on_key(self):
         """Send an Answers token only to the TESTs whose bit of the key is set.
@@ -373,12 +410,59 @@ class _Matcher(xp.ReteMatcher):
             root.add(fact)
         added: list = []
         removed: list = []
-        for node in self._conflict_set_nodes:
-            if node.added or node.removed:
-                node_added, node_removed = node.get_activations()
-                added.extend(node_added)
-                removed.extend(node_removed)
+        dirty = self._dirty
+        if dirty:
+            nodes = self._conflict_set_nodes
+            for n in sorted(dirty):  # in the stock order of the conflict-set nodes
+                node = nodes[n]
+                if node.added or node.removed:
+                    node_added, node_removed = node.get_activations()
+                    added.extend(node_added)
+                    removed.extend(node_removed)
+            dirty.clear()
         return added, removed
+
+
+def _noting(dirty: set, n: int, activate):
+    def activate_noted(token):
+        dirty.add(n)
+        return activate(token)
+    return activate_noted
+
+
+class _TypeDispatch:
+    """The one child of _Matcher's root (see _Matcher._dispatch_on_type): passes a fact's token
+    to the branches whose type test names the fact's type, and to every other branch, in the
+    root's order."""
+
+    def __init__(self, children):
+        self.children = list(children)  # the original ChildNodes: walks of the network see them
+        self._tests = tuple((_fact_type(child.node), child.callback) for child in children)
+        self._routes: dict = {}
+
+    def _reset(self):  # no memory of its own
+        pass
+
+    def activate(self, token):
+        for fact in token.data:  # a token from the root holds exactly one fact
+            break
+        kind = type(fact)
+        routes = self._routes.get(kind)
+        if routes is None:
+            routes = self._routes[kind] = tuple(
+                callback for fact_type, callback in self._tests
+                if fact_type is None or fact_type == kind)
+        for callback in routes:
+            callback(token)
+
+
+def _fact_type(node):
+    """The type that an alpha node of the network tests facts for (experta's TypeCheck), or
+    None for any other node."""
+    matcher = getattr(node, "matcher", None)
+    if type(matcher).__name__ == "TypeCheck" and hasattr(matcher, "fact_type"):
+        return matcher.fact_type
+    return None
 
 
 def _key_bit(node) -> int:
@@ -502,7 +586,11 @@ def build_engine_class(rulebook: Rulebook) -> type:
                              "rules_by_id": {rule.id: rule for rule in rules},
                              # the cross-check's own evaluation of each rule (conditions.py)
                              "cross_checks": tuple((rule, compile_check(rule.when))
-                                                   for rule in rules)}
+                                                   for rule in rules),
+                             # ...and of all of them at once, one bit per rule (_check_vector)
+                             "rules_holding": staticmethod(compile_checks(
+                                 [rule.when for rule in rules])),
+                             "rule_bits": {rule.id: 1 << n for n, rule in enumerate(rules)}}
     for index, rule in enumerate(rules):
         attrs.update(_experta_rules(rule, len(rules) - index, positive_reads, tests))
     return type("TriageEngine", (_TriageEngine,), attrs)
@@ -582,18 +670,35 @@ def _engine_result(rulebook: Rulebook, valid: Mapping[str, Any],
     """The engine's result for a case (its validated answers and atom vector), run once per
     distinct engine key. A new key is cross-checked on this case at once, and its evidence
     returned; a known key gives None for the evidence."""
-    key = engine_for(rulebook).key_of(bits)
-    results = plan_for(rulebook)[0].engine_results
-    result = results.get(key)
+    engine = engine_for(rulebook)
+    key = engine.key_of(bits)
+    plan = plan_for(rulebook)[0]
+    result = plan.engine_results.get(key)
     if result is not None:
         return result, None
     fired, findings = run_rules(valid, rulebook)  # computes the same key again (one place to run)
     # the cross-check computes the derived quantities again, independently of the engine key
     evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
-    result = EngineResult(fired, findings, _outcome(rulebook, findings))
-    results.put(key, result)
+    rule_bits, masks = engine.rule_bits, plan.rule_atom_masks
+    fired_mask = evidence_mask = 0
+    for rule_id in fired:
+        fired_mask |= rule_bits[rule_id]
+        evidence_mask |= masks[rule_id]
+    result = EngineResult(fired, findings, _outcome(rulebook, findings), fired_mask=fired_mask,
+                          evidence_mask=evidence_mask)
+    plan.engine_results.put(key, result)
     return result, evidence
 
+
+def _check_vector(facts: Mapping[str, Any], rulebook: Rulebook, result: EngineResult) -> None:
+    """The cross-check of one new atom vector whose engine key was decided before: the rules
+    that hold on this case's own facts (``conditions.compile_checks``: not the atom vector, nor
+    the engine key, nor the engine's compiled tests) and the engine's conclusions must be exactly
+    the rules that fired. On any difference the full cross-check names the rule and raises."""
+    if engine_for(rulebook).rules_holding(facts, result.findings) != result.fired_mask:
+        _cross_check(facts, rulebook, result.fired, result.findings)
+        raise EngineInconsistency("the engine's rules and the plain-Python check of them "
+                                  "disagree on this case")  # not reached: the line above raises
 
 def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",
            cache: bool | None = None) -> Assessment:
@@ -626,14 +731,14 @@ def assess_json(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str =
 
 def _cached_decision(answers: Mapping[str, Any], rulebook: Rulebook, source: str):
     """Validate, compute the atom vector, and return the decision for it: from the cache, or
-    decided by the engine (and cross-checked) once and stored."""
+    decided (and cross-checked) once and stored."""
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
     facts = facts_of(rulebook, valid)
     key = plan.bits(facts)
     decision = decisions.get(key)
     if decision is None:
-        decision = decide(valid, rulebook, plan, key)
+        decision = decide(valid, rulebook, plan, key, facts)
         decisions.put(key, decision)
     return plan, valid, facts, decision
 
@@ -651,28 +756,46 @@ def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: st
     plan, decisions = plan_for(rulebook)
     if valid is None:
         valid = plan.validator.validate(answers, source=source)
-    bits = plan.bits(facts_of(rulebook, valid))
+    facts = facts_of(rulebook, valid)
+    bits = plan.bits(facts)
     # the outcome follows from the engine's result alone (no reasons): atom vector -> result
     result = plan.outcomes.get(bits)
     if result is None:
-        result = _engine_result(rulebook, valid, bits)[0]
+        result, evidence = _engine_result(rulebook, valid, bits)
+        if evidence is None:  # a known engine key: check it on this atom vector's own facts
+            _check_vector(facts, rulebook, result)
         plan.outcomes.put(bits, result)
     return result.outcome
 
 
 def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None,
-           bits: int | None = None) -> Decision:
+           bits: int | None = None, facts: Mapping[str, Any] | None = None) -> Decision:
     """The Decision for one case's atom vector: the engine's result for its engine key (run once
-    per distinct key), cross-checked against this case's own answers in plain Python."""
+    per distinct key, and cross-checked in full on the case that first has it), checked against
+    this case's own facts (``_check_vector``), with the plan of its reasons. The plan depends only
+    on the findings and on the atoms that the fired rules read (``EngineResult.evidence_mask``),
+    so it is made once per (engine key, those atoms) and shared."""
     if plan is None:
         plan = plan_for(rulebook)[0]
+    if facts is None:
+        facts = facts_of(rulebook, valid)
     if bits is None:
-        bits = plan.bits(facts_of(rulebook, valid))
+        bits = plan.bits(facts)
     result, evidence = _engine_result(rulebook, valid, bits)
-    if evidence is None:  # a known engine key: check its result against this case's answers
-        evidence = _cross_check(rulebook.with_derived(valid), rulebook, result.fired,
-                                result.findings)
-    return make_decision(plan, engine_for(rulebook).rules_by_id, result, evidence)
+    engine = engine_for(rulebook)
+    shared_key = (engine.key_of(bits), bits & result.evidence_mask)
+    if evidence is None:  # a known engine key: check its result against this case's facts
+        _check_vector(facts, rulebook, result)
+        decision = plan.by_evidence.get(shared_key)
+        if decision is not None:
+            return decision
+        rules_by_id, findings = engine.rules_by_id, result.findings
+        evidence = {rule_id: evaluate_with_evidence(rules_by_id[rule_id].when, facts,
+                                                    findings)[1]
+                    for rule_id in result.fired}
+    decision = make_decision(plan, engine.rules_by_id, result, evidence)
+    plan.by_evidence.put(shared_key, decision)
+    return decision
 
 
 def _cross_check(answers, rulebook, fired, findings) -> dict:
