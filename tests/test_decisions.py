@@ -544,3 +544,35 @@ def test_the_rulebook_cache_never_unpickles_anything_but_a_rulebook(tmp_path, mo
     rulebook = rules_cache.load(rules.resolve(), lambda: "read from the YAML")
     assert rulebook == "read from the YAML"
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_kind_matched_for_any_value_and_for_one_value_chains_as_in_the_tree_walk(tmp_path):
+    """Each kind of conclusion that rules match as a fact is a fact type of its own, per value,
+    or per kind when some rule matches any value of it ("any red flag"); then the rules that
+    want one value test it. A rulebook with both shapes for red flags: every case's engine run
+    agrees with the plain-Python cross-check (assess raises otherwise), and the rule reading any
+    red flag fires exactly when a red flag was concluded."""
+    import shutil
+
+    import yaml
+
+    directory = tmp_path / "rules"
+    shutil.copytree(SHIPPED.directory, directory)
+    plan_file = directory / "stretch_plan.yaml"
+    rules = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
+    model = rules["rules"][0]
+    rules["rules"].append({**model, "id": "ST-ANYFLAG-01", "title": "No bridging with a warning sign",
+                           "when": {"red_flag": "any"}, "then": {"avoid_stretch": ["glute_bridge"]},
+                           "examples": []})
+    plan_file.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
+    rulebook = load_rulebook(directory)
+    reads = engine._positive_reads(rulebook.active_rules)
+    assert ("red_flag", None) in reads and ("red_flag", "fracture") in reads
+    flagged = 0
+    for case in generate("uniform", rulebook.questionnaire, 400, seed=13):
+        for cache in (True, False):
+            result = engine.assess(case, rulebook, cache=cache)
+            fired = [reason.id for reason in result.reasons]
+            assert ("ST-ANYFLAG-01" in fired) == bool(result.red_flags)
+        flagged += bool(result.red_flags)
+    assert 0 < flagged < 400

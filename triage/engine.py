@@ -5,6 +5,8 @@ How a rule becomes experta rules
 Facts are of three kinds: one ``Answers`` fact holding the case's *engine key*; a ``Finding(kind,
 value)`` for each conclusion that some rule matches as a fact (the ``chronic`` duration class, the
 causes that choose stretches); and a ``Snapshot`` of the conclusions, declared between strata.
+Each kind of finding and each stratum's snapshot is a subclass of its own, so the network tells
+them apart by type, its cheapest test.
 Every conclusion, matched as a fact or not, is also kept in Python (``engine.findings``), which is
 what the snapshots and the assessment are made from.
 
@@ -12,7 +14,7 @@ A rule's condition is put in disjunctive normal form over three sorts of atoms:
 
 * tests on answers only (any mix of all/any/not): one ``TEST`` on the ``Answers`` fact, which
   reads one bit of the engine key;
-* "X was concluded": a ``Finding(kind=..., value=...)`` pattern, so rules chain forward;
+* "X was concluded": a ``Finding[kind](value=...)`` pattern, so rules chain forward;
 * "X was not concluded" and counts: a ``TEST`` on the ``Snapshot`` of the stratum before.
 
 Each conjunction becomes one experta rule named after the rule id (``RF-CES-01``, or
@@ -83,11 +85,40 @@ class Answers(xp.Fact):
 
 
 class Finding(xp.Fact):
-    """A conclusion: kind (red_flag, cause, urgency, ...) and value."""
+    """A conclusion: kind (red_flag, cause, urgency, ...) and value. Each kind is a subclass of
+    its own (``finding_type``), so that a pattern needs no test of the kind: experta routes a
+    fact by its type before any test of its fields (``_Matcher._dispatch_on_type``)."""
 
 
 class Snapshot(xp.Fact):
-    """Every finding so far, declared once the rules of `stratum` have all run."""
+    """Every finding so far, declared once the rules of `stratum` have all run; a subclass per
+    stratum (``snapshot_type``), for the same reason as Finding's."""
+
+
+_FACT_TYPES: dict = {}  # (Finding or Snapshot, kind or stratum) -> its subclass, made once
+
+
+def finding_type(kind: str, value=None, positive_reads: frozenset = frozenset()) -> type:
+    """The Finding subclass that the conclusion (kind, value) is declared as, and matched by:
+    one per kind and value (``Finding[cause=trauma]``), so a pattern tests nothing but the type;
+    or one per kind (``Finding[cause]``) when some rule matches any value of that kind (its
+    patterns for one value then test the value field too), or when `value` is None."""
+    if value is None or (kind, None) in positive_reads:
+        return _fact_type_of(Finding, kind)
+    return _fact_type_of(Finding, f"{kind}={value}")
+
+
+def snapshot_type(stratum: int) -> type:
+    """The Snapshot subclass declared once the rules of `stratum` have all run."""
+    return _fact_type_of(Snapshot, stratum)
+
+
+def _fact_type_of(base: type, what) -> type:
+    found = _FACT_TYPES.get((base, what))
+    if found is None:
+        found = _FACT_TYPES[(base, what)] = type(f"{base.__name__}[{what}]", (base,),
+                                                 {"__module__": __name__})
+    return found
 
 
 # --------------------------------------------------------------------------- compiling
@@ -271,7 +302,8 @@ def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
     # A conclusion becomes a Finding fact only if some rule matches it as one; the rest are read
     # only through Snapshots (absences and counts) and are kept in `self.findings`. Declaring them
     # would change no match and cost a trip through the network each.
-    declared = tuple((kind, value) for kind, value in then
+    declared = tuple((finding_type(kind, value, positive_reads), kind, value)
+                     for kind, value in then
                      if (kind, value) in positive_reads or (kind, None) in positive_reads)
 
     def fire(self, **_context):
@@ -287,7 +319,7 @@ def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
             else:
                 values.add(value)
         if declared:
-            self.declare(*[Finding(kind=kind, value=value) for kind, value in declared])
+            self.declare(*[of_kind(kind=kind, value=value) for of_kind, kind, value in declared])
     fire.__name__ = fire.__qualname__ = name  # experta traces show the clinical rule id
     return fire
 
@@ -308,10 +340,11 @@ def _experta_rules(rule: RuleSpec, salience: int, positive_reads: frozenset,
         for atom in conjunction:
             if atom[0] == "finding":
                 _, kind, value = atom
-                patterns.append(Finding(kind=kind) if value is None
-                                else Finding(kind=kind, value=value))
+                of_kind = finding_type(kind, value, positive_reads)
+                patterns.append(of_kind(value=value) if of_kind is finding_type(kind)
+                                and value is not None else of_kind())
         if closed_conds:
-            patterns += [xp.AS.snapshot << Snapshot(stratum=rule.stratum - 1),
+            patterns += [xp.AS.snapshot << snapshot_type(rule.stratum - 1)(),
                          xp.TEST(_snapshot_test(closed_conds))]
         # Within a cycle rules fire in rulebook order (salience), so the reasons read in the order
         # a clinician wrote them: duration, red flags, causes, urgency, stretches.
@@ -658,7 +691,7 @@ def _run_key(engine, key: int) -> tuple[list[str], dict]:
         engine.run()
         findings = engine.findings
         for stratum, kinds in engine.snapshots:
-            engine.declare(Snapshot(stratum=stratum - 1,
+            engine.declare(snapshot_type(stratum - 1)(stratum=stratum - 1,
                                     **{kind: frozenset(findings[kind]) for kind in kinds
                                        if kind in findings}))
             engine.run()
