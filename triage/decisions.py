@@ -284,7 +284,8 @@ class EngineResult:
     by every Decision with that engine key; the rules fired and the outcome are shared with equal
     ones (_shared)."""
 
-    __slots__ = ("fired", "findings", "outcome", "_outcome_key", "fired_mask", "evidence_mask")
+    __slots__ = ("fired", "findings", "outcome", "_outcome_key", "fired_mask", "evidence_mask",
+                 "_frame")
 
     def __init__(self, fired, findings, outcome: dict, *, fired_mask: int = 0,
                  evidence_mask: int = 0):
@@ -292,6 +293,7 @@ class EngineResult:
         # the rules that hold on a case); evidence_mask: the atoms that the fired rules' conditions
         # read, all that a reason's plan depends on besides the findings (engine.decide)
         self.fired_mask, self.evidence_mask = fired_mask, evidence_mask
+        self._frame = None
         fired = tuple(fired)
         self.fired = _shared(("fired", fired), fired)
         self.findings = {kind: frozenset(values) for kind, values in findings.items()}
@@ -316,7 +318,10 @@ class EngineResult:
 
     def frame(self, answers: Mapping) -> tuple:
         """The assessment JSON (after the head) as constant text around two slots, _REASONS and
-        _UNANSWERED, whose lists are the case's own; made once per distinct outcome."""
+        _UNANSWERED, whose lists are the case's own; made once per distinct outcome, and kept by
+        each result that has it (every case of the result asks for it)."""
+        if self._frame is not None:
+            return self._frame
         key = ("frame", self._outcome_key)
         frame = _SHARED.get(key)
         if frame is None:
@@ -332,6 +337,7 @@ class EngineResult:
                 text = ["]"]
             pieces.append("".join(text))
             frame = _shared(key, tuple(pieces))
+        self._frame = frame
         return frame
 
 

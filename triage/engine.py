@@ -359,7 +359,8 @@ class _Matcher(xp.ReteMatcher):
     conflict-set nodes on every call when more than one engine exists (an ``lru_cache`` of size 1
     shared by all engines) and asks each of them for its changes; this one lists them once and asks
     only those with something to report, in the same order. ``reset`` clears each node's memory
-    once instead of once per path that reaches it.
+    once instead of once per path that reaches it, and a conflict-set node's only when a token
+    has reached it since the last reset (nothing else adds to that memory).
     """
 
     def __init__(self, engine):
@@ -376,9 +377,13 @@ class _Matcher(xp.ReteMatcher):
         self._track_conflict_sets(nodes.values())
         self._dispatch_on_key()
         self._dispatch_on_type()
-        # nodes without memory (the root, alpha tests, TESTs) have nothing to clear
+        # nodes without memory (the root, alpha tests, TESTs) have nothing to clear; a
+        # conflict-set node's memory is cleared only if a token reached it since the last reset
         no_memory = type(self.root_node)._reset
-        self._nodes = tuple(node for node in nodes.values() if type(node)._reset is not no_memory)
+        conflict_sets = {id(node) for node in self._conflict_set_nodes}
+        self._nodes = tuple(node for node in nodes.values()
+                            if type(node)._reset is not no_memory and id(node) not in conflict_sets)
+        self._touched: set[int] = set(range(len(self._conflict_set_nodes)))
 
     def _track_conflict_sets(self, nodes):
         """Note which conflict-set nodes a token reached, so that ``changes`` asks only those.
@@ -434,6 +439,10 @@ class _Matcher(xp.ReteMatcher):
     def reset(self):
         for node in self._nodes:
             node._reset()
+        nodes, touched = self._conflict_set_nodes, self._touched
+        for n in touched | self._dirty:
+            nodes[n]._reset()
+        touched.clear()
 
     def changes(self, adding=None, deleting=None):
         root = self.root_node
@@ -452,6 +461,7 @@ class _Matcher(xp.ReteMatcher):
                     node_added, node_removed = node.get_activations()
                     added.extend(node_added)
                     removed.extend(node_removed)
+            self._touched |= dirty
             dirty.clear()
         return added, removed
 
