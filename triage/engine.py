@@ -85,9 +85,10 @@ class Answers(xp.Fact):
 
 
 class Finding(xp.Fact):
-    """A conclusion: kind (red_flag, cause, urgency, ...) and value. Each kind is a subclass of
-    its own (``finding_type``), so that a pattern needs no test of the kind: experta routes a
-    fact by its type before any test of its fields (``_Matcher._dispatch_on_type``)."""
+    """A conclusion (red_flag, cause, urgency, ...; and its value), as a fact of a subclass per
+    kind and value (``finding_type``), so that a pattern tests nothing but the fact's type, which
+    experta tests first (``_Matcher._dispatch_on_type``). Only when some rule matches any value of
+    a kind is the subclass per kind, and the fact's one field its ``value``."""
 
 
 class Snapshot(xp.Fact):
@@ -319,7 +320,8 @@ def _rhs(rule: RuleSpec, name: str, positive_reads: frozenset):
             else:
                 values.add(value)
         if declared:
-            self.declare(*[of_kind(kind=kind, value=value) for of_kind, kind, value in declared])
+            self.declare(*[of_kind(value=value) if of_kind is finding_type(kind) else of_kind()
+                           for of_kind, kind, value in declared])
     fire.__name__ = fire.__qualname__ = name  # experta traces show the clinical rule id
     return fire
 
@@ -587,14 +589,17 @@ class _TriageEngine(xp.KnowledgeEngine):
     def run(self, steps=float("inf")):
         """experta 1.9.4's ``run()`` step for step, except that the text of its log line for each
         firing (every fact of the activation turned into a string) is built only when that
-        logger would write it (triage/_experta.py keeps experta's loggers quiet)."""
+        logger would write it (triage/_experta.py keeps experta's loggers quiet). Whether the
+        AGENDA and RULES loggers write is asked once per call, not once per firing."""
         self.running = True
         execution = 0
         watchers = xp.watchers
+        show_agenda = watchers.worth("AGENDA", "DEBUG")
+        show_firings = watchers.RULES.isEnabledFor(logging.INFO)
         while steps > 0 and self.running:
             added, removed = self.get_activations()
             self.strategy.update_agenda(self.agenda, added, removed)
-            if watchers.worth("AGENDA", "DEBUG"):
+            if show_agenda:
                 for index, pending in enumerate(self.agenda.activations):
                     watchers.AGENDA.debug("%d: %r %r", index, pending.rule.__name__,
                                           ", ".join(str(f) for f in pending.facts))
@@ -603,7 +608,7 @@ class _TriageEngine(xp.KnowledgeEngine):
                 break
             steps -= 1
             execution += 1
-            if watchers.RULES.isEnabledFor(logging.INFO):
+            if show_firings:
                 watchers.RULES.info("FIRE %s %s: %s", execution, activation.rule.__name__,
                                     ", ".join(str(f) for f in activation.facts))
             activation.rule(self, **{k: v for k, v in activation.context.items()
@@ -701,9 +706,8 @@ def _run_key(engine, key: int) -> tuple[list[str], dict]:
         engine.run()
         findings = engine.findings
         for stratum, kinds in engine.snapshots:
-            engine.declare(snapshot_type(stratum - 1)(stratum=stratum - 1,
-                                    **{kind: frozenset(findings[kind]) for kind in kinds
-                                       if kind in findings}))
+            engine.declare(snapshot_type(stratum - 1)(**{kind: frozenset(findings[kind])
+                                                         for kind in kinds if kind in findings}))
             engine.run()
         return list(engine.fired), {k: set(v) for k, v in engine.findings.items()}
 
