@@ -18,7 +18,7 @@ NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician
 
 
 class Reason(Record):
-    __slots__ = _fields = ("id", "text")
+    _fields = ("id", "text")
 
     def __init__(self, id: str, text: str):
         set_field(self, "id", id)
@@ -29,9 +29,9 @@ class Reason(Record):
 
 
 class Assessment(Record):
-    __slots__ = _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
-                           "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
-                           "rulebook_version", "answers")
+    _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
+               "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
+               "rulebook_version", "answers")
 
     def __init__(self, urgency: str, duration_class: str, red_flags: list, causes: list,
                  stretches: list, reasons: list, unanswered_red_flags: list = NEW,

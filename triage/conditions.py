@@ -51,24 +51,21 @@ FINDING_KINDS = ("duration_class", "red_flag", "cause", "urgency", "posture_sign
 # --------------------------------------------------------------------------- the condition tree
 
 class All(Record):
-    __slots__ = ("children",)
-    _fields = __slots__
+    _fields = ("children",)
 
     def __init__(self, children: tuple):
         _set(self, "children", children)
 
 
 class AnyOf(Record):
-    __slots__ = ("children",)
-    _fields = __slots__
+    _fields = ("children",)
 
     def __init__(self, children: tuple):
         _set(self, "children", children)
 
 
 class Not(Record):
-    __slots__ = ("child",)
-    _fields = __slots__
+    _fields = ("child",)
 
     def __init__(self, child: object):
         _set(self, "child", child)
@@ -79,8 +76,7 @@ class AnswerTest(Record):
     # comparison; operand: the value, the tuple of values, or the parameter's value; parameter:
     # the named parameter of a comparison; reads: for a derived quantity, the questions it is
     # computed from
-    __slots__ = ("question", "op", "operand", "parameter", "reads")
-    _fields = __slots__
+    _fields = ("question", "op", "operand", "parameter", "reads")
 
     def __init__(self, question: str, op: str, operand: Any, parameter: str | None = None,
                  reads: tuple = ()):
@@ -88,8 +84,7 @@ class AnswerTest(Record):
 
 
 class Unanswered(Record):
-    __slots__ = ("questions",)
-    _fields = __slots__
+    _fields = ("questions",)
 
     def __init__(self, questions: tuple):
         _set(self, "questions", questions)
@@ -97,16 +92,14 @@ class Unanswered(Record):
 
 class FindingTest(Record):
     # values: None for any value of the kind; else any one of these values
-    __slots__ = ("kind", "values")
-    _fields = __slots__
+    _fields = ("kind", "values")
 
     def __init__(self, kind: str, values: tuple | None):
         _fill(self, kind, values)
 
 
 class CountTest(Record):
-    __slots__ = ("kind", "at_least", "parameter")
-    _fields = __slots__
+    _fields = ("kind", "at_least", "parameter")
 
     def __init__(self, kind: str, at_least: int, parameter: str):
         _fill(self, kind, at_least, parameter)
@@ -119,16 +112,14 @@ EXPRESSION_OPS = ("plus", "minus", "times", "divided_by")
 
 class Quantity(Record):
     """A question's answer or a parameter's value, inside a derived quantity."""
-    __slots__ = ("name", "is_parameter", "value")  # value: the parameter's value
-    _fields = __slots__
+    _fields = ("name", "is_parameter", "value")  # value: the parameter's value
 
     def __init__(self, name: str, is_parameter: bool, value: Any = None):
         _fill(self, name, is_parameter, value)
 
 
 class Arithmetic(Record):
-    __slots__ = ("op", "terms")  # op: one of EXPRESSION_OPS
-    _fields = __slots__
+    _fields = ("op", "terms")  # op: one of EXPRESSION_OPS
 
     def __init__(self, op: str, terms: tuple):
         _fill(self, op, terms)
@@ -141,9 +132,8 @@ class Derived(Record):
     question that the rule grammar and the checker look at. ``reads``: the question ids it is
     computed from, in order of first mention; ``required``: known whenever the required answers
     are (all it reads is required)."""
-    __slots__ = ("id", "label", "unit", "description", "expression", "reads", "required",
-                 "type", "min", "max", "values", "red_flag", "alarming")
-    _fields = __slots__
+    _fields = ("id", "label", "unit", "description", "expression", "reads", "required",
+               "type", "min", "max", "values", "red_flag", "alarming")
 
     def __init__(self, id: str, label: str, unit: str, description: str,  # noqa: A002
                  expression: Any, reads: tuple, required: bool = False, type: str = "number",
@@ -391,8 +381,7 @@ class Evidence(Record):
     """One leaf of a condition, whether it held, and the answer or conclusion it looked at.
     ``seen``: the answer (None if unanswered), the conclusions of a kind, or the unanswered ids;
     ``negated``: under an odd number of `not`s (it supports the rule when it fails)."""
-    __slots__ = ("leaf", "held", "seen", "negated")
-    _fields = __slots__
+    _fields = ("leaf", "held", "seen", "negated")
 
     def __init__(self, leaf: object, held: bool, seen: Any, negated: bool = False):
         _set(self, "leaf", leaf)  # one call each: made for every leaf of every cross-check

@@ -26,9 +26,9 @@ class Question(Record):
     # skip_if: a parsed condition: when it holds, the question is not asked...
     # value_if_skipped: ...and this answer is implied
     # short_label: for summaries and reports, e.g. "Injects drugs"
-    __slots__ = _fields = ("id", "type", "text", "help", "section", "required", "red_flag",
-                           "choices", "min", "max", "default", "alarming", "skip_if",
-                           "skip_if_raw", "value_if_skipped", "short_label")
+    _fields = ("id", "type", "text", "help", "section", "required", "red_flag",
+               "choices", "min", "max", "default", "alarming", "skip_if",
+               "skip_if_raw", "value_if_skipped", "short_label")
 
     def __init__(self, id: str, type: str, text: str, help: str, section: str,
                  required: bool = False, red_flag: bool = False, choices: tuple = (),
@@ -121,14 +121,14 @@ def _num(x) -> str:
 
 class Section(Record):
     # questions: of question ids
-    __slots__ = _fields = ("id", "title", "questions")
+    _fields = ("id", "title", "questions")
 
     def __init__(self, id: str, title: str, questions: tuple):
         fill(self, id, title, questions)
 
 
 class Questionnaire(Record):
-    __slots__ = _fields = ("version", "sections", "questions")
+    _fields = ("version", "sections", "questions")
     _hashed = ("version", "sections")
 
     def __init__(self, version: str, sections: tuple, questions: Mapping[str, Question]):

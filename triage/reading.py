@@ -37,8 +37,8 @@ class Limits(Record):
     # max_depth: nesting of mappings and lists
     # max_int_digits: digits of a whole number
     # max_yaml_nodes: values of a rule file once its aliases are expanded
-    __slots__ = _fields = ("max_file_bytes", "max_record_bytes", "max_depth", "max_int_digits",
-                           "max_yaml_nodes")
+    _fields = ("max_file_bytes", "max_record_bytes", "max_depth", "max_int_digits",
+               "max_yaml_nodes")
 
     def __init__(self, max_file_bytes: int = 1 * MiB, max_record_bytes: int = 1 * MiB,
                  max_depth: int = 32, max_int_digits: int = 20, max_yaml_nodes: int = 200_000):

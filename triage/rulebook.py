@@ -42,7 +42,7 @@ REQUIRED_RULE_FIELDS = ("id", "title", "status", "version", "rationale", "refere
 
 
 class Parameter(Record):
-    __slots__ = _fields = ("name", "value", "unit", "description", "references")
+    _fields = ("name", "value", "unit", "description", "references")
 
     def __init__(self, name: str, value: float, unit: str, description: str,
                  references: tuple = ()):
@@ -55,9 +55,9 @@ class Stretch(Record):
     # drawing: name of the report's drawing for it
     # lying_on_back: done lying flat on the back (not in pregnancy)
     # lying_on_front: done lying on the belly (not in pregnancy)
-    __slots__ = _fields = ("id", "name", "target", "steps", "hold", "repetitions", "cautions",
-                           "stop_if", "gentle", "spinal_flexion", "spinal_extension", "drawing",
-                           "lying_on_back", "lying_on_front")
+    _fields = ("id", "name", "target", "steps", "hold", "repetitions", "cautions",
+               "stop_if", "gentle", "spinal_flexion", "spinal_extension", "drawing",
+               "lying_on_back", "lying_on_front")
 
     def __init__(self, id: str, name: str, target: str, steps: tuple, hold: str, repetitions: str,
                  cautions: tuple, stop_if: tuple, gentle: bool = False,
@@ -77,7 +77,7 @@ STRETCH_MARKS = ("gentle", "spinal_flexion", "spinal_extension", "lying_on_back"
 class Example(Record):
     # on a `fires:` example, what the whole assessment concludes (the keys of a vignette's
     # `expect:`), so that an example states what the rule decides, not only that it fires
-    __slots__ = _fields = ("fires", "answers", "note", "expect")
+    _fields = ("fires", "answers", "note", "expect")
     _hashed = ("fires", "note")
 
     def __init__(self, fires: bool, answers: Mapping[str, Any], note: str = "",
@@ -89,9 +89,9 @@ class Example(Record):
 class RuleSpec(Record):
     # when: the parsed condition tree
     # then: ((kind, value), ...) in file order
-    __slots__ = _fields = ("id", "title", "category", "status", "version", "rationale",
-                           "references", "reviewed_by", "reviewed_on", "when", "then", "examples",
-                           "file", "stratum")
+    _fields = ("id", "title", "category", "status", "version", "rationale",
+               "references", "reviewed_by", "reviewed_on", "when", "then", "examples",
+               "file", "stratum")
 
     def __init__(self, id: str, title: str, category: str, status: str, version: int,
                  rationale: str, references: tuple, reviewed_by: str, reviewed_on: _dt.date | None,
@@ -119,7 +119,7 @@ class SafetyNetLevel(Record):
     """What to do if new symptoms appear, at one urgency: printed on every assessment."""
     # signs: plain words
     # rules: the rule id that decides each sign, or "" (same order as signs)
-    __slots__ = _fields = ("level", "title", "signs", "rules")
+    _fields = ("level", "title", "signs", "rules")
 
     def __init__(self, level: str, title: str, signs: tuple, rules: tuple = ()):
         fill(self, level, title, signs, rules)
@@ -128,7 +128,7 @@ class SafetyNetLevel(Record):
 class EmergencyWords(Record):
     """What an emergency screen says for the rules named (rulebook.yaml `emergency_screens`)."""
     # rules: the rule ids it is for; () for the default screen
-    __slots__ = _fields = ("rules", "heading", "actions", "call_number")
+    _fields = ("rules", "heading", "actions", "call_number")
 
     def __init__(self, rules: tuple, heading: str, actions: tuple, call_number: bool):
         fill(self, rules, heading, actions, call_number)
@@ -141,7 +141,7 @@ class Rulebook(Record):
     # emergency_screens: EmergencyWords, the default (rules == ()) last
     _fields = ("name", "version", "review_period_days", "directory", "parameters", "labels",
                "questionnaire", "stretches", "rules", "safety_net", "derived", "emergency_screens",
-               "emergency_numbers")  # no __slots__: readers is a functools.cached_property
+               "emergency_numbers")
     _hashed = ("name", "version", "review_period_days", "directory", "rules", "safety_net",
                "emergency_screens", "emergency_numbers")
 

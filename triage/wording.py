@@ -40,7 +40,7 @@ def firm(urgency: str) -> bool:
 
 class CauseLine(Record):
     # rule_out: a warning sign to rule out first
-    __slots__ = _fields = ("id", "label", "rule_out")
+    _fields = ("id", "label", "rule_out")
 
     def __init__(self, id: str, label: str, rule_out: bool = False):
         fill(self, id, label, rule_out)
