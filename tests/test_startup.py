@@ -134,6 +134,22 @@ def test_generated_cases_read_back_from_disk_assess_as_the_engine_does(workload,
     assert runs.count == 0 and len(_store_files()) == stored
 
 
+def test_a_stored_result_is_the_engines_own_field_for_field():
+    from triage.decisions import facts_of, plan_for
+
+    for case in (CALM, RED_FLAG) + tuple(generate("uniform", SHIPPED.questionnaire, 30, seed=5)):
+        engine_store.assess(case, SHIPPED)
+        plan = plan_for(SHIPPED)[0]
+        valid = plan.validator.validate(case)
+        bits = plan.bits(facts_of(SHIPPED, valid))
+        own = engine._engine_result(SHIPPED, valid, bits)[0]
+        stored = engine_store._read(engine_store._folder(SHIPPED), bits,
+                                    {rule.id: rule for rule in SHIPPED.active_rules}, plan)
+        assert stored is not None
+        for name in ("fired", "findings", "outcome", "fired_mask", "evidence_mask"):
+            assert getattr(stored, name) == getattr(own, name), name
+
+
 def test_every_result_read_from_disk_is_cross_checked_on_the_case(monkeypatch):
     checked = []
     original = engine_store.check_fired_rules

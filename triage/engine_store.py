@@ -40,7 +40,7 @@ from . import rules_cache
 from .crosscheck import EngineInconsistency, check_fired_rules
 from .decisions import EngineResult, cache_enabled, facts_of, make_decision, plan_for
 
-FORMAT = 1
+FORMAT = 2
 KEEP_ENTRIES = 4096
 # what an engine result depends on beyond the rulebook (whose key covers rulebook.py,
 # conditions.py, questionnaire.py and rules_cache.py)
@@ -84,7 +84,7 @@ def _stored_decision(folder: str, rulebook, plan, facts, bits: int):
     None when there is none, or it fails any check."""
     rules = rulebook.active_rules
     rules_by_id = {rule.id: rule for rule in rules}
-    result = _read(folder, bits, rules_by_id)
+    result = _read(folder, bits, rules_by_id, plan)
     if result is None:
         return None
     # conditions.evaluate (the tree walk) for the rules that did not fire: for one case it is
@@ -152,7 +152,7 @@ def _key(rules_key: str) -> str:
     return digest.hexdigest()[:40]
 
 
-def _read(folder: str, bits: int, rules_by_id: Mapping) -> EngineResult | None:
+def _read(folder: str, bits: int, rules_by_id: Mapping, plan) -> EngineResult | None:
     try:
         with open(os.path.join(folder, f"{bits:x}.json"), encoding="utf-8") as handle:
             data = json.load(handle)
@@ -168,7 +168,15 @@ def _read(folder: str, bits: int, rules_by_id: Mapping) -> EngineResult | None:
                 concluded.setdefault(kind, set()).add(value)
         if concluded != {kind: set(values) for kind, values in findings.items()}:
             return None
-        return EngineResult(fired, concluded, outcome)
+        # the atoms the fired rules read, as engine._engine_result records them
+        evidence_mask = 0
+        for rule_id in fired:
+            evidence_mask |= plan.rule_atom_masks[rule_id]
+        fired_mask = data["fired_mask"]
+        if data["evidence_mask"] != evidence_mask or not isinstance(fired_mask, int):
+            return None
+        return EngineResult(fired, concluded, outcome, fired_mask=fired_mask,
+                            evidence_mask=evidence_mask)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -176,7 +184,8 @@ def _read(folder: str, bits: int, rules_by_id: Mapping) -> EngineResult | None:
 def _write(folder: str, bits: int, result: EngineResult) -> None:
     data = {"format": FORMAT, "bits": f"{bits:x}", "fired": list(result.fired),
             "findings": {kind: sorted(values) for kind, values in result.findings.items()},
-            "outcome": result.outcome}
+            "outcome": result.outcome, "fired_mask": result.fired_mask,
+            "evidence_mask": result.evidence_mask}
     try:
         text = json.dumps(data, ensure_ascii=False)
         back = json.loads(text)
