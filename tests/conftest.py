@@ -1,6 +1,17 @@
+import signal
+
 import pytest
 
 from triage.rulebook import load_rulebook
+
+# Several tests send Ctrl-C (SIGINT) to a `triage` they started and check what it does. A shell
+# that starts a command in the background without job control (`cmd &` in a script) starts it
+# with SIGINT ignored, every child inherits that, and Python then never turns Ctrl-C into
+# KeyboardInterrupt: those tests would fail for the way the suite was started, not for triage.
+# A handler of our own is not inherited (exec resets it to the default), so the children start
+# as from a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
