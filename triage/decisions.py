@@ -302,20 +302,6 @@ class EngineResult:
         self._outcome_key = key
         self.outcome = _shared(("outcome", key), outcome)
 
-    def segments(self, answers: Mapping) -> tuple:
-        """The assessment JSON in pieces (json_line), made once per distinct outcome."""
-        key = ("segments", self._outcome_key)
-        segments = _SHARED.get(key)
-        if segments is None:  # the case's own parts are left empty: they are slots here
-            o = self.outcome
-            segments = _shared(key, _segments(Assessment(
-                urgency=o["urgency"], duration_class=o["duration_class"],
-                red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
-                reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
-                avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
-                answers=answers)))
-        return segments
-
     def frame(self, answers: Mapping) -> tuple:
         """The assessment JSON (after the head) as constant text around two slots, _REASONS and
         _UNANSWERED, whose lists are the case's own; made once per distinct outcome, and kept by
@@ -325,9 +311,16 @@ class EngineResult:
         key = ("frame", self._outcome_key)
         frame = _SHARED.get(key)
         if frame is None:
+            o = self.outcome  # the case's own parts are left empty: they are the slots
+            segments = _segments(Assessment(
+                urgency=o["urgency"], duration_class=o["duration_class"],
+                red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
+                reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
+                avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
+                answers=answers))
             pieces: list = []
             text: list = []
-            for index, (name, constant) in enumerate(self.segments(answers)):
+            for index, (name, constant) in enumerate(segments):
                 separator = ", " if index else ""
                 if constant is not None:
                     text.append(separator + constant)
@@ -444,6 +437,23 @@ def make_decision(plan: AtomPlan, rules_by_id, result: EngineResult, evidence) -
                                                              _ReasonWriter(*entry))
                     for entry in reason_plan)
     return Decision(result, reason_plan, writers)
+
+
+def cached_decision(answers: Mapping[str, Any], rulebook, source: str, decide_new: Callable):
+    """Validate the answers, compute the atom vector, and return (plan, valid answers, facts,
+    decision): the decision from this process's cache, or ``decide_new(valid, plan, bits,
+    facts)``, which is then kept. The one cache step of ``engine.assess``/``assess_json`` (whose
+    decide_new runs the engine) and of ``engine_store.assess`` (whose decide_new first looks on
+    disk, and imports no experta when it finds the result there)."""
+    plan, decisions = plan_for(rulebook)
+    valid = plan.validator.validate(answers, source=source)
+    facts = facts_of(rulebook, valid)
+    bits = plan.bits(facts)
+    decision = decisions.get(bits)
+    if decision is None:
+        decision = decide_new(valid, plan, bits, facts)
+        decisions.put(bits, decision)
+    return plan, valid, facts, decision
 
 
 class DecisionCache:

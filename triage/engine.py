@@ -66,7 +66,8 @@ from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                          compile_check, compile_checks,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
-from .decisions import (Decision, EngineResult, cache_enabled, facts_of, generated_function,
+from .decisions import (Decision, EngineResult, cache_enabled, cached_decision, facts_of,
+                        generated_function,
                         make_decision, plan_for, reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .crosscheck import EngineInconsistency, check_fired_rules
@@ -777,17 +778,9 @@ def assess_json(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str =
 
 
 def _cached_decision(answers: Mapping[str, Any], rulebook: Rulebook, source: str):
-    """Validate, compute the atom vector, and return the decision for it: from the cache, or
-    decided (and cross-checked) once and stored."""
-    plan, decisions = plan_for(rulebook)
-    valid = plan.validator.validate(answers, source=source)
-    facts = facts_of(rulebook, valid)
-    key = plan.bits(facts)
-    decision = decisions.get(key)
-    if decision is None:
-        decision = decide(valid, rulebook, plan, key, facts)
-        decisions.put(key, decision)
-    return plan, valid, facts, decision
+    """decisions.cached_decision, the engine deciding each new atom vector (``decide``)."""
+    return cached_decision(answers, rulebook, source, lambda valid, plan, bits, facts: decide(
+        valid, rulebook, plan, bits, facts))
 
 
 def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "answers",

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 from . import rules_cache
 from .crosscheck import EngineInconsistency, check_fired_rules
-from .decisions import EngineResult, cache_enabled, facts_of, make_decision, plan_for
+from .decisions import EngineResult, cache_enabled, cached_decision, make_decision
 
 FORMAT = 2
 KEEP_ENTRIES = 4096
@@ -63,19 +63,17 @@ def assess(answers: Mapping[str, Any], rulebook, *, source: str = "answers",
         from .engine import assess as engine_assess
 
         return engine_assess(answers, rulebook, source=source, cache=cache)
-    plan, decisions = plan_for(rulebook)
-    valid = plan.validator.validate(answers, source=source)
-    facts = facts_of(rulebook, valid)
-    bits = plan.bits(facts)
-    decision = decisions.get(bits)
-    if decision is None:
+
+    def stored_or_decided(valid, plan, bits, facts):
         decision = _stored_decision(folder, rulebook, plan, facts, bits)
         if decision is None:
             from .engine import decide  # the engine runs, and cross-checks its own result
 
-            decision = decide(valid, rulebook, plan, bits)
+            decision = decide(valid, rulebook, plan, bits, facts)
             _write(folder, bits, decision.result)
-        decisions.put(bits, decision)
+        return decision
+
+    plan, valid, facts, decision = cached_decision(answers, rulebook, source, stored_or_decided)
     return decision.assessment(plan, valid, facts)
 
 
