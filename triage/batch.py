@@ -13,7 +13,7 @@ import click
 
 from .errors import AnswersError, TriageError
 from .fileio import AtomicTextWriter
-from .reading import limits, parse_json, shorten, size_words
+from .reading import limits, parse_row, shorten, size_words
 
 CHUNK = 200  # rows sent to a worker at a time: large enough to amortise the pickling
 
@@ -35,7 +35,7 @@ class Row:
             return self
         number = self.line
         try:
-            record = parse_json(self.text, None, where=f"line {number}", lim=lim)
+            record = parse_row(self.text, f"line {number}", lim or limits())
         except AnswersError as exc:
             return Row(number, None, None, exc.message)
         if not isinstance(record, dict):
