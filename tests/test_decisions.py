@@ -195,6 +195,78 @@ def test_the_atoms_cover_every_leaf_that_reads_the_case():
             assert leaf in atoms or isinstance(leaf, (FindingTest, CountTest)), (rule.id, leaf)
 
 
+def _atom_values():
+    """Each value a leaf compares with, one either side of each number, and unknown (None)."""
+    values: dict = {}
+    for leaf in decisions.rule_atoms(SHIPPED.active_rules):
+        if isinstance(leaf, AnswerTest):
+            operands = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
+            for operand in operands:
+                near = [operand] + ([operand - 1, operand + 1] if isinstance(operand, int)
+                                    and not isinstance(operand, bool) else [])
+                values.setdefault(leaf.question, {None, True, False}).update(near)
+        for question in getattr(leaf, "questions", ()):
+            values.setdefault(question, {None, True, False})
+    return {question: sorted(found, key=repr) for question, found in values.items()}
+
+
+ATOM_VALUES = _atom_values()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={q: st.sampled_from(v) for q, v in ATOM_VALUES.items()}))
+def test_each_bit_of_the_atom_vector_is_its_leaf_as_the_tree_walk_reads_it(facts):
+    """The generated atom vector (one local per question read) against conditions.evaluate on each
+    atom: a question missing, unknown (None), or at, below or above each value a rule names."""
+    from triage.conditions import evaluate
+
+    plan = decisions.plan_for(SHIPPED)[0]
+    bits = plan.bits(facts)
+    for n, leaf in enumerate(plan.atoms):
+        assert bool(bits >> n & 1) == evaluate(leaf, facts, {}), (leaf, facts)
+
+
+def _rulebook_with_every_operation():
+    """The shipped rulebook with extra derived quantities using each operation of the grammar
+    (rulebook.yaml `derived:`), nested, so the compiled facts are checked beyond age at onset."""
+    from triage.conditions import Derived, parse_expression
+
+    questions = SHIPPED.questionnaire.questions
+    params = {name: p.value for name, p in SHIPPED.parameters.items()}
+    extra = {
+        "sum_of_three": {"plus": ["age", "duration_weeks", "sitting_hours"]},
+        "product": {"times": ["sitting_hours", "weeks_per_year"]},
+        "nested": {"minus": [{"plus": ["age", "sitting_hours"]},
+                             {"divided_by": ["duration_weeks", "weeks_per_year"]}]},
+    }
+    derived = dict(SHIPPED.derived)
+    for name, raw in extra.items():
+        expression = parse_expression(raw, questions, params)
+        derived[name] = Derived(name, name, "", "", expression, ())
+    return SHIPPED.replace(derived=derived)
+
+
+EVERY_OPERATION = _rulebook_with_every_operation()
+NUMBERS = st.one_of(st.none(), st.integers(-3, 130), st.floats(-1e3, 1e3, allow_nan=False),
+                    st.sampled_from([0, 0.0, -0.0, 52, 0.1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={"age": NUMBERS, "duration_weeks": NUMBERS,
+                                           "sitting_hours": NUMBERS, "fever": st.booleans()}))
+def test_the_compiled_derived_quantities_are_the_tree_walks(answers):
+    """plan.facts (one generated function) against Rulebook.with_derived (conditions.compute):
+    the same facts, the same types (1 is not 1.0 in a reason's words), in the same order; a
+    quantity with an unanswered input is left out."""
+    for rulebook in (SHIPPED, EVERY_OPERATION):
+        compiled = decisions._derived_function(rulebook)(answers)
+        walked = rulebook.with_derived(answers)
+        assert list(compiled.items()) == list(walked.items())
+        assert [type(v) for v in compiled.values()] == [type(v) for v in walked.values()]
+        # -0.0 == 0.0, but the words differ
+        assert [repr(v) for v in compiled.values()] == [repr(v) for v in walked.values()]
+
+
 # --------------------------------------------------------------------------- validation
 
 RAW_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 200),

@@ -43,8 +43,8 @@ from typing import Any, Callable, Mapping
 
 from .assessment import Assessment, Reason
 from .codecache import compiled  # compile(), kept on disk (start-up)
-from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Unanswered, _leaf,
-                         describe_evidence, iter_leaves)
+from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Quantity, Unanswered,
+                         _leaf, describe_evidence, iter_leaves)
 
 DEFAULT_CACHE_SIZE = 32_768
 _MEMO_LIMIT = 4_096  # rendered evidence texts kept per leaf (an answer's value -> its words)
@@ -99,22 +99,22 @@ def rule_atoms(rules) -> tuple:
 _OPERATORS = {">=": ">=", ">": ">", "<": "<", "<=": "<="}  # the grammar's comparisons, as Python
 
 
-def _atom_expression(leaf, const: Callable[[Any], str]) -> str:
+def _atom_expression(leaf, const: Callable[[Any], str], read: Callable[[str], str]) -> str:
     """The leaf's truth on a case's facts (``_f``) as a Python expression, exactly as
     ``conditions.evaluate`` decides it. Values of the rules (question ids, operands) come in as
-    constants (``const``), never as source text."""
+    constants (``const``), never as source text; ``read(question)`` is the name of a local
+    holding ``_f.get(question)``, read once for all the atoms."""
     if isinstance(leaf, AnswerTest):
-        question, operand, op = const(leaf.question), leaf.operand, leaf.op
+        value, operand, op = read(leaf.question), leaf.operand, leaf.op
         if op == "equals":
             # None (unanswered) equals nothing a rule may name: bools and choices only
-            return f"_f.get({question}) == {const(operand)}"
+            return f"{value} == {const(operand)}"
         if op == "in":
-            return f"((_v := _f.get({question})) is not None and _v in {const(operand)})"
+            return f"({value} is not None and {value} in {const(operand)})"
         if op in _OPERATORS:
-            return (f"((_v := _f.get({question})) is not None "
-                    f"and _v {_OPERATORS[op]} {const(operand)})")
+            return f"({value} is not None and {value} {_OPERATORS[op]} {const(operand)})"
     if isinstance(leaf, Unanswered):
-        return " or ".join(f"_f.get({const(q)}) is None" for q in leaf.questions) or "False"
+        return " or ".join(f"{read(q)} is None" for q in leaf.questions) or "False"
     # a leaf type added later: the tree walk's own reading of it
     return f"{const(lambda facts: bool(_leaf(leaf, facts, _NO_FINDINGS)[0]))}(_f)"
 
@@ -145,12 +145,23 @@ class AtomPlan:
         self.rulebook_version = rulebook.version
         self.atoms = rule_atoms(rulebook.active_rules)
         constants, const = constant_pool()
-        lines = ["vector = 0"]
+        locals_: dict = {}  # question id -> the local holding its answer (or derived value)
+
+        def read(question: str) -> str:
+            name = locals_.get(question)
+            if name is None:
+                name = locals_[question] = f"_a{len(locals_)}"
+            return name
+        tests = []
         for n, leaf in enumerate(self.atoms):
-            lines += [f"if {_atom_expression(leaf, const)}:", f"    vector |= {1 << n}"]
+            tests += [f"if {_atom_expression(leaf, const, read)}:", f"    vector |= {1 << n}"]
+        lines = [f"{name} = _f.get({const(question)})" for question, name in locals_.items()]
         # bits(facts): the atom vector as an int, bit n set when atom n holds for these facts
-        bits = generated_function("atom_vector", "_f", lines + ["return vector"], constants)
+        bits = generated_function("atom_vector", "_f", lines + ["vector = 0"] + tests
+                                  + ["return vector"], constants)
         self.bits = bits
+        # facts(answers): rulebook.with_derived compiled (the cross-check keeps the tree's own)
+        self.facts = _derived_function(rulebook)
         questionnaire = rulebook.questionnaire
         self.questions = questionnaire.questions  # reasons name answers by their labels
         self.red_flag_questions = tuple(questionnaire.red_flag_questions)
@@ -190,6 +201,50 @@ class AtomPlan:
             found = self._renderers[key] = _answer_renderer(leaf, evidence.held,
                                                             evidence.negated, self.questions)
         return found
+
+
+def _derived_function(rulebook) -> Callable[[Mapping], dict]:
+    """``rulebook.with_derived`` as one generated function: the answers, plus each derived
+    quantity whose inputs are all answered, computed with the same operations in the same order
+    as ``conditions.compute`` (``sum`` for plus, then -, * and /)."""
+    derived = getattr(rulebook, "derived", None) or {}
+    constants, const = constant_pool()
+    locals_: dict = {}
+
+    def term(node) -> str:
+        if isinstance(node, Quantity):
+            if node.is_parameter:
+                return const(node.value)
+            name = locals_.get(node.name)
+            if name is None:
+                name = locals_[node.name] = f"_a{len(locals_)}"
+            return name
+        parts = [term(t) for t in node.terms]
+        if node.op == "plus":
+            return f"sum(({', '.join(parts)},))"
+        operator = {"minus": "-", "times": "*"}.get(node.op, "/")
+        return f"({parts[0]} {operator} {parts[1]})"
+
+    body = []
+    for name, quantity in derived.items():
+        if any(isinstance(n, Quantity) and n.is_parameter and n.value is None
+               for n in _quantities(quantity.expression)):
+            return rulebook.with_derived  # a parameter without a value: the tree decides
+        expression = term(quantity.expression)
+        reads = sorted({n.name for n in _quantities(quantity.expression) if not n.is_parameter})
+        known = " and ".join(f"{locals_[q]} is not None" for q in reads) or "True"
+        body += [f"if {known}:", f"    _f[{const(name)}] = {expression}"]
+    lines = [f"{local} = _r.get({const(question)})" for question, local in locals_.items()]
+    return generated_function("with_derived", "_r", ["_f = dict(_r)"] + lines + body
+                              + ["return _f"], constants)
+
+
+def _quantities(node):
+    if isinstance(node, Quantity):
+        yield node
+    else:
+        for child in node.terms:
+            yield from _quantities(child)
 
 
 def _answer_renderer(leaf, held: bool, negated: bool, questions=None):
@@ -447,7 +502,7 @@ def cached_decision(answers: Mapping[str, Any], rulebook, source: str, decide_ne
     disk, and imports no experta when it finds the result there)."""
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
-    facts = facts_of(rulebook, valid)
+    facts = plan.facts(valid)
     bits = plan.bits(facts)
     decision = decisions.get(bits)
     if decision is None:

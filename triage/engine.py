@@ -796,14 +796,14 @@ def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: st
     plan, decisions = plan_for(rulebook)
     if valid is None:
         valid = plan.validator.validate(answers, source=source)
-    facts = facts_of(rulebook, valid)
+    facts = plan.facts(valid)
     bits = plan.bits(facts)
     # the outcome follows from the engine's result alone (no reasons): atom vector -> result
     result = plan.outcomes.get(bits)
     if result is None:
         result, evidence = _engine_result(rulebook, valid, bits)
         if evidence is None:  # a known engine key: check it on this atom vector's own facts
-            _check_vector(facts, rulebook, result)
+            _check_vector(rulebook.with_derived(valid), rulebook, result)
         plan.outcomes.put(bits, result)
     return result.outcome
 
@@ -825,7 +825,8 @@ def decide(valid: Mapping[str, Any], rulebook: Rulebook, plan=None,
     engine = engine_for(rulebook)
     shared_key = (engine.key_of(bits), bits & result.evidence_mask)
     if evidence is None:  # a known engine key: check its result against this case's facts
-        _check_vector(facts, rulebook, result)
+        # (derived quantities computed again by the tree walk, not by the compiled plan.facts)
+        _check_vector(rulebook.with_derived(valid), rulebook, result)
         decision = plan.by_evidence.get(shared_key)
         if decision is not None:
             return decision
