@@ -609,8 +609,20 @@ class FastValidator:
         constants, const = constant_pool()
         known = const(frozenset(questionnaire.questions))
         lines = [f"if _r.__class__ is not dict or not _r.keys() <= {known}:", "    return None",
-                 "_a = {k: v for k, v in _r.items() if v is not None}"]
+                 # an answer given as null is no answer (most rows have none: one copy in C)
+                 "_a = {k: v for k, v in _r.items() if v is not None} "
+                 "if None in _r.values() else _r.copy()"]
+        # questions whose answers need only the right type (yes/no, text): all in one C pass
+        by_type: dict = {}
         for qid, q in questionnaire.questions.items():
+            if q.type in _TYPE_ONLY:
+                by_type.setdefault(q.type, []).append(qid)
+        for kind, qids in by_type.items():
+            lines += [f"if not {const(_TYPE_ONLY[kind])}.issuperset("
+                      f"map(type, map(_a.get, {const(tuple(qids))}))):", "    return None"]
+        for qid, q in questionnaire.questions.items():
+            if q.type in _TYPE_ONLY:
+                continue
             wrong = _wrong_type(q, const)
             if wrong is not None:
                 lines += [f"_v = _a.get({const(qid)})",
@@ -633,6 +645,11 @@ class FastValidator:
         if answers is None:
             return self.questionnaire.validate(raw, source=source)
         return answers
+
+
+# question type -> the classes its answers may have as they are (None: unanswered); the same
+# rule as _wrong_type, checked for all such questions at once
+_TYPE_ONLY = {"bool": frozenset({bool, type(None)}), "text": frozenset({str, type(None)})}
 
 
 def _wrong_type(q, const) -> str | None:
