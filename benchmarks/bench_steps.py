@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import generate  # noqa: E402
 
 from triage import decisions, engine  # noqa: E402
-from triage.reading import limits, parse_json  # noqa: E402
+from triage.reading import limits, parse_json, parse_row  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
 
 
@@ -62,14 +62,18 @@ def main(argv=None) -> None:
     engine_keys = {e.key_of(k) for k in keys}
     rows = [
         ("read the JSON line (json.loads)", per_case(r, n, lambda: [json.loads(x) for x in lines])),
-        ("read the JSON line as triage batch does (parse_json: limits, duplicates)",
+        ("read the JSON line, standard reader (parse_json: limits, duplicates)",
          per_case(r, n, lambda: [parse_json(x, None, where="line 1", lim=lim) for x in lines])),
+        ("read the JSON line as triage batch does (parse_row: orjson when it is safe)",
+         per_case(r, n, lambda: [parse_row(x, "line 1", lim) for x in lines])),
         ("validate (compiled coercion)", per_case(r, n, lambda: [plan.validator.validate(c)
                                                                  for c in cases])),
         ("validate (questionnaire, before)", per_case(r, n, lambda: [
             rb.questionnaire.validate(c) for c in cases])),
-        ("derived quantities", per_case(r, n, lambda: [decisions.facts_of(rb, v)
-                                                       for v in valid])),
+        ("derived quantities (tree walk, as the cross-check computes them)", per_case(
+            r, n, lambda: [decisions.facts_of(rb, v) for v in valid])),
+        ("derived quantities (compiled, the cached path)", per_case(
+            r, n, lambda: [plan.facts(v) for v in valid])),
         ("atom vector", per_case(r, n, lambda: [plan.bits(f) for f in facts])),
         ("cache lookup", per_case(r, n, lambda: [cache.get(k) for k in keys])),
         ("reasons from the case's answers, as Reason objects (assess)", per_case(r, n, lambda: [

@@ -296,8 +296,7 @@ def _init_worker(rulebook, cache: bool | None = None) -> None:
 def assess_row(row: Row) -> tuple[str, bool]:
     """One output line (JSON) for one row, and whether the row was bad. Each process (each
     worker) has its own decision cache (triage/decisions.py)."""
-    from .engine import assess_json
-
+    assess_json = _ASSESS_JSON or _engine_assess_json()
     row = row.parsed(_LIMITS)
     if row.error is not None:
         return _error_line(row, row.error), True
@@ -310,6 +309,17 @@ def assess_row(row: Row) -> tuple[str, bool]:
         return _error_line(row, f"line {row.line}: internal error (a bug in triage; please "
                                 f"report it): {type(exc).__name__}: {shorten(str(exc), 200)}"), True
     return line, False
+
+
+_ASSESS_JSON = None  # engine.assess_json, imported on the first row (it brings in experta)
+
+
+def _engine_assess_json():
+    global _ASSESS_JSON
+    from .engine import assess_json
+
+    _ASSESS_JSON = assess_json
+    return assess_json
 
 
 def _assess_chunk(rows: list) -> list:
@@ -355,11 +365,16 @@ def run_batch(input_path: str, output_path: str, rulebook, *, input_format: str 
             progress = sys.stderr.isatty()
         summary = BatchSummary(output=output_path)
         with AtomicTextWriter(output_path) as out:
-            lines = _flatten(_results(rows, rulebook, workers, cache))
+            chunks = _results(rows, rulebook, workers, cache)
+            if not progress:  # a chunk at a time: no progress bar to step through per line
+                for chunk in chunks:
+                    out.write("".join([line + "\n" for line, _ in chunk]))
+                    summary.rows += len(chunk)
+                    summary.errors += sum([bad for _, bad in chunk])
+                return summary
             # An iterable, so that an unknown total (standard input) shows a count, not an error
-            with click.progressbar(lines, length=total, label="Assessing", file=sys.stderr,
-                                   hidden=not progress, show_pos=True,
-                                   update_min_steps=50) as bar:
+            with click.progressbar(_flatten(chunks), length=total, label="Assessing",
+                                   file=sys.stderr, show_pos=True, update_min_steps=50) as bar:
                 for line, bad in bar:
                     out.write(line + "\n")
                     summary.rows += 1
