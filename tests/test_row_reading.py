@@ -56,6 +56,14 @@ CORNERS = {
     "64-bit minimum": ('{"age": -9223372036854775808}', "value"),
     "below the 64-bit minimum": ('{"age": -9223372036854775809}', "value"),
     "a float": ('{"sitting_hours": 7.5}', "value"),
+    "a float beside a whole number past 64 bits": ('{"a": 1.5, "b": 99999999999999999999}',
+                                                   "value"),
+    "a float beside 19 digits below the 64-bit minimum": (
+        '{"a": 1.5, "b": -9999999999999999999}', "value"),
+    "a float of 18 digits in all": ('{"a": 0.12345678901234567}', "value"),
+    "a float of 19 digits in all": ('{"a": 0.123456789012345678}', "value"),
+    "floats and digits elsewhere": ('{"case_id": "case-123456", "age": 41, "duration_weeks": '
+                                    '17.5, "sitting_hours": 10.0}', "value"),
     "a float of 101 characters": ('{"sitting_hours": 1.' + "0" * 99 + "}", "error"),
     "an exponent": ('{"sitting_hours": 1e2}', "value"),
     "infinity": ('{"sitting_hours": 1e400}', "value"),
@@ -65,6 +73,8 @@ CORNERS = {
     "non-ASCII": ('{"notes": "douleur après"}', "value"),
     "nested": ('{"a": {"b": {"c": 1}}}', "value"),
     "a list": ('{"a": [1, 2]}', "value"),
+    "a list holding a float": ('{"a": [1.5, 2]}', "value"),
+    "lists nested past the depth cap": ('{"a": ' + "[" * 40 + "1.5" + "]" * 40 + "}", "error"),
     "not an object": ('[1, 2]', "value"),
     "a bare number": ("42", "value"),
     "empty object": ("{}", "value"),

@@ -261,6 +261,8 @@ def parse_json(text: str, source: str, *, error=AnswersError, where: str | None 
 
 
 _ROW_SCALARS = frozenset({str, int, bool, type(None)})
+_ROW_NUMBERS = _ROW_SCALARS | {float}
+_DIGITS = "0123456789"
 
 
 def parse_row(text: str, where: str, lim: Limits):
@@ -274,25 +276,29 @@ def parse_row(text: str, where: str, lim: Limits):
 
     * the text is ASCII with no backslash: no escape at all (orjson would refuse a lone
       surrogate too, but the standard reader is the one that names it);
-    * the value is an object whose every member is a string, whole number, true, false or
-      null: no nesting, so no depth to check, and no float (the digit cap on floats, and
-      orjson's float for an overlong whole number, are left to the standard reader);
+    * the value is an object whose every member is a string, number, true, false or null: no
+      nesting, so no depth to check;
     * the text holds exactly as many colons as the object has keys: JSON puts one colon after
       every key it reads, so a key given twice (or a colon inside a string) makes more colons
       than keys;
-    * the whole-number cap is at least 20 digits, the most a 64-bit number has.
+    * the whole-number cap is at least 20 digits, the most a 64-bit number has;
+    * when a member is a float, the whole text holds at most 18 digits: then no whole number
+      was past 64 bits (which orjson would have made a float) and no number is anywhere near
+      the standard reader's 100 characters.
 
     Anything else (including every error) is read again by parse_json, so its messages stay
-    exactly the same. tests/test_reading.py compares the two on generated rows."""
+    exactly the same. tests/test_row_reading.py compares the two on generated rows."""
     if lim.max_int_digits >= 20 and lim.max_depth >= 1 and text.isascii() and "\\" not in text:
         try:
             value = _orjson_loads()(text)
         except ValueError:  # orjson.JSONDecodeError: let the standard reader name the problem
             pass
         else:
-            if (value.__class__ is dict and text.count(":") == len(value)
-                    and _ROW_SCALARS.issuperset(map(type, value.values()))):
-                return value
+            if value.__class__ is dict and text.count(":") == len(value):
+                kinds = set(map(type, value.values()))
+                if kinds <= _ROW_SCALARS or (kinds <= _ROW_NUMBERS
+                                             and sum(map(text.count, _DIGITS)) <= 18):
+                    return value
     return parse_json(text, None, where=where, lim=lim)
 
 
