@@ -262,7 +262,9 @@ def parse_json(text: str, source: str, *, error=AnswersError, where: str | None 
 
 _ROW_SCALARS = frozenset({str, int, bool, type(None)})
 _ROW_NUMBERS = _ROW_SCALARS | {float}
-_DIGITS = "0123456789"
+# bytes.translate deletes these, leaving the digits: a count in C (ten str.count calls: 5 times
+# longer)
+_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
 
 
 def parse_row(text: str, where: str, lim: Limits):
@@ -297,7 +299,7 @@ def parse_row(text: str, where: str, lim: Limits):
             if value.__class__ is dict and text.count(":") == len(value):
                 kinds = set(map(type, value.values()))
                 if kinds <= _ROW_SCALARS or (kinds <= _ROW_NUMBERS
-                                             and sum(map(text.count, _DIGITS)) <= 18):
+                                             and len(text.encode().translate(None, _NOT_DIGITS)) <= 18):
                     return value
     return parse_json(text, None, where=where, lim=lim)
 
