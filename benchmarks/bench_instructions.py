@@ -46,7 +46,8 @@ def instructions(tree: Path, cases_file: Path, work: Path) -> int:
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work / 'callgrind.out'}",
          sys.executable, "-c", program, str(cases_file), str(work / "out.jsonl")],
-        env=env, capture_output=True, text=True, check=False)
+        env=env, cwd=work, capture_output=True, text=True, check=False)  # not the checkout:
+    # `python -c` puts the working directory first on sys.path, before PYTHONPATH
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"valgrind or triage batch failed ({done.returncode}):\n"

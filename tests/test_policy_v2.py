@@ -456,10 +456,10 @@ def test_the_cross_check_uses_its_own_evaluator_not_the_engines_compiled_tests(m
     real = decisions._atom_expression
     real_answer_test = engine._compile_answer_test
 
-    def blind(leaf, const):
+    def blind(leaf, const, read):
         if getattr(leaf, "question", None) == "chest_pain":
             return "False"
-        return real(leaf, const)
+        return real(leaf, const, read)
 
     def blind_answer_test(node):
         if node.question == "chest_pain":
