@@ -110,10 +110,6 @@ def test_a_lower_whole_number_cap_is_honoured(digits):
     assert _same('{"age": 1}', lim) == ("value", {"age": 1})
 
 
-def test_a_depth_cap_of_zero_refuses_even_a_flat_row():
-    assert _same('{"age": 1}', Limits(max_depth=0)) == _standard('{"age": 1}', Limits(max_depth=0))
-
-
 # generated rows: keys from a small set (so that some repeat), values of every JSON kind, the
 # separators varied, and now and then a colon, quote, escape or non-ASCII letter in a string
 _KEYS = st.sampled_from(["age", "fever", "notes", "a:b", "trauma", "x"])

@@ -1,7 +1,7 @@
 """The compiled code of triage's generated functions, kept on disk.
 
 The atom vector, the compiled validation and the cross-check's conditions are Python functions
-generated from the rulebook (decisions.generated_function, conditions.compile_check). Compiling
+generated from the rulebook (``generated_function`` below, conditions.compile_check). Compiling
 their source was about half of what `triage assess` spent on its rulebook after start-up: about
 2.5 ms, on every run, for the same source. ``compiled(source, filename, mode)`` is ``compile(source,
 filename, mode)``, with the code object kept by ``marshal`` (as Python keeps a module's .pyc) in
@@ -39,6 +39,27 @@ def compiled(source: str, filename: str, mode: str = "exec"):
     code = compile(source, filename, mode)
     _write(folder, path, code)
     return code
+
+
+def generated_function(name: str, argument: str, lines: list, constants: list):
+    """A function ``name(argument)`` made of `lines` (statements, one level of indentation), with
+    `constants` as _k0, _k1... (values of the rules never go into the source as text): how the
+    atom vector, the engine key, the validation and the cross-check of all the rules are each one
+    call instead of one Python call per test."""
+    source = f"def {name}({argument}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace = {f"_k{n}": value for n, value in enumerate(constants)}
+    exec(compiled(source, f"<{name}>"), namespace)  # noqa: S102 (source made by triage)
+    return namespace[name]
+
+
+def constant_pool():
+    """(constants, const): ``const(value)`` appends the value and returns its name, _k0, _k1..."""
+    constants: list = []
+
+    def const(value) -> str:
+        constants.append(value)
+        return f"_k{len(constants) - 1}"
+    return constants, const
 
 
 _CHECKED: dict = {}  # folder -> whether it is safe to use, checked once per process

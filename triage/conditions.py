@@ -421,11 +421,11 @@ def compile_check(node) -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool
     decisions.py), so a fault in those cannot hide here. tests/test_conditions.py checks it
     against ``evaluate`` on every rule. Every value of the tree (question ids, operands) is
     passed in as a constant, never written into the source."""
-    constants: list = []
-    source = f"lambda _a, _f: bool({_check_expression(node, _constant_pool(constants))})"
-    namespace = {f"_k{i}": value for i, value in enumerate(constants)}
-    from .codecache import compiled  # kept on disk: the same source compiles once
+    from .codecache import compiled, constant_pool  # kept on disk: the same source compiles once
 
+    constants, const = constant_pool()
+    source = f"lambda _a, _f: bool({_check_expression(node, const)})"
+    namespace = {f"_k{i}": value for i, value in enumerate(constants)}
     return eval(compiled(source, "<condition>", "eval"), namespace)  # noqa: S307 (our own source)
 
 
@@ -435,24 +435,13 @@ def compile_checks(nodes) -> Callable[[Mapping[str, Any], Mapping[str, Any]], in
     it. The engine's cross-check of each new answer pattern compares it with the rules that
     fired in one step (engine._check_vector); tests/test_conditions.py checks it against
     ``evaluate``."""
-    constants: list = []
-    const = _constant_pool(constants)
-    lines = ["def held(_a, _f):", "    mask = 0"]
+    from .codecache import constant_pool, generated_function
+
+    constants, const = constant_pool()
+    lines = ["mask = 0"]
     for n, node in enumerate(nodes):
-        lines += [f"    if {_check_expression(node, const)}:", f"        mask |= {1 << n}"]
-    lines.append("    return mask")
-    namespace = {f"_k{i}": value for i, value in enumerate(constants)}
-    from .codecache import compiled  # kept on disk: the same source compiles once
-
-    exec(compiled("\n".join(lines) + "\n", "<conditions>", "exec"), namespace)  # noqa: S102
-    return namespace["held"]
-
-
-def _constant_pool(constants: list) -> Callable[[Any], str]:
-    def const(value) -> str:
-        constants.append(value)
-        return f"_k{len(constants) - 1}"
-    return const
+        lines += [f"if {_check_expression(node, const)}:", f"    mask |= {1 << n}"]
+    return generated_function("held", "_a, _f", lines + ["return mask"], constants)
 
 
 def _check_expression(n, const) -> str:

@@ -42,9 +42,9 @@ from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
 from .assessment import Assessment, Reason
-from .codecache import compiled  # compile(), kept on disk (start-up)
+from .codecache import constant_pool, generated_function  # compiled code kept on disk
 from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Quantity, Unanswered,
-                         _leaf, describe_evidence, iter_leaves)
+                         _leaf, describe_evidence, expression_questions, iter_leaves)
 
 DEFAULT_CACHE_SIZE = 32_768
 _MEMO_LIMIT = 4_096  # rendered evidence texts kept per leaf (an answer's value -> its words)
@@ -119,25 +119,6 @@ def _atom_expression(leaf, const: Callable[[Any], str], read: Callable[[str], st
     return f"{const(lambda facts: bool(_leaf(leaf, facts, _NO_FINDINGS)[0]))}(_f)"
 
 
-def generated_function(name: str, argument: str, lines: list, constants: list) -> Callable:
-    """A function ``name(argument)`` made of `lines` (statements, one level of indentation), with
-    `constants` as _k0, _k1...: how the atom vector and the engine key are computed in one call
-    each, instead of one Python call per test."""
-    source = f"def {name}({argument}):\n" + "".join(f"    {line}\n" for line in lines)
-    namespace = {f"_k{n}": value for n, value in enumerate(constants)}
-    exec(compiled(source, f"<{name}>"), namespace)  # noqa: S102 (source made above)
-    return namespace[name]
-
-
-def constant_pool() -> tuple[list, Callable[[Any], str]]:
-    constants: list = []
-
-    def const(value) -> str:
-        constants.append(value)
-        return f"_k{len(constants) - 1}"
-    return constants, const
-
-
 class AtomPlan:
     """The atoms of one rulebook, compiled once, and the fast checks around the engine."""
 
@@ -145,17 +126,11 @@ class AtomPlan:
         self.rulebook_version = rulebook.version
         self.atoms = rule_atoms(rulebook.active_rules)
         constants, const = constant_pool()
-        locals_: dict = {}  # question id -> the local holding its answer (or derived value)
-
-        def read(question: str) -> str:
-            name = locals_.get(question)
-            if name is None:
-                name = locals_[question] = f"_a{len(locals_)}"
-            return name
+        read, reads = _local_reads(const, "_f")
         tests = []
         for n, leaf in enumerate(self.atoms):
             tests += [f"if {_atom_expression(leaf, const, read)}:", f"    vector |= {1 << n}"]
-        lines = [f"{name} = _f.get({const(question)})" for question, name in locals_.items()]
+        lines = reads()
         # bits(facts): the atom vector as an int, bit n set when atom n holds for these facts
         bits = generated_function("atom_vector", "_f", lines + ["vector = 0"] + tests
                                   + ["return vector"], constants)
@@ -203,22 +178,34 @@ class AtomPlan:
         return found
 
 
+def _local_reads(const, mapping: str):
+    """(read, reads) for a generated function: ``read(question)`` names the local that holds
+    ``mapping.get(question)``, and ``reads()`` is the lines that set those locals, each question
+    read once however many tests use it."""
+    names: dict = {}
+
+    def read(question: str) -> str:
+        name = names.get(question)
+        if name is None:
+            name = names[question] = f"_a{len(names)}"
+        return name
+
+    def reads() -> list:
+        return [f"{name} = {mapping}.get({const(question)})" for question, name in names.items()]
+    return read, reads
+
+
 def _derived_function(rulebook) -> Callable[[Mapping], dict]:
     """``rulebook.with_derived`` as one generated function: the answers, plus each derived
     quantity whose inputs are all answered, computed with the same operations in the same order
-    as ``conditions.compute`` (``sum`` for plus, then -, * and /)."""
-    derived = getattr(rulebook, "derived", None) or {}
+    as ``conditions.compute`` (``sum`` for plus, then -, * and /). Parameters are finite numbers
+    (checked when the rules are read), so only an answer can be missing."""
     constants, const = constant_pool()
-    locals_: dict = {}
+    read, reads = _local_reads(const, "_r")
 
     def term(node) -> str:
         if isinstance(node, Quantity):
-            if node.is_parameter:
-                return const(node.value)
-            name = locals_.get(node.name)
-            if name is None:
-                name = locals_[node.name] = f"_a{len(locals_)}"
-            return name
+            return const(node.value) if node.is_parameter else read(node.name)
         parts = [term(t) for t in node.terms]
         if node.op == "plus":
             return f"sum(({', '.join(parts)},))"
@@ -226,25 +213,13 @@ def _derived_function(rulebook) -> Callable[[Mapping], dict]:
         return f"({parts[0]} {operator} {parts[1]})"
 
     body = []
-    for name, quantity in derived.items():
-        if any(isinstance(n, Quantity) and n.is_parameter and n.value is None
-               for n in _quantities(quantity.expression)):
-            return rulebook.with_derived  # a parameter without a value: the tree decides
+    for name, quantity in getattr(rulebook, "derived", {}).items():
         expression = term(quantity.expression)
-        reads = sorted({n.name for n in _quantities(quantity.expression) if not n.is_parameter})
-        known = " and ".join(f"{locals_[q]} is not None" for q in reads) or "True"
+        known = " and ".join(f"{read(q)} is not None"
+                             for q in expression_questions(quantity.expression)) or "True"
         body += [f"if {known}:", f"    _f[{const(name)}] = {expression}"]
-    lines = [f"{local} = _r.get({const(question)})" for question, local in locals_.items()]
-    return generated_function("with_derived", "_r", ["_f = dict(_r)"] + lines + body
+    return generated_function("with_derived", "_r", ["_f = dict(_r)"] + reads() + body
                               + ["return _f"], constants)
-
-
-def _quantities(node):
-    if isinstance(node, Quantity):
-        yield node
-    else:
-        for child in node.terms:
-            yield from _quantities(child)
 
 
 def _answer_renderer(leaf, held: bool, negated: bool, questions=None):

@@ -66,8 +66,8 @@ from .assessment import Assessment, Reason
 from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                          compile_check, compile_checks,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
+from .codecache import generated_function
 from .decisions import (Decision, EngineResult, cache_enabled, cached_decision, facts_of,
-                        generated_function,
                         make_decision, plan_for, reason_text, rule_atoms)
 from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .crosscheck import EngineInconsistency, check_fired_rules
