@@ -156,6 +156,17 @@ class AtomPlan:
             rule.id: sum({1 << position[leaf] for leaf in iter_leaves(rule.when)
                           if leaf in position})
             for rule in rulebook.active_rules}
+        # each active rule's bit, in rulebook order (conditions.compile_checks gives the same)
+        self.rule_bits = {rule.id: 1 << n for n, rule in enumerate(rulebook.active_rules)}
+
+    def masks(self, fired) -> tuple[int, int]:
+        """(fired_mask, evidence_mask) of an engine result that fired these rules: one bit per
+        rule that fired, and one per atom that those rules read."""
+        fired_mask = evidence_mask = 0
+        for rule_id in fired:
+            fired_mask |= self.rule_bits[rule_id]
+            evidence_mask |= self.rule_atom_masks[rule_id]
+        return fired_mask, evidence_mask
 
     def renderer(self, evidence: Evidence):
         """A function of the case's facts giving this supporting leaf's words, for a reason."""

@@ -638,8 +638,7 @@ def build_engine_class(rulebook: Rulebook) -> type:
                                                    for rule in rules),
                              # ...and of all of them at once, one bit per rule (_check_vector)
                              "rules_holding": staticmethod(compile_checks(
-                                 [rule.when for rule in rules])),
-                             "rule_bits": {rule.id: 1 << n for n, rule in enumerate(rules)}}
+                                 [rule.when for rule in rules]))}
     for index, rule in enumerate(rules):
         attrs.update(_experta_rules(rule, len(rules) - index, positive_reads, tests))
     return type("TriageEngine", (_TriageEngine,), attrs)
@@ -727,11 +726,7 @@ def _engine_result(rulebook: Rulebook, valid: Mapping[str, Any],
     fired, findings = run_rules(valid, rulebook)  # computes the same key again (one place to run)
     # the cross-check computes the derived quantities again, independently of the engine key
     evidence = _cross_check(rulebook.with_derived(valid), rulebook, fired, findings)
-    rule_bits, masks = engine.rule_bits, plan.rule_atom_masks
-    fired_mask = evidence_mask = 0
-    for rule_id in fired:
-        fired_mask |= rule_bits[rule_id]
-        evidence_mask |= masks[rule_id]
+    fired_mask, evidence_mask = plan.masks(fired)
     result = EngineResult(fired, findings, _outcome(rulebook, findings), fired_mask=fired_mask,
                           evidence_mask=evidence_mask)
     plan.engine_results.put(key, result)

@@ -40,7 +40,7 @@ from . import rules_cache
 from .crosscheck import EngineInconsistency, check_fired_rules
 from .decisions import EngineResult, cache_enabled, cached_decision, make_decision
 
-FORMAT = 2
+FORMAT = 3
 KEEP_ENTRIES = 4096
 # what an engine result depends on beyond the rulebook (whose key covers rulebook.py,
 # conditions.py, questionnaire.py and rules_cache.py)
@@ -166,13 +166,8 @@ def _read(folder: str, bits: int, rules_by_id: Mapping, plan) -> EngineResult | 
                 concluded.setdefault(kind, set()).add(value)
         if concluded != {kind: set(values) for kind, values in findings.items()}:
             return None
-        # the atoms the fired rules read, as engine._engine_result records them
-        evidence_mask = 0
-        for rule_id in fired:
-            evidence_mask |= plan.rule_atom_masks[rule_id]
-        fired_mask = data["fired_mask"]
-        if data["evidence_mask"] != evidence_mask or not isinstance(fired_mask, int):
-            return None
+        # made from the fired rules, as engine._engine_result makes them (not read from disk)
+        fired_mask, evidence_mask = plan.masks(fired)
         return EngineResult(fired, concluded, outcome, fired_mask=fired_mask,
                             evidence_mask=evidence_mask)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -182,8 +177,7 @@ def _read(folder: str, bits: int, rules_by_id: Mapping, plan) -> EngineResult | 
 def _write(folder: str, bits: int, result: EngineResult) -> None:
     data = {"format": FORMAT, "bits": f"{bits:x}", "fired": list(result.fired),
             "findings": {kind: sorted(values) for kind, values in result.findings.items()},
-            "outcome": result.outcome, "fired_mask": result.fired_mask,
-            "evidence_mask": result.evidence_mask}
+            "outcome": result.outcome}
     try:
         text = json.dumps(data, ensure_ascii=False)
         back = json.loads(text)
