@@ -576,3 +576,27 @@ def test_the_emergency_page_calls_the_number_the_server_was_given(tmp_path):
     assert page.status_code == 200
     assert re.findall(r'href="tel:([^"]*)"', page.text) == ["999"]
     assert "Call 999 now" in main_text(page) and "Call 112" not in main_text(page)
+
+
+@pytest.mark.parametrize("given", [
+    # NICE CKS "Back pain - low": fever with back pain suggests spinal infection (same day)
+    {"fever": True},
+    # ACP/APS 2007: a leg weakness that is getting worse needs prompt assessment (same day)
+    {"leg_pain": "below_knee", "leg_weakness": "worsening", "both_legs": False},
+])
+def test_an_urgent_result_page_shows_the_reports_urgent_advice(patient, client, given):
+    """The urgent result page was a server error (it read the stretch plan, which urgent has
+    not): the person who must see a doctor today is shown what the report and `triage ask` say."""
+    from triage.report import VERDICTS
+
+    answers = dict(ALL_CLEAR, **given)
+    assert assess(answers, RULEBOOK).urgency == "urgent"
+    assert patient.answer_all(answers) == "/check-answers"
+    assert patient.submit().headers["location"] == "/result"
+    page = client.get("/result")
+    assert page.status_code == 200
+    text = main_text(page)
+    assert VERDICTS["urgent"]["headline"] in text
+    for step in VERDICTS["urgent"]["todo"]:
+        assert step in html.unescape(page.text)
+    assert "stretch plan" not in text.lower()
