@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from .db import PatientSession, default_database_url, make_engine, migrate, session_factory, utcnow
-from .security import SecurityHeaders
+from .security import RefuseUnstorable, SecurityHeaders
 
 log = logging.getLogger("triage.web")
 
@@ -113,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .clinic import routes as clinic_routes
 
     clinic_routes.install(app)  # /clinic: the clinic's side
+    # input no database can store is refused before any page runs (inside SecurityHeaders, so
+    # that the refusal carries the security headers too)
+    app.add_middleware(RefuseUnstorable, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
 
