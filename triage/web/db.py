@@ -30,8 +30,13 @@ def utcnow() -> _dt.datetime:
 
 
 def new_id() -> str:
-    """An unguessable identifier (128 random bits), safe in a URL: no sequential ids anywhere."""
-    return secrets.token_urlsafe(16)
+    """An unguessable identifier (128 random bits), safe in a URL: no sequential ids anywhere.
+    It starts with a letter or digit: an id is a CSV export's first cell, where a leading '-'
+    could be read as a formula by a spreadsheet."""
+    while True:
+        identifier = secrets.token_urlsafe(16)
+        if identifier[0].isalnum():
+            return identifier
 
 
 def digest(secret: str) -> str:
