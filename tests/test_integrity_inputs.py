@@ -64,7 +64,7 @@ def site(database_url):
     (b'{"age": 1' + b"0" * 39 + b"}", "whole number of 40 digits"),
     (b'{"age": 40, "age": 41}', "appears twice"),
     (b"\xff\xfe{}", "UTF-16"),
-    (b"[1, 2]", "expected a JSON object"),
+    (b"[1, 2]", "expected a mapping"),
 ])
 def test_the_api_refuses_what_the_command_line_refuses_with_a_422(tmp_path, body, words):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'api.db'}"))
