@@ -73,10 +73,14 @@ def _emergency_number(_ctx, _param, value: str) -> str:
               default="112", show_default=True, metavar="NUMBER", callback=_emergency_number,
               help="The number the emergency page's call button dials: your country's emergency "
                    "number (999 in the UK, 911 in North America).")
+@click.option("--migrate-only", is_flag=True,
+              help="Bring the database's schema up to date and stop, serving nothing: for a "
+                   "deployment whose server role may not change the schema (run this as the "
+                   "tables' owner, see README).")
 @rules_option
 @fail_on_input_errors
 def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
-          emergency_number, rules_dir):
+          emergency_number, rules_dir, migrate_only):
     """Serve the questionnaire and the report in a browser (and a JSON API)."""
     import uvicorn
 
@@ -99,6 +103,10 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
                          f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
     finally:
         engine.dispose()
+    if migrate_only:
+        click.echo(f"The database {engine.url.render_as_string(hide_password=True)} is up to "
+                   f"date.", err=True)
+        return
     _check_port_free(host, port)
 
     shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -144,12 +144,25 @@ def alembic_config(url: str):
     return config
 
 
+# the advisory lock that migrations run under (PostgreSQL; the same number in every server)
+MIGRATION_LOCK = 0x7472_6961_6765_00  # "triage" 00
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database's schema up to the newest revision (does nothing when it is)."""
+    """Bring the database's schema up to the newest revision (does nothing when it is).
+
+    Under a database lock, so that servers started together on a fresh database migrate it once:
+    the first takes the lock and migrates, the others wait, then find the schema at the newest
+    revision (two servers racing on the migration made one of them fail, issue 22). PostgreSQL:
+    an advisory lock held to the end of the migration's transaction; SQLite: the write lock."""
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
