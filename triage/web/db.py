@@ -99,7 +99,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     except Exception:
         raise TriageError(f"not a database URL: {url!r} (expected e.g. sqlite:///triage.sqlite3 "
                           f"or postgresql+psycopg://user@host/db)") from None
-    kwargs: dict[str, Any] = {}
+    # never a bound parameter in an error message or a log line: they are patients' answers,
+    # notes and contact details (issue 22: an outage wrote them all to the server's log)
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
     if not in_memory:  # an in-memory SQLite database has one connection per thread, no pool size
         kwargs.update(pool_size=pool_size, max_overflow=2)

@@ -159,6 +159,7 @@ class RefuseUnstorable:
             if not message.get("more_body") or size > self.max_body_bytes:
                 break  # over the limit: the application answers 413
         body = b"".join(m.get("body", b"") for m in received if m["type"] == "http.request")
+        scope["triage.form_body"] = body  # what the outage page shows back (app.py)
         if _has_nul(body, percent=content_type.startswith(_FORM_TYPES[0])):
             await self._refuse(scope, receive, send)
             return
