@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import signal
 import sqlite3
+import subprocess
 import time
 
 import httpx
@@ -19,7 +21,7 @@ from sqlalchemy import event
 from support import ALL_CLEAR
 from triage.rulebook import load_rulebook
 from triage.web.app import Settings, create_app
-from web_support import Patient, Server
+from web_support import Patient, Server, free_port, triage_command, wait_until_up
 
 QUESTIONNAIRE = load_rulebook().questionnaire
 NOTES = next(q.id for q in QUESTIONNAIRE.questions.values() if q.type == "text")
@@ -113,6 +115,24 @@ def test_postgresql_stopped_then_back_a_patient_loses_nothing_and_no_log_holds_a
         logs = out + err
         assert "database unavailable" in logs
         assert "8431" not in logs and "private note" not in logs, logs[-2000:]
+
+        # a server started while its database is still down waits for it, then serves
+        cluster._run(str(cluster.bindir / "pg_ctl"), "-D", str(cluster.data), "-m", "fast",
+                     "-w", "stop")
+        cluster.running = False
+        port = free_port()
+        waiting = subprocess.Popen(
+            triage_command() + ["serve", "--port", str(port), "--database", url],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(2)
+            assert waiting.poll() is None, waiting.stderr.read()
+            _restart(cluster)
+            wait_until_up(f"http://127.0.0.1:{port}", waiting, timeout=30)
+        finally:
+            waiting.send_signal(signal.SIGINT)
+            _, err = waiting.communicate(timeout=20)
+        assert "Waiting up to 30 s for the database" in err
     finally:
         cluster.stop()
 
