@@ -112,6 +112,7 @@ def _race(url: str, factory, complete: dict, flags: list[str]) -> list[str]:
     return violations
 
 
+@pytest.mark.long  # about 20 s per database on the 2-core machine
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_windows_posting_at_once_lose_nothing_and_the_verdict_fits_the_answers(
         kind, tmp_path, request):
