@@ -205,3 +205,31 @@ def test_triage_audit_escapes_control_characters_in_text_and_json(tmp_path):
     assert "\u202e" not in as_json.output
     events = [json.loads(line) for line in as_json.output.splitlines()]
     assert events[1]["actor"] == FORGED.strip()[:64]  # the exact name, escaped only in JSON
+
+
+def test_events_stored_before_the_chain_are_chained_by_the_migration(database_url):
+    """A clinic upgrading keeps its trail verifiable: revision 0103 chains the events that
+    revision 0101 stored, oldest first, and the append-only triggers are back afterwards."""
+    import datetime as dt
+
+    from alembic import command
+
+    from triage.web.db import alembic_config
+
+    engine = make_engine(database_url)
+    config = alembic_config(database_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0101_clinic")
+        for n in range(3):
+            connection.execute(text(
+                "INSERT INTO audit_events (at, actor, action, detail) VALUES (:at, 'alice', "
+                "'view_queue', :detail)"), {"at": dt.datetime(2026, 12, 1, 9, n,
+                                                             tzinfo=dt.timezone.utc),
+                                           "detail": f"page {n}"})
+    migrate(engine)
+    with engine.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
+        connection.execute(text("UPDATE audit_events SET detail = 'x'"))
+    engine.dispose()
+    result = _verify(database_url)
+    assert result.exit_code == 0 and "intact: 3 events" in result.output, result.output
