@@ -110,7 +110,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = True  # a connection the database dropped is replaced, not used
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # a database host that does not answer fails a request in seconds (a 503 page),
+            # instead of after the operating system's TCP timeout of minutes
+            kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(parsed, **kwargs)
     except Exception as exc:  # e.g. the driver of that database is not installed

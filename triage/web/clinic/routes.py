@@ -156,11 +156,13 @@ async def sign_in(request: Request):
     return response
 
 
-# Checking a password (argon2id, about 0.1 s of one core) runs in a worker thread, never on the
-# event loop (there it held up every other request: 4 clients guessing passwords pushed other
-# patients' p95 to 0.5-2 s, issue 22), and at most HASHING_AT_ONCE at a time per server process,
-# so that guesses cannot take every core or every request thread: the rest wait their turn
-# without holding a thread, and beyond MAX_SIGN_INS_WAITING are refused at once (429).
+# The database work of every form post runs in a worker thread: a slow query, an export of every
+# submission or a database that does not answer must not hold up the event loop, and with it
+# every patient. Checking a password (argon2id, about 0.1 s of one core) too: on the event loop it
+# held up every other request (4 clients guessing passwords pushed other patients' p95 to 0.5-2 s,
+# issue 22). At most HASHING_AT_ONCE checks run at a time per server process, so that guesses
+# cannot take every core or every request thread: the rest wait their turn without holding a
+# thread, and beyond MAX_SIGN_INS_WAITING are refused at once (429).
 HASHING_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
 MAX_SIGN_INS_WAITING = 64
 
@@ -201,6 +203,10 @@ async def sign_out(request: Request):
         await _form(request)
     except CsrfRefused:
         return _refused(request, None, "This form has expired. Reload the page and try again.")
+    return await run_in_threadpool(_sign_out, request)
+
+
+def _sign_out(request: Request):
     with request.app.state.db() as db:
         user = accounts.resume_session(db, request.cookies.get(COOKIE),
                                        idle_minutes=idle_minutes())
@@ -315,10 +321,18 @@ async def review(request: Request, submission_id: str):
     try:
         await _form(request)
     except CsrfRefused:
-        with request.app.state.db() as db:
-            user = _signed_in(request, db)
-            db.commit()
-        return _refused(request, user, "This form has expired. Reload the page and try again.")
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_review, request, submission_id)
+
+
+def _expired_form(request: Request):
+    with request.app.state.db() as db:
+        user = _signed_in(request, db)
+        db.commit()
+    return _refused(request, user, "This form has expired. Reload the page and try again.")
+
+
+def _review(request: Request, submission_id: str):
     with request.app.state.db() as db:
         user, found = _load(request, db, submission_id)
         if found is None:
@@ -338,10 +352,11 @@ async def export(request: Request):
     try:
         form = await _form(request)
     except CsrfRefused:
-        with request.app.state.db() as db:
-            user = _signed_in(request, db)
-            db.commit()
-        return _refused(request, user, "This form has expired. Reload the page and try again.")
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_export, request, form)
+
+
+def _export(request: Request, form):
     fmt = str(form.get("format") or "")
     scope = str(form.get("scope") or "selected")
     ids = [str(i) for i in form.getlist("id")][:MAX_EXPORT_IDS]
