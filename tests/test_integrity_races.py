@@ -130,3 +130,28 @@ def test_two_windows_posting_at_once_lose_nothing_and_the_verdict_fits_the_answe
     finally:
         engine.dispose()
     assert violations == [], f"{len(violations)} violation(s): {violations[:10]}"
+
+
+def test_an_answer_sent_after_the_check_was_sent_elsewhere_gets_a_clear_page(tmp_path):
+    """The slower of two windows: its answer arrives after the other window sent the check. The
+    sent answers are final (the clinic may already be reading them), so nothing changes, and
+    the page says so and shows the answer that was not saved, instead of a silent redirect."""
+    from fastapi.testclient import TestClient
+
+    from triage.web.app import Settings, create_app
+
+    flag = _urgent_only_flags()[0]
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'late.db'}"))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        patient = Patient(client, QUESTIONNAIRE)
+        assert patient.answer_all(ALL_CLEAR) == "/check-answers"
+        assert patient.submit().headers["location"] == "/result"
+        late = patient.post_answer(flag, True, change=True)
+        assert late.status_code == 409
+        assert "This check changed in another window" in late.text
+        from markupsafe import escape
+
+        assert str(escape(QUESTIONNAIRE.questions[flag].text)) in late.text
+        assert "Yes" in late.text
+        assert client.get("/answers.json").json()[flag] is False  # the sent answers stand
+    app.state.engine.dispose()
