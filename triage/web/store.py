@@ -32,7 +32,8 @@ _BY_RESUME_CODE = select(PATIENT_SESSIONS).where(
     PATIENT_SESSIONS.c.resume_code_hash == bindparam("hash"))
 # the same, locking the row until the request commits or rolls back (PostgreSQL; SQLite locks
 # the whole database for writing instead, see PatientRows)
-_LOCKED = {_BY_TOKEN: _BY_TOKEN.with_for_update(), _BY_RESUME_CODE: _BY_RESUME_CODE.with_for_update()}
+_LOCKED = {_BY_TOKEN: _BY_TOKEN.with_for_update(),
+           _BY_RESUME_CODE: _BY_RESUME_CODE.with_for_update()}
 _BY_ID = PATIENT_SESSIONS.c.id == bindparam("row_id")
 _UPDATE = update(PATIENT_SESSIONS).where(_BY_ID)  # SET: the columns given (built once, cached)
 _DELETE = delete(PATIENT_SESSIONS).where(_BY_ID)
