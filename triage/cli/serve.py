@@ -42,6 +42,39 @@ def _emergency_number(_ctx, _param, value: str) -> str:
     return number
 
 
+# what a database server that is not (yet) answering says, as opposed to a wrong name or password
+_UNREACHABLE = ("connection refused", "no such file or directory", "could not connect",
+                "the database system is starting up", "the database system is shutting down",
+                "timeout expired", "server closed the connection")
+
+
+def _migrate_when_reachable(engine, seconds: int) -> None:
+    """Migrate; while the database server does not answer, try again every second for up to
+    `seconds` (a server started with, or just before, its database), saying so once."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from ..web.db import migrate
+
+    deadline = time.monotonic() + seconds
+    told = False
+    while True:
+        try:
+            migrate(engine)
+            return
+        except OperationalError as exc:
+            reason = str(getattr(exc, "orig", exc)).lower()
+            if time.monotonic() >= deadline or not any(s in reason for s in _UNREACHABLE):
+                raise
+            if not told:
+                click.echo(f"Waiting up to {seconds} s for the database to answer "
+                           f"(Ctrl-C stops)...", err=True)
+                told = True
+            engine.dispose()
+            time.sleep(1)
+
+
 @click.command(epilog="Examples:\n\n\b\n"
                       "  triage serve\n"
                       "  triage serve --port 8080 --database sqlite:///clinic.sqlite3\n"
@@ -73,10 +106,18 @@ def _emergency_number(_ctx, _param, value: str) -> str:
               default="112", show_default=True, metavar="NUMBER", callback=_emergency_number,
               help="The number the emergency page's call button dials: your country's emergency "
                    "number (999 in the UK, 911 in North America).")
+@click.option("--migrate-only", is_flag=True,
+              help="Bring the database's schema up to date and stop, serving nothing: for a "
+                   "deployment whose server role may not change the schema (run this as the "
+                   "tables' owner, see README).")
+@click.option("--wait-for-database", type=click.IntRange(min=0), default=30, show_default=True,
+              metavar="SECONDS",
+              help="At start, wait this long for a database server that does not answer yet "
+                   "(it is starting, or restarting) before giving up.")
 @rules_option
 @fail_on_input_errors
 def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
-          emergency_number, rules_dir):
+          emergency_number, rules_dir, migrate_only, wait_for_database):
     """Serve the questionnaire and the report in a browser (and a JSON API)."""
     import uvicorn
 
@@ -93,12 +134,16 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
     load_rulebook(rules_dir)
     engine = make_engine(settings.database_url)
     try:
-        migrate(engine)
+        _migrate_when_reachable(engine, wait_for_database)
     except Exception as exc:
         raise InputError(f"cannot open the database "
                          f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
     finally:
         engine.dispose()
+    if migrate_only:
+        click.echo(f"The database {engine.url.render_as_string(hide_password=True)} is up to "
+                   f"date.", err=True)
+        return
     _check_port_free(host, port)
 
     shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -180,23 +180,42 @@ def _parse_since(value: str | None) -> _dt.datetime | None:
                    "unless it names a zone).")
 @click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text",
               show_default=True, help="text: aligned columns; jsonl: one JSON object a line.")
+@click.option("--verify", is_flag=True,
+              help="Check the trail's hash chain instead of printing it: exit 1 and name each "
+                   "event that was changed, removed or inserted; else print the newest event's "
+                   "hash (keep it elsewhere to find a later rewrite of the newest events).")
 @database_option
 @fail_on_input_errors
-def audit(since, output_format, database_url):
+def audit(since, output_format, verify, database_url):
     """Print the clinic's audit trail: who did what to which submission, when, from where."""
     from ..web.clinic import audit as trail
 
+    if verify:
+        with open_database(database_url) as db:
+            found = trail.verify(db)
+        if found.problems:
+            for problem in found.problems:
+                click.echo(f"Changed: {problem}", err=True)
+            click.echo(f"The audit trail has been tampered with: {len(found.problems)} "
+                       f"problem(s) in {found.count} events.", err=True)
+            raise SystemExit(1)
+        click.echo(f"The audit trail is intact: {found.count} events, each following the one "
+                   f"before. Newest hash: {found.head}")
+        return
     moment = _parse_since(since)
     with open_database(database_url) as db:
         events = trail.events(db, since=moment)
     if output_format == "jsonl":
         for event in events:
-            click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+            # the exact values; a control character is a JSON escape, never sent to the terminal
+            line = json.dumps(event.to_dict(), ensure_ascii=False)
+            click.echo(trail.UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", line))
         return
     if not events:
         click.echo("No audit events" + (f" since {since}." if since else "."), err=True)
         return
     for event in events:
+        event = event.printable()  # a name with a newline or an escape sequence stays one field
         click.echo("  ".join([
             event.at.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
             event.actor.ljust(12), event.action.ljust(15),

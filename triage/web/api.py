@@ -3,7 +3,6 @@ questionnaire as a FHIR Questionnaire. The same library calls as `triage assess`
 `triage questions`; errors carry the command line's message, naming the field."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -46,6 +45,8 @@ ASSESS_BODY = {
 
 def _error(exc: TriageError) -> JSONResponse:
     detail = ": ".join(part for part in (exc.where, exc.problem) if part)
+    if exc.file == "request" and not exc.where:
+        detail = exc.problem
     return JSONResponse({"detail": detail, "field": exc.where}, status_code=422)
 
 
@@ -62,17 +63,30 @@ async def assess(request: Request) -> Any:
     JSON. Unanswered warning-sign questions are unknown, never "no"."""
     body = await request.body()
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        return JSONResponse({"detail": f"not valid JSON: {getattr(exc, 'msg', exc)}{where}",
-                             "field": None}, status_code=422)
+        raw = read_body(body)
+    except TriageError as exc:
+        return _error(exc)
     rulebook = request.app.state.rulebook
     try:
         result = await run_in_threadpool(_assess, raw, rulebook)
     except TriageError as exc:
         return _error(exc)
     return result
+
+
+def read_body(body: bytes):
+    """A request body as `triage assess` reads an answers file: the same reader and limits
+    (size, UTF-8, duplicate keys, nesting depth, digits of a whole number, lone surrogates), so
+    that a body the command line refuses with a message is a 422 here, never a server error."""
+    from ..reading import decode_text, limits, parse_json, size_words
+
+    lim = limits()
+    if len(body) > lim.max_file_bytes:
+        raise TriageError(f"larger than the {size_words(lim.max_file_bytes)} limit for answers")
+    text = decode_text(body, "request")
+    if not text.strip():
+        raise TriageError("empty: expected a JSON object of answers")
+    return parse_json(text, "request", lim=lim)  # not a mapping: validate says so
 
 
 def _assess(raw, rulebook) -> dict:

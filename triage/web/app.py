@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from .db import PatientSession, default_database_url, make_engine, migrate, session_factory, utcnow
-from .security import SecurityHeaders
+from .security import RefuseUnstorable, SecurityHeaders
 
 log = logging.getLogger("triage.web")
 
@@ -113,8 +113,84 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .clinic import routes as clinic_routes
 
     clinic_routes.install(app)  # /clinic: the clinic's side
+    _install_outage_page(app)
+    # input no database can store is refused before any page runs (inside SecurityHeaders, so
+    # that the refusal carries the security headers too)
+    app.add_middleware(RefuseUnstorable, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _install_outage_page(app: FastAPI) -> None:
+    """The database could not be reached, or refused a write (a full disk): a 503 page that says
+    what to do, with the emergency advice, and shows back the form the person sent (with a "Try
+    again" button that sends it again), never a bare "Internal Server Error". One log line names
+    the fault's kind, never the statement's values (they are answers and notes). The engine's
+    pool pings a connection before use (PostgreSQL) and opens new ones, so the next request after
+    the database returns works."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    async def unavailable(request, exc):
+        return outage_response(request, exc)
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(kind, unavailable)
+
+
+def outage_response(request, exc):
+    from urllib.parse import parse_qsl
+
+    from fastapi.responses import JSONResponse
+
+    from .pages import render
+
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or \
+        getattr(getattr(exc, "orig", None), "sqlite_errorname", None)
+    log.warning("database unavailable (%s%s) during %s %s", type(exc).__name__,
+                f" {code}" if code else "", request.method,
+                request.scope.get("route").path if request.scope.get("route") else "")
+    headers = {"retry-after": "30"}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "the service is unavailable for a moment; try again "
+                                       "shortly", "field": None}, status_code=503,
+                            headers=headers)
+    fields = None
+    question = entered = None
+    if request.method == "POST":
+        body = request.scope.get("triage.form_body")
+        content_type = request.headers.get("content-type", "")
+        fields = []
+        if body is not None and content_type.startswith("application/x-www-form-urlencoded"):
+            fields = [(name, value) for name, value in
+                      parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+                      if name != "password"]  # never echo a password back into a page
+        path = request.url.path
+        if path.startswith("/question/"):
+            question, entered = _answer_words(request, path.rsplit("/", 1)[-1], dict(fields))
+    settings = request.app.state.settings
+    clinic = request.url.path.startswith("/clinic")
+    screen = None if clinic else next(
+        (s for s in request.app.state.rulebook.emergency_screens if not s.rules), None)
+    response = render(request, "web/unavailable.html.j2", status_code=503, fields=fields,
+                      action=request.url.path, question=question, entered=entered,
+                      screen=screen, number=settings.emergency_number)
+    response.headers.update(headers)
+    return response
+
+
+def _answer_words(request, qid: str, form: dict) -> tuple[str | None, str | None]:
+    """The question and the answer the person sent, in the words they saw."""
+    from .patient import NOT_SURE, _options
+
+    q = request.app.state.rulebook.questionnaire.questions.get(qid)
+    if q is None:
+        return None, None
+    entered = form.get("answer", "")
+    if entered == NOT_SURE:
+        return q.text, "I'm not sure"
+    words = next((o["label"] for o in _options(q) if o["value"] == entered), entered)
+    return q.text, words
 
 
 def app_from_env() -> FastAPI:

@@ -30,8 +30,13 @@ def utcnow() -> _dt.datetime:
 
 
 def new_id() -> str:
-    """An unguessable identifier (128 random bits), safe in a URL: no sequential ids anywhere."""
-    return secrets.token_urlsafe(16)
+    """An unguessable identifier (128 random bits), safe in a URL: no sequential ids anywhere.
+    It starts with a letter or digit: an id is a CSV export's first cell, where a leading '-'
+    could be read as a formula by a spreadsheet."""
+    while True:
+        identifier = secrets.token_urlsafe(16)
+        if identifier[0].isalnum():
+            return identifier
 
 
 def digest(secret: str) -> str:
@@ -94,7 +99,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     except Exception:
         raise TriageError(f"not a database URL: {url!r} (expected e.g. sqlite:///triage.sqlite3 "
                           f"or postgresql+psycopg://user@host/db)") from None
-    kwargs: dict[str, Any] = {}
+    # never a bound parameter in an error message or a log line: they are patients' answers,
+    # notes and contact details (issue 22: an outage wrote them all to the server's log)
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
     if not in_memory:  # an in-memory SQLite database has one connection per thread, no pool size
         kwargs.update(pool_size=pool_size, max_overflow=2)
@@ -103,7 +110,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = True  # a connection the database dropped is replaced, not used
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # a database host that does not answer fails a request in seconds (a 503 page),
+            # instead of after the operating system's TCP timeout of minutes
+            kwargs["connect_args"] = {"connect_timeout": 5}
     try:
         engine = create_engine(parsed, **kwargs)
     except Exception as exc:  # e.g. the driver of that database is not installed
@@ -139,12 +150,25 @@ def alembic_config(url: str):
     return config
 
 
+# the advisory lock that migrations run under (PostgreSQL; the same number in every server)
+MIGRATION_LOCK = 0x7472_6961_6765_00  # "triage" 00
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database's schema up to the newest revision (does nothing when it is)."""
+    """Bring the database's schema up to the newest revision (does nothing when it is).
+
+    Under a database lock, so that servers started together on a fresh database migrate it once:
+    the first takes the lock and migrates, the others wait, then find the schema at the newest
+    revision (two servers racing on the migration made one of them fail, issue 22). PostgreSQL:
+    an advisory lock held to the end of the migration's transaction; SQLite: the write lock."""
     from alembic import command
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -114,8 +114,10 @@ def _db(request: Request) -> PatientRows:
     """The database for one request, used as ``with _db(request) as db:`` inside the handler
     (in its worker thread): rolled back and closed at the end unless the handler commits.
     Not a FastAPI ``Depends`` generator: that costs two more thread hops and an exit stack per
-    request, a fifth of the server's CPU per answer under load (benchmarks/bench_web.py)."""
-    return PatientRows(request.app.state.engine)
+    request, a fifth of the server's CPU per answer under load (benchmarks/bench_web.py).
+    A form post locks its session's row until it commits (store.PatientRows): two posts on one
+    session (two tabs, a double tap) never interleave, so none loses the other's answer."""
+    return PatientRows(request.app.state.engine, for_update=request.method == "POST")
 
 
 def _patient(request: Request, db: PatientRows):
@@ -287,12 +289,14 @@ def _web_error(q: Question, reason: str, text: str) -> str:
     return reason[:1].upper() + reason[1:]
 
 
-def _asked(request: Request, db: PatientRows, qid: str):
+def _asked(request: Request, db: PatientRows, qid: str, entered: str = ""):
     """This browser's row, its flow and question `qid`, when the person may see or answer it now;
     otherwise stops with where to go instead: the result once finished, not found for an unknown
     id, the next question for one skipped or not reached yet (no skipping ahead)."""
     row = _patient(request, db)
     if _finished(row):
+        if request.method == "POST":  # sent from another window first: say so, keep the answer
+            raise _Stop(_changed_elsewhere(request, qid, entered))
         raise _Stop(_see("/result"))
     session = _flow(request, row)
     q = session.questionnaire.questions.get(qid)
@@ -318,7 +322,7 @@ def answer(request: Request, qid: str, csrf_token: str = "",
            answer: str = "", change: str = ""):
     with _db(request) as db:
         _check(request, csrf_token)
-        row, session, q = _asked(request, db, qid)
+        row, session, q = _asked(request, db, qid, answer)
         text = "" if answer == NOT_SURE else answer
         try:
             if q.type == "text" and len(text) > MAX_TEXT:
@@ -343,6 +347,19 @@ def answer(request: Request, qid: str, csrf_token: str = "",
         if emergency is not None:
             return _see("/emergency")
         return _see(_next_url(session))
+
+
+def _changed_elsewhere(request: Request, qid: str, entered: str) -> Response:
+    """The page of an answer posted after the check was sent from another window (409): nothing
+    is changed, since a sent check's answers are final, and the answer entered is shown."""
+    q = request.app.state.rulebook.questionnaire.questions.get(qid)
+    words = entered[:MAX_TEXT]
+    if q is not None and entered == NOT_SURE:
+        words = "I'm not sure"
+    elif q is not None and q.type in ("bool", "choice"):
+        words = next((o["label"] for o in _options(q) if o["value"] == entered), words)
+    return render(request, "web/changed.html.j2", status_code=409,
+                  question=q.text if q is not None else None, entered=words)
 
 
 # --------------------------------------------------------------------------- check, submit

@@ -17,7 +17,10 @@ def install(app: FastAPI) -> None:
     app.include_router(api.router)
     patient.install_handlers(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"],
-                      summary="Whether the server and its database answer")
+                      summary="Liveness: whether the server process answers")
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["service"],
+                      summary="Readiness: whether the server can reach its database",
+                      responses={503: {"description": "The database does not answer."}})
     app.add_api_route("/privacy", privacy, methods=["GET"], response_class=HTMLResponse,
                       include_in_schema=False)
     _install_docs(app)
@@ -36,17 +39,23 @@ def privacy(request: Request):
 
 
 def healthz(request: Request):
-    """200 with the versions when the database answers, else 503."""
+    """Liveness: 200 with the versions while the process serves requests. It does not touch the
+    database, so a load balancer or supervisor does not restart a server whose database is
+    away (it recovers by itself when the database returns); /readyz says whether it can serve."""
     from .. import __version__
 
     rulebook = request.app.state.rulebook
-    body = {"status": "ok", "version": __version__, "rules": f"{rulebook.name} {rulebook.version}"}
+    return {"status": "ok", "version": __version__, "rules": f"{rulebook.name} {rulebook.version}"}
+
+
+def readyz(request: Request):
+    """Readiness: 200 when the database answers, else 503 (send patients elsewhere for now)."""
     try:
         with request.app.state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:
-        return JSONResponse({**body, "status": "database unavailable"}, status_code=503)
-    return body
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return {"status": "ready"}
 
 
 def _install_docs(app: FastAPI) -> None:

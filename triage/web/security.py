@@ -68,7 +68,9 @@ def check_csrf(request: Request, form) -> None:
     another site's page sent."""
     cookie = request.cookies.get(CSRF_COOKIE) or ""
     field = form.get(CSRF_FIELD) or ""
-    if not cookie or not isinstance(field, str) or not hmac.compare_digest(cookie, field):
+    # compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+    if not cookie or not isinstance(field, str) or not hmac.compare_digest(
+            cookie.encode("utf-8", "replace"), field.encode("utf-8", "replace")):
         raise CsrfRefused("the form's security token does not match")
     origin = request.headers.get("origin")
     if origin and origin != "null" and origin != _own_origin(request):
@@ -112,3 +114,71 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --------------------------------------------------------------------------- unstorable input
+
+_FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def _has_nul(data: bytes, *, percent: bool) -> bool:
+    return b"\x00" in data or (percent and b"%00" in data)
+
+
+class RefuseUnstorable:
+    """ASGI middleware: a request whose path, query or form holds a NUL character is refused at
+    once with 400. PostgreSQL cannot store that character in text and raised an error deep in a
+    handler (a 500, issue 22); no person types it, so it is refused before any handler runs, on
+    SQLite too, so both databases behave alike. Form bodies are read (they are small: the body
+    limit) and handed on unchanged; JSON bodies are the API's, which stores nothing."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = 256 * 1024):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope.get("path", "") or _has_nul(scope.get("query_string", b""),
+                                                         percent=True):
+            await self._refuse(scope, receive, send)
+            return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        if scope.get("method") != "POST" or not content_type.startswith(_FORM_TYPES):
+            await self.app(scope, receive, send)
+            return
+        received: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body") or size > self.max_body_bytes:
+                break  # over the limit: the application answers 413
+        body = b"".join(m.get("body", b"") for m in received if m["type"] == "http.request")
+        scope["triage.form_body"] = body  # what the outage page shows back (app.py)
+        if _has_nul(body, percent=content_type.startswith(_FORM_TYPES[0])):
+            await self._refuse(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from fastapi.responses import JSONResponse
+
+        if scope.get("path", "").startswith("/api/"):
+            response = JSONResponse({"detail": "the request holds a NUL character, which is "
+                                               "never part of an answer", "field": None},
+                                    status_code=400)
+        else:
+            from .pages import render
+
+            response = render(Request(scope, receive), "web/bad_request.html.j2",
+                              status_code=400)
+        await response(scope, receive, send)

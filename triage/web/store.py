@@ -30,6 +30,10 @@ _COLUMNS = tuple(column.name for column in PATIENT_SESSIONS.columns)
 _BY_TOKEN = select(PATIENT_SESSIONS).where(PATIENT_SESSIONS.c.token_hash == bindparam("hash"))
 _BY_RESUME_CODE = select(PATIENT_SESSIONS).where(
     PATIENT_SESSIONS.c.resume_code_hash == bindparam("hash"))
+# the same, locking the row until the request commits or rolls back (PostgreSQL; SQLite locks
+# the whole database for writing instead, see PatientRows)
+_LOCKED = {_BY_TOKEN: _BY_TOKEN.with_for_update(),
+           _BY_RESUME_CODE: _BY_RESUME_CODE.with_for_update()}
 _BY_ID = PATIENT_SESSIONS.c.id == bindparam("row_id")
 _UPDATE = update(PATIENT_SESSIONS).where(_BY_ID)  # SET: the columns given (built once, cached)
 _DELETE = delete(PATIENT_SESSIONS).where(_BY_ID)
@@ -59,11 +63,23 @@ class PatientRows:
     """The database for one request of the patient's pages, used as ``with PatientRows(engine)
     as db:``: rows are found with ``find_by_token``/``find_by_resume_code``, added and deleted at
     once, and ``commit()`` writes the columns changed on the rows read and commits, all in one
-    transaction. Leaving the block without a commit rolls everything back."""
+    transaction. Leaving the block without a commit rolls everything back.
 
-    def __init__(self, engine: Engine):
+    ``for_update=True`` (every form post of the patient's pages) makes the request's read,
+    change and write one step that no other request on the same session interleaves with: the
+    row is read with ``SELECT ... FOR UPDATE`` on PostgreSQL, and on SQLite the transaction
+    starts with ``BEGIN IMMEDIATE`` (the database's write lock, taken before the read). Without
+    it, two posts on one session (two tabs, a double tap) both read the old answers and the
+    second write dropped the first one's answer, or a submission stored the verdict of answers
+    that another post had just changed (issue 22). A second post waits for the first (SQLite's
+    busy timeout, PostgreSQL's row lock) and then sees its answers."""
+
+    def __init__(self, engine: Engine, *, for_update: bool = False):
         self.connection: Connection = engine.connect()
         self._rows: list[PatientRow] = []
+        self._lock = for_update
+        if for_update and self.connection.dialect.name == "sqlite":
+            self.connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def __enter__(self) -> "PatientRows":
         return self
@@ -72,6 +88,8 @@ class PatientRows:
         self.connection.close()  # rolls back what was not committed
 
     def _find(self, statement, digest_value: str) -> PatientRow | None:
+        if self._lock and self.connection.dialect.name != "sqlite":
+            statement = _LOCKED[statement]
         found = self.connection.execute(statement, {"hash": digest_value}).first()
         if found is None:
             return None

@@ -4,14 +4,24 @@ Every view of the queue or of a submission, every export, review, sign-in, faile
 account change is one row of ``audit_events``. The table is append-only: the database itself
 refuses UPDATE and DELETE (a trigger, in SQLite and PostgreSQL alike). An event never holds
 answers, notes or results: only an action name, ids, and short details such as an export's format.
+
+Each row is chained to the one before it (issue 22): it keeps the previous row's hash and the
+SHA-256 of that hash and of its own fields, so `triage audit --verify` (``verify``) finds a row
+that was changed, removed or inserted behind the application's back. Appending takes a lock
+(PostgreSQL: an advisory lock; SQLite: the database's write lock) so that two servers never
+chain two rows onto the same predecessor. A rewrite of the whole chain from some row on is only
+found against a head hash kept elsewhere: `--verify` prints it.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import getpass
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -38,12 +48,103 @@ ACTIONS = {
 def record(db: Session, action: str, actor: str, *, submission_id: str | None = None,
            address: str | None = None, detail: str | None = None,
            at: _dt.datetime | None = None) -> None:
-    """Add one event to the session (committed with the caller's transaction)."""
+    """Append one event, chained to the newest one (committed with the caller's transaction;
+    the lock it takes is held until then)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    db.add(AuditEvent(at=at or utcnow(), actor=actor[:64], action=action,
-                      submission_id=submission_id, address=(address or None) and address[:64],
-                      detail=detail[:200] if detail else None))
+    values = {"at": at or utcnow(), "actor": actor[:64], "action": action,
+              "submission_id": submission_id,
+              "address": (address or None) and address[:64],
+              "detail": detail[:200] if detail else None}
+    db.flush()  # the caller's pending changes first: on SQLite they may take the write lock
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    elif connection.dialect.name == "sqlite" and \
+            not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before reading the head
+    previous = connection.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc())
+                                  .limit(1)).scalar() or GENESIS
+    values["prev_hash"] = previous
+    values["hash"] = chain_hash(previous, **values)
+    connection.execute(insert(AuditEvent.__table__).values(**values))
+
+
+# the advisory lock of appending to the trail (PostgreSQL; any number, the same in every server)
+APPEND_LOCK = 0x7472_6961_6765_01  # "triage" 01
+GENESIS = "0" * 64  # what the first event follows
+
+
+def _utc_text(moment: _dt.datetime) -> str:
+    moment = moment.replace(tzinfo=_dt.timezone.utc) if moment.tzinfo is None \
+        else moment.astimezone(_dt.timezone.utc)
+    return moment.isoformat(timespec="microseconds")
+
+
+def chain_hash(previous: str, *, at: _dt.datetime, actor: str, action: str,
+               submission_id: str | None, address: str | None, detail: str | None,
+               **_ignored) -> str:
+    """The SHA-256 of the previous event's hash and this event's fields (times in UTC, to the
+    microsecond, as both databases keep them)."""
+    fields = [previous, _utc_text(at), actor, action, submission_id, address, detail]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+                          .encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `triage audit --verify` found: how many events, the newest's hash, and problems."""
+
+    count: int
+    head: str
+    problems: list[str]
+
+
+def verify(db: Session) -> Verification:
+    """Walk the trail oldest first: every event must hash to its stored hash, and follow the
+    event before it. A changed row fails the first; a removed or inserted row the second."""
+    expected = GENESIS
+    problems: list[str] = []
+    count = 0
+    rows = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    for row in db.execute(rows).scalars():  # a thousand at a time: the trail only grows
+        count += 1
+        where = f"event {row.id} ({_utc_text(row.at)[:19]}Z, {printable(row.action)})"
+        if row.hash is None or row.prev_hash is None:
+            problems.append(f"{where} has no hash: it was added without the chain")
+            continue
+        if chain_hash(row.prev_hash, at=row.at, actor=row.actor, action=row.action,
+                      submission_id=row.submission_id, address=row.address,
+                      detail=row.detail) != row.hash:
+            problems.append(f"{where} was changed: its content does not match its hash")
+        if row.prev_hash != expected:
+            problems.append(f"{where} does not follow the event before it: an event was "
+                            f"removed or inserted before it")
+        expected = row.hash
+    return Verification(count, expected, problems)
+
+
+# C0 and C1 controls, DEL, and the format, line and paragraph separators (bidirectional
+# overrides among them) that can move or hide text on a terminal
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                          "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def printable(value: str | None) -> str | None:
+    """A field as safe to print on a terminal: every control character written as an escape
+    (a newline as \\n, ESC as \\x1b), so that a sign-in name can neither forge a line of the
+    trail nor send the terminal a command. A backslash is doubled, so nothing is ambiguous."""
+    if value is None:
+        return None
+    return UNPRINTABLE.sub(_escape, value.replace("\\", "\\\\"))
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named:
+        return named
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def command_line_actor() -> str:
@@ -67,6 +168,12 @@ class Event:
         return {"at": self.at.isoformat(), "actor": self.actor, "action": self.action,
                 "submission": self.submission_id, "address": self.address,
                 "detail": self.detail}
+
+    def printable(self) -> "Event":
+        """The event with every text field escaped for a terminal (see ``printable``)."""
+        return Event(self.at, printable(self.actor), printable(self.action),
+                     printable(self.submission_id), printable(self.address),
+                     printable(self.detail))
 
 
 def as_utc(moment: _dt.datetime) -> _dt.datetime:

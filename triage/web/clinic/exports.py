@@ -38,8 +38,9 @@ def export(submissions: list[Submission], fmt: str, questionnaire) -> str:
         writer.writerow(["case_id", *columns])
         for s in submissions:
             answers = _answers(s, questionnaire)
-            writer.writerow([s.id, *(_cell(answers.get(qid), questionnaire.questions[qid])
-                                     for qid in columns)])
+            writer.writerow([_neutral(s.id), *(_cell(answers.get(qid),
+                                                     questionnaire.questions[qid])
+                                               for qid in columns)])
         return buffer.getvalue()
     if fmt == "fhir":
         return json.dumps(collection_bundle([
@@ -55,14 +56,28 @@ def _answers(submission: Submission, questionnaire) -> dict:
             if submission.answers.get(qid) is not None}
 
 
+# what makes a spreadsheet read a cell as a formula (OWASP, CSV injection): these first characters
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(text: str) -> str:
+    """A cell a spreadsheet shows as the text it is: a leading formula character is quoted
+    with an apostrophe (which spreadsheets hide), and every line break is a plain LF, which the
+    CSV writer then quotes. A bare CR, unquoted, started a new spreadsheet row whose first cell
+    could be a live formula (issue 22), and split the row for `triage batch` too."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
+
+
 def _cell(value, question) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = str(value)
-    if question.type == "text" and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # a patient's note must not become a spreadsheet formula on a clinic computer (OWASP
-        # CSV injection); notes are only ever printed, so the quote changes no assessment
-        text = "'" + text
-    return text
+    if isinstance(value, (int, float)):
+        return str(value)  # a number is read as a number, never as a formula
+    # a patient's note (or any text) must not become a formula on a clinic computer; notes are
+    # only ever printed, so the apostrophe and the line breaks change no assessment
+    return _neutral(str(value))

@@ -4,8 +4,9 @@
   administrator adds one with ``triage users add``);
 * ``clinic_sessions``: a signed-in browser (the SHA-256 of its cookie's token, never the token);
 * ``clinic_reviews``: who marked which submission reviewed, and when;
-* ``audit_events``: append-only (a database trigger refuses UPDATE and DELETE): who did what to
-  which submission, when and from where. It never holds answers.
+* ``audit_events``: append-only (a database trigger refuses UPDATE and DELETE, and on SQLite
+  REPLACE): who did what to which submission, when and from where, each row chained to the one
+  before by a hash. It never holds answers.
 
 Account and audit row ids are internal integers that never appear in a URL; submissions are
 addressed by the patient session's unguessable id.
@@ -73,3 +74,8 @@ class AuditEvent(Base):
     submission_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     address: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[str | None] = mapped_column(String(200), default=None)
+    # the hash chain (revision 0103_integrity, clinic/audit.py): the previous event's hash, and
+    # the SHA-256 of that and of this event's fields, so that a changed, removed or inserted row
+    # shows (`triage audit --verify`)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..db import utcnow
 from ..pages import render
@@ -131,23 +132,70 @@ async def sign_in(request: Request):
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
-    with request.app.state.db() as db:
-        try:
-            user = accounts.authenticate(db, name, password, address=_address(request))
-        except accounts.SignInRefused as refused:
-            db.commit()  # the failed attempt stays in the audit trail
-            status = 429 if str(refused) == accounts.THROTTLED else 401
-            return _page(request, "sign_in.html.j2", None, status_code=status, next=target,
-                         signed_out=False, idle_minutes=idle_minutes(), error=str(refused),
-                         name=name[:64])
-        # a fresh token at every sign-in (no session fixation)
-        accounts.end_session(db, request.cookies.get(COOKIE))
-        signed_in = accounts.start_session(db, user)
-        db.commit()
+    gate = _hashing_gate(request.app)
+    if gate.waiting >= MAX_SIGN_INS_WAITING:  # a flood of guesses: refuse, never queue forever
+        return _page(request, "sign_in.html.j2", None, status_code=429, next=target,
+                     signed_out=False, idle_minutes=idle_minutes(), name=name[:64],
+                     error="Too many people are signing in at this moment. Wait a few seconds "
+                           "and try again.")
+    gate.waiting += 1
+    try:
+        async with gate.semaphore:
+            outcome = await run_in_threadpool(_authenticate, request, name, password)
+    finally:
+        gate.waiting -= 1
+    if isinstance(outcome, accounts.SignInRefused):
+        status = 429 if str(outcome) == accounts.THROTTLED else 401
+        return _page(request, "sign_in.html.j2", None, status_code=status, next=target,
+                     signed_out=False, idle_minutes=idle_minutes(), error=str(outcome),
+                     name=name[:64])
+    signed_in = outcome
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, signed_in.token, path=PREFIX, httponly=True, samesite="strict",
                         secure=is_https(request))
     return response
+
+
+# The database work of every form post runs in a worker thread: a slow query, an export of every
+# submission or a database that does not answer must not hold up the event loop, and with it
+# every patient. Checking a password (argon2id, about 0.1 s of one core) too: on the event loop it
+# held up every other request (4 clients guessing passwords pushed other patients' p95 to 0.5-2 s,
+# issue 22). At most HASHING_AT_ONCE checks run at a time per server process, so that guesses
+# cannot take every core or every request thread: the rest wait their turn without holding a
+# thread, and beyond MAX_SIGN_INS_WAITING are refused at once (429).
+HASHING_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+MAX_SIGN_INS_WAITING = 64
+
+
+class _Gate:
+    def __init__(self):
+        import asyncio
+
+        self.semaphore = asyncio.Semaphore(HASHING_AT_ONCE)
+        self.waiting = 0
+
+
+def _hashing_gate(app) -> _Gate:
+    gate = getattr(app.state, "sign_in_gate", None)
+    if gate is None:
+        gate = app.state.sign_in_gate = _Gate()
+    return gate
+
+
+def _authenticate(request: Request, name: str, password: str):
+    """Check the password and open a session (in a worker thread): the signed-in session, or the
+    SignInRefused to show. The failed attempt stays in the audit trail."""
+    with request.app.state.db() as db:
+        try:
+            user = accounts.authenticate(db, name, password, address=_address(request))
+        except accounts.SignInRefused as refused:
+            db.commit()
+            return refused
+        # a fresh token at every sign-in (no session fixation)
+        accounts.end_session(db, request.cookies.get(COOKIE))
+        signed_in = accounts.start_session(db, user)
+        db.commit()
+        return signed_in
 
 
 async def sign_out(request: Request):
@@ -155,6 +203,10 @@ async def sign_out(request: Request):
         await _form(request)
     except CsrfRefused:
         return _refused(request, None, "This form has expired. Reload the page and try again.")
+    return await run_in_threadpool(_sign_out, request)
+
+
+def _sign_out(request: Request):
     with request.app.state.db() as db:
         user = accounts.resume_session(db, request.cookies.get(COOKIE),
                                        idle_minutes=idle_minutes())
@@ -269,10 +321,18 @@ async def review(request: Request, submission_id: str):
     try:
         await _form(request)
     except CsrfRefused:
-        with request.app.state.db() as db:
-            user = _signed_in(request, db)
-            db.commit()
-        return _refused(request, user, "This form has expired. Reload the page and try again.")
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_review, request, submission_id)
+
+
+def _expired_form(request: Request):
+    with request.app.state.db() as db:
+        user = _signed_in(request, db)
+        db.commit()
+    return _refused(request, user, "This form has expired. Reload the page and try again.")
+
+
+def _review(request: Request, submission_id: str):
     with request.app.state.db() as db:
         user, found = _load(request, db, submission_id)
         if found is None:
@@ -292,10 +352,11 @@ async def export(request: Request):
     try:
         form = await _form(request)
     except CsrfRefused:
-        with request.app.state.db() as db:
-            user = _signed_in(request, db)
-            db.commit()
-        return _refused(request, user, "This form has expired. Reload the page and try again.")
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_export, request, form)
+
+
+def _export(request: Request, form):
     fmt = str(form.get("format") or "")
     scope = str(form.get("scope") or "selected")
     ids = [str(i) for i in form.getlist("id")][:MAX_EXPORT_IDS]
