@@ -135,7 +135,7 @@ def test_an_answer_that_does_not_fit_is_re_asked_with_an_error_summary_and_the_r
     response = patient.post_answer("age", None, raw="200")
     assert response.status_code == 400
     assert "There is a problem" in response.text
-    assert '<a href="#answer">Enter a whole number from 0 to 120 (200 is out of range)</a>' \
+    assert '<a href="#answer">Enter a whole number from 0 to 120, in years (200 is out of range)</a>' \
         in response.text
     assert 'id="answer-error"' in response.text and 'value="200"' in response.text
     assert response.text.count("<title>Error: ") == 1

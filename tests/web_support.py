@@ -73,8 +73,14 @@ class Server:
 # --------------------------------------------------------------------------- a patient in a test client
 
 def form_value(question, value) -> str:
-    """What the page's form sends for an answer (the radios' values, the typed number)."""
+    """What the page's form sends for an answer (the radios' values, the typed number). No
+    answer (None) is the "I'm not sure" radio, or for a question without one the radio of its
+    default (what `triage assess` assumes when it is missing), or an empty field."""
     if value is None:
+        if question.type not in ("bool", "choice"):
+            return ""
+        if question.default is not None:
+            return form_value(question, question.default)
         return "__not_sure__"
     if question.type == "bool":
         return "yes" if value else "no"

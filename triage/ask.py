@@ -388,6 +388,8 @@ class Session:
             return _parse_choice(q, text)
         if q.type in ("integer", "number") and "," in text and "." not in text:
             text = text.replace(",", ".")  # 0,5 weeks
+        if q.type == "number" and q.id.endswith("_weeks"):
+            text = _as_weeks(text)  # "3 days", "4 months": a length of time given in weeks
         try:
             value = q.coerce(text)
         except ValueError as exc:
@@ -473,6 +475,29 @@ def display_value(q: Question, value) -> str:
     if q.type == "text":
         return value
     return show_value(value)
+
+
+_WEEKS_PER = {"day": 1 / 7, "week": 1, "wk": 1, "month": 52 / 12, "year": 52, "yr": 52}
+
+
+def _as_weeks(text: str) -> str:
+    """A length of time typed with its unit ("3 days", "4 months", "2 wks") as a number of weeks
+    (to two decimals); a bare number is weeks already and is returned as typed. Raises
+    AnswerRejected, saying how to give it, for a unit it does not know."""
+    import re
+
+    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\.?", text.strip().lower())
+    if not found:
+        if re.search(r"[a-z]", text.lower()):
+            raise AnswerRejected("give a number of weeks, for example 3, or a number of days, "
+                                 "months or years, for example 10 days or 4 months")
+        return text
+    number, unit = float(found.group(1)), found.group(2)
+    for name, size in _WEEKS_PER.items():
+        if unit in (name, name + "s"):
+            return f"{round(number * size, 2):g}"
+    raise AnswerRejected("give a number of weeks, for example 3, or a number of days, months "
+                         "or years, for example 10 days or 4 months")
 
 
 def _parse_choice(q: Question, text: str):

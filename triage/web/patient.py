@@ -245,7 +245,11 @@ def _question_context(request: Request, session: Session, q: Question, *, error:
         "entered": entered, "section": session.section_title[q.id],
         "options": _options(q), "returning": returning,
         "why": [{"id": rule.id, "title": rule.title} for rule in rules],
-        "input_kind": {"integer": "numeric", "number": "decimal"}.get(q.type),
+        # a length of time may be typed with its unit ("10 days"): a keyboard with letters
+        "input_kind": "text" if q.id.endswith("_weeks") else
+                      {"integer": "numeric", "number": "decimal"}.get(q.type),
+        "number_hint": _number_hint(q) if q.type in ("integer", "number") else "",
+        "unit": UNITS.get(q.id, ""),
         "max_text": MAX_TEXT,
     }
 
@@ -266,6 +270,24 @@ def _options(q: Question) -> list[dict]:
     return options
 
 
+# The unit of each number question, shown beside its field and in its hint (the questionnaire
+# has no unit of its own yet; a number question not listed here shows none)
+UNITS = {"age": "years", "duration_weeks": "weeks", "sitting_hours": "hours a day"}
+
+
+def _number_hint(q: Question) -> str:
+    """What to type in a number question, in plain words: the range, the unit, how to give a
+    length of time in other units, and that an optional one may stay empty."""
+    unit = UNITS.get(q.id)
+    words = q.describe_values()
+    hint = words[:1].upper() + words[1:] + (f", in {unit}" if unit else "") + "."
+    if q.type == "number" and q.id.endswith("_weeks"):
+        hint += " You can also type days, months or years, for example 10 days or 4 months."
+    if not q.required:
+        hint += " Optional: leave it empty if you are not sure."
+    return hint
+
+
 def _form_value(q: Question, value) -> str:
     if q.type == "bool":
         return "yes" if value else "no"
@@ -280,7 +302,10 @@ def _web_error(q: Question, reason: str, text: str) -> str:
     if q.type in ("bool", "choice"):
         return "Select an answer" if not text else "Select one of the answers shown"
     if q.type in ("integer", "number"):
-        wanted = f"Enter {q.describe_values()}"
+        if reason.startswith("give a number of weeks"):  # a length of time in a unit not known
+            return reason[:1].upper() + reason[1:]
+        unit = UNITS.get(q.id)
+        wanted = f"Enter {q.describe_values()}" + (f", in {unit}" if unit else "")
         if text and "out of range" in reason:
             return f"{wanted} ({text} is out of range)"
         return wanted
@@ -319,17 +344,20 @@ def answer(request: Request, qid: str, csrf_token: str = "",
     with _db(request) as db:
         _check(request, csrf_token)
         row, session, q = _asked(request, db, qid)
-        text = "" if answer == NOT_SURE else answer
+        not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
+        text = "" if not_sure else answer
         try:
             if q.type == "text" and len(text) > MAX_TEXT:
                 raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters "
                                      f"(this is {len(text):,})")
             if not text.strip():
-                # nothing entered (or "I'm not sure"): the field was shown with any earlier answer
-                # in it, so an empty one means none; a required question says so
-                if q.required:
+                # a radio question answers only with a radio chosen: "I'm not sure" is one, and an
+                # empty Continue is never taken as it, nor as the question's default (issue 20);
+                # a required number says so; an optional number or the notes may stay empty (the
+                # hint says so), which leaves them unanswered, never a default
+                if q.required or (q.type in ("bool", "choice") and not not_sure):
                     raise AnswerRejected("this question needs an answer")
-                value = q.default
+                value = None
             else:
                 value = session.parse(q, text)
         except AnswerRejected as exc:
