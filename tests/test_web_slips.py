@@ -118,3 +118,92 @@ def test_the_terminal_reads_a_duration_in_days_or_months_too(tmp_path):
     assert session.parse(q, "6") == 6
     with pytest.raises(AnswerRejected, match="number of weeks"):
         session.parse(q, "since Easter")
+
+
+# --------------------------------------------------------------------------- the emergency page
+
+def stop_at_emergency(patient, given: dict) -> None:
+    """Answer reassuringly up to the warning sign(s) in `given`, which make it an emergency."""
+    answers = {**ALL_CLEAR, "age": 30, "sex": "female", **given}
+    assert patient.answer_all(answers) == "/emergency"
+
+
+def tel_links(page) -> list[str]:
+    return re.findall(r'href="tel:([^"]*)"', page.text)
+
+
+def test_the_pregnancy_emergency_page_leads_with_the_maternity_unit_and_one_number(tmp_path):
+    # NHS (vaginal bleeding in pregnancy) and RF-PREGNANCY-01: phone the maternity unit now; the
+    # emergency number when the bleeding is heavy, she feels faint or cannot reach them. The big
+    # "Call 112 now" button used to come first, contradicting the first step.
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'uk.sqlite3'}",
+                              emergency_number="999"))
+    with TestClient(app) as client:
+        patient = Patient(client, QUESTIONNAIRE)
+        stop_at_emergency(patient, {"pregnant": True, "pregnancy_symptoms": True})
+        page = client.get("/emergency")
+    assert page.status_code == 200
+    text = main_text(page)
+    steps = re.findall(r"<li>(.*?)</li>", page.text[page.text.index("What to do now"):], re.S)
+    assert "maternity unit" in steps[0]  # the first step
+    first_step = text.index("maternity unit")
+    # no call button before the first step says what to call first
+    assert "Call 999 now" not in text
+    button = text.index("Call the emergency number, 999")
+    assert button > first_step
+    # one number, the clinic's, in the words and in every call link
+    assert set(tel_links(page)) == {"999"}
+    assert "call the emergency number (999)" in text
+    assert "112" not in text and "911" not in text
+
+
+def test_a_call_first_emergency_says_the_clinics_number_in_the_button_and_the_words(tmp_path):
+    # cauda equina (NICE CKS sciatica): call the emergency number now; the button and the steps
+    # name the same number, the one `triage serve --emergency-number` was given
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'eu.sqlite3'}"))
+    with TestClient(app) as client:
+        stop_at_emergency(Patient(client, QUESTIONNAIRE), {"saddle_numbness": True})
+        page = client.get("/emergency")
+    text = main_text(page)
+    assert text.index("Call 112 now") < text.index("What to do now")
+    assert "(112)" in text and "999" not in text
+    assert set(tel_links(page)) == {"112"}
+
+
+def test_the_emergency_page_links_to_the_report_and_the_saved_answers(patient, client):
+    stop_at_emergency(patient, {"saddle_numbness": True})
+    page = client.get("/emergency")
+    assert 'href="/report"' in page.text and 'href="/answers.json"' in page.text
+    report = client.get("/report")
+    assert report.status_code == 200  # the questions stopped before the injury question
+    assert "saddle" in report.text.lower() or "bottom" in report.text.lower()
+    answers = client.get("/answers.json")
+    assert answers.status_code == 200 and answers.json()["saddle_numbness"] is True
+
+
+RULE_ID = re.compile(r"\b[A-Z]{2,3}-[A-Z0-9]+-\d\d\b")
+
+
+def without_why_we_ask(page_text: str) -> str:
+    """The page without the "Why we ask this" disclosure (for those who open it)."""
+    return re.sub(r"<details.*?</details>", "", page_text, flags=re.S)
+
+
+def test_patient_pages_show_no_developer_words(patient, client):
+    pages = [client.get("/")]
+    location = patient.start()
+    pages.append(client.get(location))
+    patient.answer_all(dict(ALL_CLEAR))
+    pages.append(client.get("/check-answers"))
+    patient.submit()
+    pages.append(client.get("/result"))
+    client.cookies.clear()
+    other = Patient(client, QUESTIONNAIRE)
+    stop_at_emergency(other, {"saddle_numbness": True})
+    pages.append(client.get("/emergency"))
+    for page in pages:
+        text = html.unescape(without_why_we_ask(page.text))
+        visible = re.sub(r"<[^>]+>", " ", text[text.index("<main"):text.index("</main>")])
+        assert "triage assess" not in visible and "triage ask" not in visible, page.url
+        assert not RULE_ID.search(visible), (page.url, RULE_ID.search(visible))
+        assert "JSON" not in visible and "null" not in visible.split(), page.url

@@ -427,8 +427,15 @@ def submit(request: Request, csrf_token: str = ""):
 # --------------------------------------------------------------------------- outcomes
 
 def _assessment(request: Request, row):
-    """The assessment of the row's answers (the same library call as `triage assess`)."""
-    return _flow(request, row).assessment()
+    """The assessment of the row's answers (the same library call as `triage assess`); at an
+    emergency, the emergency check's (the questions stopped before the required injury question,
+    so the answers alone may not make a complete assessment), or the stored one."""
+    session = _flow(request, row)
+    if row.urgency == "emergency":
+        result = session.emergency()
+        if result is not None:
+            return result
+    return session.assessment()
 
 
 @router.get("/emergency")
@@ -450,7 +457,8 @@ def emergency_page(request: Request):
             db.commit()
             return _see(_next_url(session))
         rulebook = request.app.state.rulebook
-        screen = emergency_screen(result, rulebook)
+        number = request.app.state.settings.emergency_number
+        screen = emergency_screen(result, rulebook, number)
         non_spinal = ""
         if "non_spinal" in result.red_flags:
             words = rulebook.label("red_flag", "non_spinal")
@@ -458,8 +466,7 @@ def emergency_page(request: Request):
                           f"the answer.")
         asked = [qid for qid in session.to_ask() if qid in session.given]
         return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
-                      why=list(zip(screen.rule_ids, screen.reasons)),
-                      number=request.app.state.settings.emergency_number,
+                      why=screen.reasons, number=number,
                       flags=[rulebook.label("red_flag", f) for f in result.red_flags
                              if f != "non_spinal"],
                       back=f"/question/{asked[-1]}" if asked else "/")
