@@ -14,12 +14,13 @@ other urgency: the answers are final, the result and report are shown).
 from __future__ import annotations
 
 import collections
+import datetime as _dt
 import inspect
 import json
 import re
-import threading
-import time
 from typing import Any
+
+from sqlalchemy import insert, select
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..ask import AnswerRejected, Session, display_value
 from ..questionnaire import Question
-from .db import utcnow
+from .db import MovedToken, digest, utcnow
 from .pages import render
 from .security import CsrfRefused, check_csrf, set_cookie
 from .store import (SESSION_COOKIE, DatabaseStore, PatientRows, find_by_resume_code,
@@ -130,7 +131,10 @@ def _patient(request: Request, db: PatientRows):
         db.commit()
         row = None
     if row is None:
-        response = render(request, "web/expired.html.j2", status_code=410)
+        moved = db.connection.execute(select(MovedToken.__table__.c.moved_at).where(
+            MovedToken.__table__.c.token_hash == digest(token))).first()
+        response = render(request, "web/moved.html.j2" if moved else "web/expired.html.j2",
+                          status_code=410)
         response.delete_cookie(SESSION_COOKIE, path="/")
         raise _Stop(response)
     return row
@@ -165,18 +169,38 @@ def _check(request: Request, token: str) -> None:
     check_csrf(request, {"csrf_token": token})
 
 
-def _settle(row, session: Session) -> Any:
+def _settle(row, session: Session, db: PatientRows | None = None,
+            request: Request | None = None) -> Any:
     """After an answer: the emergency check. At an emergency the row is submitted with its
     assessment at once (so a clinic sees it); an answer corrected so that it no longer is one
-    takes the submission back. Returns the emergency assessment, or None."""
+    takes the submission back, but not out of the clinic's sight: the row keeps the emergency
+    assessment that was shown and when it was corrected (the queue lists it as "emergency shown,
+    then corrected by the patient" until the patient finishes, and marks the final submission
+    so), and the audit trail records the correction. Returns the emergency assessment, or None."""
     emergency = session.emergency()
     if emergency is not None:
         row.submitted_at = utcnow()
         row.urgency = "emergency"
         row.assessment = emergency.to_dict()
     elif row.urgency == "emergency":
-        row.submitted_at = row.urgency = row.assessment = None
+        row.submitted_at = row.urgency = None
+        row.emergency_corrected_at = utcnow()
+        if db is not None:
+            _audit(db, "emergency_corrected", row.id, request)
     return emergency
+
+
+def _audit(db: PatientRows, action: str, submission_id: str | None,
+           request: Request | None) -> None:
+    """One event of the clinic's audit trail (actor "patient"), in this request's transaction."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from .clinic import audit
+
+    address = request.client.host if request is not None and request.client else None
+    with OrmSession(bind=db.connection) as orm:
+        audit.record(orm, action, "patient", submission_id=submission_id, address=address)
+        orm.flush()
 
 
 # --------------------------------------------------------------------------- start
@@ -366,7 +390,7 @@ def answer(request: Request, qid: str, csrf_token: str = "",
                                               error=_web_error(q, str(exc), text.strip()),
                                               entered=answer))
         session.record(q.id, value)
-        emergency = _settle(row, session)
+        emergency = _settle(row, session, db, request)
         db.commit()
         if emergency is not None:
             return _see("/emergency")
@@ -453,7 +477,7 @@ def emergency_page(request: Request):
         # injury question, so the answers may not yet make a complete assessment
         result = session.emergency()
         if result is None:  # the rules changed since: never show a stale emergency
-            _settle(row, session)
+            _settle(row, session, db, request)
             db.commit()
             return _see(_next_url(session))
         rulebook = request.app.state.rulebook
@@ -584,31 +608,24 @@ def save(request: Request, csrf_token: str = ""):
                       retention_days=request.app.state.settings.retention_days)
 
 
-class _Attempts:
-    """Failed resume-code attempts per address: at most `limit` in `window` seconds."""
-
-    def __init__(self, limit: int = 10, window: float = 900):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, collections.deque] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, who: str) -> bool:
-        with self._lock:
-            failures = self._failures.get(who)
-            if not failures:
-                return False
-            while failures and failures[0] < time.monotonic() - self.window:
-                failures.popleft()
-            return len(failures) >= self.limit
-
-    def failed(self, who: str) -> None:
-        with self._lock:
-            if len(self._failures) > 10000:  # never grow without bound
-                self._failures.clear()
-            self._failures.setdefault(who, collections.deque()).append(time.monotonic())
+RESUME_LIMIT = 10  # resume codes that match nothing, per address...
+RESUME_WINDOW = _dt.timedelta(minutes=15)  # ...in this long; then the address waits
 
 
-ATTEMPTS = _Attempts()
+def _resume_blocked(db: PatientRows, who: str) -> bool:
+    """Whether `who` has tried RESUME_LIMIT codes that matched nothing in the last RESUME_WINDOW.
+    Counted from the audit trail, in the database (as the clinic's sign-in limit is), so the
+    limit holds across server processes and restarts."""
+    from sqlalchemy import func
+
+    from .clinic.models import AuditEvent
+
+    events = AuditEvent.__table__
+    count = db.connection.execute(
+        select(func.count()).select_from(events).where(
+            events.c.address == who[:64], events.c.action == "resume_code_failed",
+            events.c.at >= utcnow() - RESUME_WINDOW)).scalar_one()
+    return count >= RESUME_LIMIT
 
 
 @router.get("/resume")
@@ -621,7 +638,7 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
     with _db(request) as db:
         _check(request, csrf_token)
         who = request.client.host if request.client else "unknown"
-        if ATTEMPTS.blocked(who):
+        if _resume_blocked(db, who):
             return render(request, "web/resume.html.j2", status_code=429, entered=code[:40],
                           error="Too many codes that did not match. Wait 15 minutes, then try "
                                 "again.")
@@ -630,7 +647,8 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
             row = None
         if row is None:
             if code.strip():
-                ATTEMPTS.failed(who)
+                _audit(db, "resume_code_failed", None, request)
+                db.commit()
             error = ("Enter your resume code" if not code.strip() else
                      "Enter the code exactly as it was shown, for example 7KQ2M-XW4PD; it may have "
                      "expired")
@@ -640,7 +658,10 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
         from .db import digest
 
         token = new_token()
-        row.token_hash = digest(token)  # this browser now holds the session; an older one does not
+        # this browser now holds the session; the one that held it is told where it went
+        db.connection.execute(insert(MovedToken.__table__).values(
+            token_hash=row.token_hash, session_id=row.id, moved_at=utcnow()))
+        row.token_hash = digest(token)
         row.updated_at = utcnow()
         db.commit()
         response = _see(_continue_url(row, _flow(request, row)))
