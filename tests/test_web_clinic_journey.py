@@ -198,3 +198,44 @@ def test_the_limit_on_wrong_resume_codes_holds_across_server_processes(tmp_path)
     # another process on the same database (a restart, or a second worker): still limited
     with Server(database) as second:
         assert _resume_attempt(second.url, "BBBBB-BBBBB") == 429
+
+
+# --------------------------------------------------------------------------- exports
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_of_an_emergency_that_stopped_early_is_read_by_batch_and_rules_diff(
+        app, db, clinic, tmp_path, fmt):
+    # meningitis (NICE NG240): the questions stop at the headache answer, before the required
+    # injury question; the clinic's export must still be readable by the tools it is made for
+    import subprocess
+    import sys
+
+    from clinic_support import csrf_of
+
+    with TestClient(app) as browser:
+        patient = Patient(browser, QUESTIONNAIRE)
+        answers = {**ALL_CLEAR, "headache_stiff_neck": True}
+        assert patient.answer_all(answers) == "/emergency"
+        assert "trauma" not in patient.asked  # stopped before the required question
+    # and one finished submission beside it, exported in the same file
+    add_submission(db, dict(ALL_CLEAR))
+    db.commit()
+    exported = clinic.post("/clinic/export", data={"csrf_token": csrf_of(clinic, "/clinic"),
+                                                   "format": fmt, "scope": "all"})
+    assert exported.status_code == 200
+    path = tmp_path / f"export.{fmt}"
+    path.write_bytes(exported.content)
+    out = tmp_path / "out.jsonl"
+    batch = subprocess.run([sys.executable, "-m", "triage", "batch", str(path), "-o", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert batch.returncode == 0, batch.stderr + out.read_text()
+    import json
+
+    urgencies = sorted(json.loads(line)["urgency"] for line in out.read_text().splitlines())
+    assert urgencies == ["emergency", "self_care"]
+    diff = subprocess.run([sys.executable, "-m", "triage", "rules", "diff", "rules", "rules",
+                           "--cases", str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    assert "could not be assessed" not in diff.stdout + diff.stderr
+    assert "on 2 cases" in diff.stdout

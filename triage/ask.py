@@ -408,25 +408,7 @@ class Session:
         assessed with each of its possible answers, and if every one is an emergency, so is this
         (the one shown is that with its first choice, e.g. no injury, and the answers it keeps are
         only those given). A required number not yet answered (age, duration) means no check."""
-        import itertools
-        from .engine import assess
-
-        answers = self.answers
-        missing = [self.questionnaire.questions[qid] for qid in self.questionnaire.required
-                   if qid not in answers]
-        if any(q.type != "choice" for q in missing):
-            return None
-        first = None
-        for values in itertools.product(*(q.values for q in missing)):
-            case = {**answers, **{q.id: v for q, v in zip(missing, values)}}
-            result = assess(case, self.rulebook, source=self.path)
-            if result.urgency != "emergency":
-                return None
-            first = first or result
-        if missing:
-            kept = self.questionnaire.apply_skip_logic(dict(answers))
-            first = first.replace(answers=kept)
-        return first
+        return emergency_of(self.answers, self.rulebook, source=self.path)
 
     def assessment(self):
         from .engine import assess
@@ -464,6 +446,33 @@ class Session:
             self.saved = True
             self.saved_answers = {qid: value for qid, value in data.items()
                                   if value is not None}
+
+
+def emergency_of(answers: Mapping[str, Any], rulebook, *, source: str = "answers"):
+    """The assessment of `answers` (typed, none of them None) if they already make the urgency
+    an emergency, else None; the check of `Session.emergency`, also used for a record that stopped
+    at an emergency (`triage batch`, `rules diff`). A required choice not yet answered is tried
+    with each of its answers (an emergency whatever it is, or not at all); a required number not
+    yet answered means no emergency can be concluded."""
+    import itertools
+    from .engine import assess
+
+    questionnaire = rulebook.questionnaire
+    missing = [questionnaire.questions[qid] for qid in questionnaire.required
+               if qid not in answers]
+    if any(q.type != "choice" for q in missing):
+        return None
+    first = None
+    for values in itertools.product(*(q.values for q in missing)):
+        case = {**answers, **{q.id: v for q, v in zip(missing, values)}}
+        result = assess(case, rulebook, source=source)
+        if result.urgency != "emergency":
+            return None
+        first = first or result
+    if missing:
+        kept = questionnaire.apply_skip_logic(dict(answers))
+        first = first.replace(answers=kept)
+    return first
 
 
 def display_value(q: Question, value) -> str:
