@@ -532,9 +532,30 @@ def report_html(request: Request):
     with _db(request) as db:
         row = _submitted(request, db)
         html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
+        html = _with_report_nav(html, "/emergency" if row.urgency == "emergency" else "/result",
+                                _pdf_available())
         # the report is one self-contained document with its styles inline (it is also a file
         # people keep): allow its inline styles, and no script at all
         return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})
+
+
+def _with_report_nav(html: str, back: str, pdf: bool) -> str:
+    """The web's report with a way back to the result and how to print it, above the report
+    (not printed). No script: the report page allows none, so printing is the browser's own
+    command, said in plain words, and the PDF where the server can make one."""
+    from markupsafe import escape
+
+    words = "your emergency advice" if back == "/emergency" else "your result"
+    pdf_link = (' or <a href="/report.pdf" download>download it as a PDF</a>' if pdf else "")
+    nav = (
+        '<style>.web-nav{font:16px/1.5 system-ui,sans-serif;background:#f0f4f5;'
+        'border-bottom:1px solid #d8dde0;padding:12px 16px;margin:0 0 12px}'
+        '.web-nav p{margin:0 0 4px;font-size:16px!important}.web-nav a{color:#005eb8}'
+        '@media print{.web-nav{display:none}}</style>'
+        f'<nav class="web-nav" aria-label="Report"><p><a href="{escape(back)}">Back to '
+        f'{words}</a></p><p>To print or save this report, use your browser\'s Print command '
+        f'(Ctrl+P, or \u2318+P on a Mac; on a phone, Share then Print){pdf_link}.</p></nav>')
+    return html.replace("<body>", "<body>" + nav, 1)
 
 
 REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
