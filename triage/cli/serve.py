@@ -71,8 +71,10 @@ def _emergency_number(_ctx, _param, value: str) -> str:
                    "or '*'): cookies are marked Secure when the proxy says HTTPS.")
 @click.option("--emergency-number", envvar="TRIAGE_EMERGENCY_NUMBER", show_envvar=True,
               default="112", show_default=True, metavar="NUMBER", callback=_emergency_number,
-              help="The number the emergency page's call button dials: your country's emergency "
-                   "number (999 in the UK, 911 in North America).")
+              help="Your country's emergency number: the emergency pages name it in their "
+                   "steps and dial it from their call links (999 in the UK, 911 in North "
+                   "America, 000 in Australia). Default 112, the number across the European "
+                   "Union.")
 @rules_option
 @fail_on_input_errors
 def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
