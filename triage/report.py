@@ -216,13 +216,20 @@ NOT_ASKED = "not asked (the questions stopped at the emergency)"
 
 def not_reached(assessment, rulebook) -> list[str]:
     """At an emergency, the questions never asked because the questionnaire stopped there: those
-    after the last question answered, in the questionnaire's order (the flow asks in that order
-    and stops at the answer that makes it an emergency). Empty for any other urgency."""
+    after the last question answered, in the questionnaire's order, when that last answer is one
+    an emergency rule that fired reads (the flow asks in that order and stops at the answer that
+    makes it an emergency; answers that go on past it did not stop there). Empty otherwise."""
     if assessment.urgency != "emergency":
         return []
+    from .emergency import emergency_rule_ids
+
     order = [qid for section in rulebook.questionnaire.sections for qid in section.questions]
     answered = [n for n, qid in enumerate(order) if qid in assessment.answers]
     if not answered:
+        return []
+    last = order[max(answered)]
+    fired = set(emergency_rule_ids(assessment, rulebook))
+    if not any(rule.id in fired for rule in rulebook.readers.get(last, ())):
         return []
     return [qid for qid in order[max(answered) + 1:] if qid not in assessment.answers]
 
