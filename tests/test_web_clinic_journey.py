@@ -25,8 +25,9 @@ QUESTIONNAIRE = RULEBOOK.questionnaire
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(Settings(database_url=f"sqlite:///{tmp_path / 'web.sqlite3'}"))
+def app(database_url):
+    # SQLite and PostgreSQL (tests/conftest.py): the queue's query and the migration on both
+    return create_app(Settings(database_url=database_url))
 
 
 @pytest.fixture

@@ -108,6 +108,7 @@ def walk_and_compare(client, answers: dict):
         heading = emergency_screen(expected, RULEBOOK).heading
         assert f"<title>{heading}" in page.text
         assert 'class="page-emergency"' in page.text
+        assert "Your result: Emergency" in page.text
     else:
         assert last_url == "/result", (given, last_url, expected.urgency)
         label = report_facts(expected, RULEBOOK)["verdict"]["label"]
