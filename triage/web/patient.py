@@ -452,8 +452,8 @@ def submit(request: Request, csrf_token: str = ""):
 
 def _assessment(request: Request, row):
     """The assessment of the row's answers (the same library call as `triage assess`); at an
-    emergency, the emergency check's (the questions stopped before the required injury question,
-    so the answers alone may not make a complete assessment), or the stored one."""
+    emergency, the emergency check's (the questions may have stopped before the required injury
+    question, so the answers alone may not make a complete assessment)."""
     session = _flow(request, row)
     if row.urgency == "emergency":
         result = session.emergency()
@@ -676,7 +676,6 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
             return render(request, "web/resume.html.j2", status_code=400, error=error,
                           entered=code[:40])
         from .store import new_token
-        from .db import digest
 
         token = new_token()
         # this browser now holds the session; the one that held it is told where it went
