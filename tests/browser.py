@@ -4,10 +4,13 @@ from __future__ import annotations
 import contextlib
 import os
 
+from web_support import form_value
+
 CHROMIUM = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 375, "height": 740}
+PHONE = {"width": 390, "height": 844}  # a common phone (issue 20: every journey at 390 px)
+NARROWEST = {"width": 320, "height": 640}  # the narrowest a page must work at (WCAG 1.4.10)
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -78,8 +81,7 @@ def tab_to(page, selector: str, limit: int = 40) -> None:
 def answer_by_keyboard(page, question, value) -> None:
     """Answer the question on the page with the keyboard alone, then press Continue."""
     if question.type in ("bool", "choice"):
-        wanted = "__not_sure__" if value is None else (
-            ("yes" if value else "no") if question.type == "bool" else str(value))
+        wanted = form_value(question, value)
         values = page.eval_on_selector_all("input[name=answer]", "els => els.map(e => e.value)")
         tab_to(page, "input[name=answer]")
         index = values.index(wanted)
@@ -99,11 +101,9 @@ def answer_by_keyboard(page, question, value) -> None:
 
 def answer_by_mouse(page, question, value) -> None:
     if question.type in ("bool", "choice"):
-        wanted = "__not_sure__" if value is None else (
-            ("yes" if value else "no") if question.type == "bool" else str(value))
-        radio = page.locator(f"input[name=answer][value='{wanted}']")
-        if radio.count() or value is not None:  # (no "not sure" where there is a default)
-            radio.check()
+        # no answer: "I'm not sure", or where there is none the default's radio (an empty
+        # Continue is an error, issue 20)
+        page.locator(f"input[name=answer][value='{form_value(question, value)}']").check()
     else:
         page.fill("#answer", "" if value is None else str(value))
     with page.expect_navigation():

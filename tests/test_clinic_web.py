@@ -300,7 +300,10 @@ def test_each_row_shows_age_duration_red_flags_causes_and_how_long_ago(signed_in
     assert ">40<" in emergency_row  # the age
     assert "2 weeks" in emergency_row
     assert RULEBOOK.label("red_flag", "cauda_equina") in emergency_row
-    assert RULEBOOK.label("cause", "nonspecific") in emergency_row
+    # the emergency is named by its rule (issue 20), and a cauda equina case is not labelled
+    # ordinary back pain (NICE CKS sciatica: suspected cauda equina needs emergency referral)
+    assert "Emergency: " + RULEBOOK.rule("RF-CES-01").title in emergency_row
+    assert RULEBOOK.label("cause", "nonspecific") not in emergency_row
     assert "30 minutes ago" in emergency_row  # it was submitted 30 minutes ago
     assert "not yet" in emergency_row  # not reviewed
     soon_row = page[page.index('data-urgency="soon"'):page.index('data-urgency="self_care"')]

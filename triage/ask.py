@@ -388,6 +388,8 @@ class Session:
             return _parse_choice(q, text)
         if q.type in ("integer", "number") and "," in text and "." not in text:
             text = text.replace(",", ".")  # 0,5 weeks
+        if q.type == "number" and q.id.endswith("_weeks"):
+            text = _as_weeks(text)  # "3 days", "4 months": a length of time given in weeks
         try:
             value = q.coerce(text)
         except ValueError as exc:
@@ -406,25 +408,7 @@ class Session:
         assessed with each of its possible answers, and if every one is an emergency, so is this
         (the one shown is that with its first choice, e.g. no injury, and the answers it keeps are
         only those given). A required number not yet answered (age, duration) means no check."""
-        import itertools
-        from .engine import assess
-
-        answers = self.answers
-        missing = [self.questionnaire.questions[qid] for qid in self.questionnaire.required
-                   if qid not in answers]
-        if any(q.type != "choice" for q in missing):
-            return None
-        first = None
-        for values in itertools.product(*(q.values for q in missing)):
-            case = {**answers, **{q.id: v for q, v in zip(missing, values)}}
-            result = assess(case, self.rulebook, source=self.path)
-            if result.urgency != "emergency":
-                return None
-            first = first or result
-        if missing:
-            kept = self.questionnaire.apply_skip_logic(dict(answers))
-            first = first.replace(answers=kept)
-        return first
+        return emergency_of(self.answers, self.rulebook, source=self.path)
 
     def assessment(self):
         from .engine import assess
@@ -464,6 +448,33 @@ class Session:
                                   if value is not None}
 
 
+def emergency_of(answers: Mapping[str, Any], rulebook, *, source: str = "answers"):
+    """The assessment of `answers` (typed, none of them None) if they already make the urgency
+    an emergency, else None; the check of `Session.emergency`, also used for a record that stopped
+    at an emergency (`triage batch`, `rules diff`). A required choice not yet answered is tried
+    with each of its answers (an emergency whatever it is, or not at all); a required number not
+    yet answered means no emergency can be concluded."""
+    import itertools
+    from .engine import assess
+
+    questionnaire = rulebook.questionnaire
+    missing = [questionnaire.questions[qid] for qid in questionnaire.required
+               if qid not in answers]
+    if any(q.type != "choice" for q in missing):
+        return None
+    first = None
+    for values in itertools.product(*(q.values for q in missing)):
+        case = {**answers, **{q.id: v for q, v in zip(missing, values)}}
+        result = assess(case, rulebook, source=source)
+        if result.urgency != "emergency":
+            return None
+        first = first or result
+    if missing:
+        kept = questionnaire.apply_skip_logic(dict(answers))
+        first = first.replace(answers=kept)
+    return first
+
+
 def display_value(q: Question, value) -> str:
     """An answer as the person would say it: a choice's label, yes/no, the number, the text."""
     if value is None:
@@ -473,6 +484,29 @@ def display_value(q: Question, value) -> str:
     if q.type == "text":
         return value
     return show_value(value)
+
+
+_WEEKS_PER = {"day": 1 / 7, "week": 1, "wk": 1, "month": 52 / 12, "year": 52, "yr": 52}
+
+
+def _as_weeks(text: str) -> str:
+    """A length of time typed with its unit ("3 days", "4 months", "2 wks") as a number of weeks
+    (to two decimals); a bare number is weeks already and is returned as typed. Raises
+    AnswerRejected, saying how to give it, for a unit it does not know."""
+    import re
+
+    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\.?", text.strip().lower())
+    if not found:
+        if re.search(r"[a-z]", text.lower()):
+            raise AnswerRejected("give a number of weeks, for example 3, or a number of days, "
+                                 "months or years, for example 10 days or 4 months")
+        return text
+    number, unit = float(found.group(1)), found.group(2)
+    for name, size in _WEEKS_PER.items():
+        if unit in (name, name + "s"):
+            return f"{round(number * size, 2):g}"
+    raise AnswerRejected("give a number of weeks, for example 3, or a number of days, months "
+                         "or years, for example 10 days or 4 months")
 
 
 def _parse_choice(q: Question, text: str):

@@ -16,6 +16,12 @@ from .fileio import AtomicTextWriter
 from .reading import limits, parse_row, shorten, size_words
 
 CHUNK = 200  # rows sent to a worker at a time: large enough to amortise the pickling
+# A record that stopped at an emergency (a clinic's export of a session whose questions stopped
+# there, before later required questions): `"stopped_at_emergency": true` in a JSON line, or a
+# `stopped_at_emergency` column saying yes in CSV. It is assessed as the questionnaire assessed
+# it (triage.ask.emergency_of), and is an error record if the rules find no emergency without
+# the questions never asked.
+STOPPED = "stopped_at_emergency"
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Row:
     # a JSON line not parsed yet: the process that assesses the row parses it (a `triage batch`
     # or `rules diff` worker), so the reading process only splits the input into lines
     text: str | None = None
+    stopped: bool = False  # a record that stopped at an emergency (STOPPED)
 
     def parsed(self, lim=None) -> "Row":
         """The row with its JSON line parsed: its answers and case id, or its error record
@@ -41,7 +48,31 @@ class Row:
         if not isinstance(record, dict):
             return Row(number, None, None, f"line {number}: expected a JSON object of answers")
         case_id = record.pop("case_id", None)
-        return Row(number, case_id, record)
+        stopped = _says_yes(record.pop(STOPPED, None))
+        return Row(number, case_id, record, stopped=stopped)
+
+
+def _says_yes(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("yes", "true"))
+
+
+def stopped_assessment(answers, rulebook, source: str):
+    """The assessment of a record that stopped at an emergency: its answers as the questionnaire
+    had them when it stopped. Raises AnswersError when these rules find no emergency there
+    without the questions never asked (a required number missing, or a choice that matters)."""
+    from .ask import emergency_of
+    from .engine import assess
+
+    given = rulebook.questionnaire.parse_given(answers, source=source)
+    given = {qid: value for qid, value in given.items() if value is not None}
+    missing = [qid for qid in rulebook.questionnaire.required if qid not in given]
+    if not missing:
+        return assess(given, rulebook, source=source)
+    result = emergency_of(given, rulebook, source=source)
+    if result is None:
+        raise AnswersError(f"{source}: stopped at an emergency, but these rules find no "
+                           f"emergency without {', '.join(missing)} (never asked)")
+    return result
 
 
 @dataclass
@@ -214,7 +245,7 @@ def _csv_rows(source: LineSource, questions, delimiter: str) -> Iterator[Row]:
             raise AnswersError(f"column {shorten(column)} appears twice: column "
                                f"{header.index(column) + 1} and column {index + 1}", file=path,
                                where=f"line {header_item[0]}")
-    unknown = [c for c in header if c not in questions and c != "case_id"]
+    unknown = [c for c in header if c not in questions and c not in ("case_id", STOPPED)]
     if unknown:
         raise AnswersError(f"column {shorten(unknown[0])} is not a question id", file=path,
                            where=f"line {header_item[0]}")
@@ -270,11 +301,15 @@ def _csv_rows(source: LineSource, questions, delimiter: str) -> Iterator[Row]:
                           f"line {line}: more cells than columns in the header")
                 continue
             answers = {}
+            stopped = False
             for column, value in zip(header, cells + [None] * (len(header) - len(cells))):
                 if column == "case_id":
                     continue
+                if column == STOPPED:
+                    stopped = _says_yes(value)
+                    continue
                 answers[column] = value if value is not None and value.strip() != "" else None
-            yield Row(line, case_id, answers)
+            yield Row(line, case_id, answers, stopped=stopped)
 
 
 # --------------------------------------------------------------------------- assessing
@@ -301,6 +336,10 @@ def assess_row(row: Row) -> tuple[str, bool]:
     if row.error is not None:
         return _error_line(row, row.error), True
     try:
+        if row.stopped:
+            result = stopped_assessment(row.answers, _RULEBOOK, f"line {row.line}")
+            return json.dumps({"case_id": row.case_id, "line": row.line, **result.to_dict()},
+                              ensure_ascii=False), False
         line = assess_json(row.answers, _RULEBOOK, source=f"line {row.line}",
                            head={"case_id": row.case_id, "line": row.line}, cache=_CACHE)
     except TriageError as exc:

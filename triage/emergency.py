@@ -30,7 +30,7 @@ def emergency_rule_ids(assessment, rulebook) -> list[str]:
     return [reason.id for reason in assessment.reasons if reason.id in emergency]
 
 
-def emergency_screen(assessment, rulebook) -> EmergencyScreen:
+def emergency_screen(assessment, rulebook, number: str | None = None) -> EmergencyScreen:
     """The emergency screen for an assessment whose urgency is ``emergency``.
 
     The heading is that of the first emergency rule (in rulebook order: the red flags are
@@ -38,6 +38,9 @@ def emergency_screen(assessment, rulebook) -> EmergencyScreen:
     are those of every matching screen, in that order, without repeats, then the default's when
     some emergency rule has no screen of its own, so two emergencies at once (say chest pain in
     pregnancy) give both sets of instructions.
+    `number`: the one emergency number a clinic has set (`triage serve --emergency-number`): the
+    actions then name it where the rule files list examples of numbers ("999 in the UK, 112 in
+    ..."), so the words and the call button say the same number.
     Raises ValueError for an assessment that is not an emergency.
     """
     if assessment.urgency != "emergency":
@@ -56,8 +59,11 @@ def emergency_screen(assessment, rulebook) -> EmergencyScreen:
             actions=["Call the emergency number or go to the nearest emergency department now."],
             call_number=True, reasons=_reasons(assessment, rule_ids), rule_ids=rule_ids)
     actions: list[str] = []
+    examples = getattr(rulebook, "emergency_numbers", "")
     for screen in chosen:
         for action in screen.actions:
+            if number and examples:
+                action = action.replace(examples, number)
             if action not in actions:
                 actions.append(action)
     return EmergencyScreen(heading=chosen[0].heading, actions=actions,

@@ -185,7 +185,8 @@ def _compare_row(row) -> tuple:
     old_rulebook, new_rulebook, cache = _SETUP
     outcomes = []
     valid = None
-    if _SAME_QUESTIONS:  # both rulebooks ask the same questions: validate the answers once
+    if _SAME_QUESTIONS and not getattr(row, "stopped", False):
+        # both rulebooks ask the same questions: validate the answers once
         try:
             valid = plan_for(old_rulebook)[0].validator.validate(row.answers,
                                                                  source="old rules")
@@ -193,8 +194,14 @@ def _compare_row(row) -> tuple:
             return ("error", exc.message)
     for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
         try:
-            outcome = assess_outcome(row.answers, rulebook, source=f"{label} rules", cache=cache,
-                                     valid=valid)
+            if getattr(row, "stopped", False):  # a record that stopped at an emergency
+                from .batch import stopped_assessment
+
+                result = stopped_assessment(row.answers, rulebook, f"{label} rules")
+                outcome = {key: getattr(result, key) for key in FIELDS}
+            else:
+                outcome = assess_outcome(row.answers, rulebook, source=f"{label} rules",
+                                         cache=cache, valid=valid)
         except AnswersError as exc:
             return ("error", exc.message)
         except RulebookError as exc:  # e.g. the new rules conclude no urgency

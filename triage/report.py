@@ -211,18 +211,79 @@ def _stretch_plan(assessment: Assessment, rulebook) -> dict | None:
             "general_stop": GENERAL_STOP}
 
 
-def _answers_table(answers: dict, rulebook) -> list[dict]:
+NOT_ASKED = "not asked (the questions stopped at the emergency)"
+
+
+def not_reached(assessment, rulebook) -> list[str]:
+    """At an emergency, the questions never asked because the questionnaire stopped there: those
+    after the last question answered, in the questionnaire's order, when that last answer is one
+    an emergency rule that fired reads (the flow asks in that order and stops at the answer that
+    makes it an emergency; answers that go on past it did not stop there). Empty otherwise."""
+    if assessment.urgency != "emergency":
+        return []
+    from .emergency import emergency_rule_ids
+
+    order = [qid for section in rulebook.questionnaire.sections for qid in section.questions]
+    answered = [n for n, qid in enumerate(order) if qid in assessment.answers]
+    if not answered:
+        return []
+    last = order[max(answered)]
+    fired = set(emergency_rule_ids(assessment, rulebook))
+    if not any(rule.id in fired for rule in rulebook.readers.get(last, ())):
+        return []
+    return [qid for qid in order[max(answered) + 1:] if qid not in assessment.answers]
+
+
+def as_asked(a: Assessment, rulebook) -> Assessment:
+    """The assessment as a person and a clinician read it: a question never asked (the
+    questionnaire stopped at the emergency) is not "unanswered". It leaves the unanswered
+    warning signs, and a reason that lists unanswered questions names it "not asked" instead
+    (dropped when it named only such questions)."""
+    stopped = not_reached(a, rulebook)
+    if not stopped:
+        return a
+    import re
+
+    from .assessment import Reason
+    from .conditions import question_words
+
+    questions = rulebook.questionnaire.questions
+    unasked = {question_words(q, questions) for q in stopped}
+    reasons = []
+    for reason in a.reasons:
+        found = re.search(r"not answered: ([^.;)]*)", reason.text)
+        if not found:
+            reasons.append(reason)
+            continue
+        names = [n.strip() for n in found.group(1).split(",")]
+        kept = [n for n in names if n not in unasked]
+        if not kept:
+            continue  # the rule found only questions that were never asked
+        if len(kept) < len(names):
+            text = (reason.text[:found.start()] + "not answered: " + ", ".join(kept) + "; "
+                    + NOT_ASKED + ": " + ", ".join(n for n in names if n in unasked)
+                    + reason.text[found.end():])
+            reason = Reason(reason.id, text)
+        reasons.append(reason)
+    return a.replace(unanswered_red_flags=[q for q in a.unanswered_red_flags if q not in stopped],
+                     reasons=reasons)
+
+
+def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dict]:
     """The answers given, by questionnaire section, so a clinician can check them. Each section
     lists its answers, then the questions left unanswered in one run (warning-sign questions
     apart: unknown, not no), so a short session does not fill a page with "not answered"."""
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
-        rows, unknown, blank = [], [], []
+        rows, unknown, blank, unasked = [], [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
             if question.type == "text":
                 continue  # the notes get their own place
+            if qid in stopped and qid not in answers:
+                unasked.append(_humanise(qid, rulebook))
+                continue
             if qid in answers:
                 value = answers[qid]
                 words = _answer_words(question, value)
@@ -236,9 +297,9 @@ def _answers_table(answers: dict, rulebook) -> list[dict]:
                 continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
-        if rows or unknown or blank:
+        if rows or unknown or blank or unasked:
             sections.append({"title": section.title, "rows": rows,
-                             "unknown": unknown, "blank": blank})
+                             "unknown": unknown, "blank": blank, "not_asked": unasked})
     return sections
 
 
@@ -309,7 +370,8 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
         elif all(k in answers for k in leg_keys):
             lines.append("No leg pain, numbness or weakness.")
         elif not any(k in answers for k in leg_keys):
-            lines.append("Leg symptoms: not answered.")
+            if not set(leg_keys) <= set(not_reached(a, rulebook)):  # else: never asked
+                lines.append("Leg symptoms: not answered.")
         else:
             missing = [_humanise(k, rulebook).lower() for k in leg_keys if k not in answers]
             lines.append("No leg symptoms reported; not answered: " + _listing(missing) + ".")
@@ -405,7 +467,8 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
     """Everything a report says, as plain values: the one source for every format."""
     from . import __version__
 
-    a = assessment
+    stopped = not_reached(assessment, rulebook)
+    a = as_asked(assessment, rulebook)
     day = _today(today)
     answers = a.answers
     notes = str(answers.get("notes", "") or "").strip()
@@ -447,11 +510,14 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
                    for c in shown_causes],
         "posture_signs": [rulebook.label("posture_sign", s) for s in a.posture_signs],
         "plan": _stretch_plan(a, rulebook),
-        "clinician": _clinician_summary(a, rulebook),
+        "clinician": _clinician_summary(a, rulebook) + (
+            [f"Not asked: the questions stopped at the emergency before {len(stopped)} more "
+             f"question{'s' if len(stopped) != 1 else ''}."] if stopped else []),
         "reasons": _reasons(a, rulebook),
         "safety_net": [{"level": n.level, "title": n.title, "signs": list(n.signs)}
                        for n in rulebook.safety_net],  # from rules/rulebook.yaml
-        "answers": _answers_table(answers, rulebook),
+        "answers": _answers_table(answers, rulebook, stopped),
+        "not_asked": [_humanise(q, rulebook).lower() for q in stopped],
         "notes": notes,
         "date": day.isoformat(),
         "date_long": _long_date(day),

@@ -39,6 +39,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PATIENTS = [
     (12, {**CLEAR, "age": 58, "sex": "male", "duration_weeks": 1, "saddle_numbness": "yes",
           "leg_pain": "below_knee"}, False),
+    (5, {**CLEAR, "age": 71, "sex": "male", "duration_weeks": 0.3, "chest_pain": "yes"}, False),
     (25, DESK_WORKER, False),
     (95, {**CLEAR, "age": 67, "duration_weeks": 3, "leg_pain": "below_knee",
           "leg_weakness": "worsening"}, True),

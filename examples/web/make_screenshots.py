@@ -3,8 +3,11 @@
     python examples/web/make_screenshots.py        # writes examples/web/*.png
 
 Starts `triage serve` on 127.0.0.1 and a free port with a throwaway SQLite database, walks the
-desk worker's journey (examples/desk_worker.yaml) and an emergency in Debian's Chromium
-(Playwright), and saves one PNG per page type and width. Needs the test extra and chromium.
+desk worker's journey (examples/desk_worker.yaml), a journey to each other urgency and two
+emergencies (cauda equina; pregnancy) in Debian's Chromium (Playwright), and saves one PNG per
+page type and width: a result page for every urgency (result: self-care; result-soon,
+result-urgent, emergency, emergency-pregnancy) and the report on a phone. Needs the test extra
+and chromium.
 """
 from __future__ import annotations
 
@@ -23,7 +26,20 @@ from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
 DESK_WORKER = yaml.safe_load((HERE.parent / "desk_worker.yaml").read_text())
-WIDTHS = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 860}}
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
+# reassuring answers to every question the rules read (no warning sign), then one change each
+CALM = {"age": 44, "sex": "male", "duration_weeks": 2, "onset": "gradual", "trauma": "none",
+        "chest_pain": False, "headache_stiff_neck": False, "pregnant": False,
+        "saddle_numbness": False, "bladder_bowel_change": False, "sexual_dysfunction": False,
+        "abdominal_pain": False, "urinary_symptoms": False, "fever": False,
+        "weight_loss": False, "cancer_history": False, "night_pain": False,
+        "thoracic_pain": False, "back_lump": False, "osteoporosis": False,
+        "long_term_steroids": False, "immunosuppressed": False, "iv_drug_use": False,
+        "leg_pain": "none", "leg_numbness": False, "leg_weakness": "none", "both_legs": False}
+OTHER_URGENCIES = {
+    "urgent": {**CALM, "fever": True},  # fever with back pain: same day (NICE CKS)
+    "soon": {**CALM, "duration_weeks": 14},  # chronic pain: soon (contract section 3)
+}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -39,8 +55,9 @@ def answer(page, value) -> None:
     if radios.count():
         wanted = {True: "yes", False: "no", None: "__not_sure__"}.get(value, value)
         radio = page.locator(f"input[name=answer][value='{wanted}']")
-        if radio.count():
-            radio.check()
+        if not radio.count():  # no "I'm not sure" here: the last choice (prefer not to say)
+            radio = radios.last
+        radio.check()
     else:
         page.fill("#answer", "" if value is None else str(value))
     with page.expect_navigation():
@@ -83,7 +100,26 @@ def journey(page, base: str, width: str) -> None:
     page.goto(base + "/check-answers")
     with page.expect_navigation():
         page.click("form[action='/submit'] button")
-    shoot(page, "result", width)
+    shoot(page, "result", width)  # self-care (the README links it by this name)
+    if width == "phone":
+        page.goto(base + "/report")
+        shoot(page, "report", width)
+    for urgency, answers in OTHER_URGENCIES.items():
+        page.context.clear_cookies()
+        page.goto(base + "/")
+        with page.expect_navigation():
+            page.click("button.button--start")
+        answer_until(page, answers)
+        with page.expect_navigation():
+            page.click("form[action='/submit'] button")
+        shoot(page, f"result-{urgency}", width)
+    page.context.clear_cookies()
+    page.goto(base + "/")
+    with page.expect_navigation():
+        page.click("button.button--start")
+    answer_until(page, {**CALM, "age": 31, "sex": "female", "pregnant": True,
+                        "pregnancy_symptoms": True})
+    shoot(page, "emergency-pregnancy", width)
     page.context.clear_cookies()
     page.goto(base + "/")
     with page.expect_navigation():

@@ -104,8 +104,10 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
                    "or '*'): cookies are marked Secure when the proxy says HTTPS.")
 @click.option("--emergency-number", envvar="TRIAGE_EMERGENCY_NUMBER", show_envvar=True,
               default="112", show_default=True, metavar="NUMBER", callback=_emergency_number,
-              help="The number the emergency page's call button dials: your country's emergency "
-                   "number (999 in the UK, 911 in North America).")
+              help="Your country's emergency number: the emergency pages name it in their "
+                   "steps and dial it from their call links (999 in the UK, 911 in North "
+                   "America, 000 in Australia). Default 112, the number across the European "
+                   "Union.")
 @click.option("--migrate-only", is_flag=True,
               help="Bring the database's schema up to date and stop, serving nothing: for a "
                    "deployment whose server role may not change the schema (run this as the "

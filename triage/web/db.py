@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, create_engine, event
+from sqlalchemy import JSON, DateTime, ForeignKey, String, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -71,6 +71,20 @@ class PatientSession(Base):
     submitted_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
     urgency: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
     assessment: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # when the patient took back an emergency (revision 0102_journey): the clinic still sees it
+    emergency_corrected_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+
+
+class MovedToken(Base):
+    """A browser's old session token (its SHA-256) after the session was continued on another
+    device with the resume code (revision 0102_journey): that browser is told so."""
+
+    __tablename__ = "patient_moved_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
+    moved_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
 
 
 # --------------------------------------------------------------------------- engines

@@ -13,6 +13,8 @@ SERVICE_NAME = "Back pain check"
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     """A page of `reports/templates/web/`, with what every page needs (the CSRF token, the
     service's name); autoescaped, as every HTML template of the project is."""
+    settings = getattr(request.app.state, "settings", None)
+    context.setdefault("emergency_number", getattr(settings, "emergency_number", "112"))
     page = environment().get_template(template).render(
         request=request, service_name=SERVICE_NAME, csrf_field=CSRF_FIELD,
         csrf_token=csrf_token(request), **context)

@@ -14,12 +14,13 @@ other urgency: the answers are final, the result and report are shown).
 from __future__ import annotations
 
 import collections
+import datetime as _dt
 import inspect
 import json
 import re
-import threading
-import time
 from typing import Any
+
+from sqlalchemy import insert, select
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..ask import AnswerRejected, Session, display_value
 from ..questionnaire import Question
-from .db import utcnow
+from .db import MovedToken, digest, utcnow
 from .pages import render
 from .security import CsrfRefused, check_csrf, set_cookie
 from .store import (SESSION_COOKIE, DatabaseStore, PatientRows, find_by_resume_code,
@@ -132,7 +133,10 @@ def _patient(request: Request, db: PatientRows):
         db.commit()
         row = None
     if row is None:
-        response = render(request, "web/expired.html.j2", status_code=410)
+        moved = db.connection.execute(select(MovedToken.__table__.c.moved_at).where(
+            MovedToken.__table__.c.token_hash == digest(token))).first()
+        response = render(request, "web/moved.html.j2" if moved else "web/expired.html.j2",
+                          status_code=410)
         response.delete_cookie(SESSION_COOKIE, path="/")
         raise _Stop(response)
     return row
@@ -167,18 +171,38 @@ def _check(request: Request, token: str) -> None:
     check_csrf(request, {"csrf_token": token})
 
 
-def _settle(row, session: Session) -> Any:
+def _settle(row, session: Session, db: PatientRows | None = None,
+            request: Request | None = None) -> Any:
     """After an answer: the emergency check. At an emergency the row is submitted with its
     assessment at once (so a clinic sees it); an answer corrected so that it no longer is one
-    takes the submission back. Returns the emergency assessment, or None."""
+    takes the submission back, but not out of the clinic's sight: the row keeps the emergency
+    assessment that was shown and when it was corrected (the queue lists it as "emergency shown,
+    then corrected by the patient" until the patient finishes, and marks the final submission
+    so), and the audit trail records the correction. Returns the emergency assessment, or None."""
     emergency = session.emergency()
     if emergency is not None:
         row.submitted_at = utcnow()
         row.urgency = "emergency"
         row.assessment = emergency.to_dict()
     elif row.urgency == "emergency":
-        row.submitted_at = row.urgency = row.assessment = None
+        row.submitted_at = row.urgency = None
+        row.emergency_corrected_at = utcnow()
+        if db is not None:
+            _audit(db, "emergency_corrected", row.id, request)
     return emergency
+
+
+def _audit(db: PatientRows, action: str, submission_id: str | None,
+           request: Request | None) -> None:
+    """One event of the clinic's audit trail (actor "patient"), in this request's transaction."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from .clinic import audit
+
+    address = request.client.host if request is not None and request.client else None
+    with OrmSession(bind=db.connection) as orm:
+        audit.record(orm, action, "patient", submission_id=submission_id, address=address)
+        orm.flush()
 
 
 # --------------------------------------------------------------------------- start
@@ -247,7 +271,11 @@ def _question_context(request: Request, session: Session, q: Question, *, error:
         "entered": entered, "section": session.section_title[q.id],
         "options": _options(q), "returning": returning,
         "why": [{"id": rule.id, "title": rule.title} for rule in rules],
-        "input_kind": {"integer": "numeric", "number": "decimal"}.get(q.type),
+        # a length of time may be typed with its unit ("10 days"): a keyboard with letters
+        "input_kind": "text" if q.id.endswith("_weeks") else
+                      {"integer": "numeric", "number": "decimal"}.get(q.type),
+        "number_hint": _number_hint(q) if q.type in ("integer", "number") else "",
+        "unit": UNITS.get(q.id, ""),
         "max_text": MAX_TEXT,
     }
 
@@ -268,6 +296,24 @@ def _options(q: Question) -> list[dict]:
     return options
 
 
+# The unit of each number question, shown beside its field and in its hint (the questionnaire
+# has no unit of its own yet; a number question not listed here shows none)
+UNITS = {"age": "years", "duration_weeks": "weeks", "sitting_hours": "hours a day"}
+
+
+def _number_hint(q: Question) -> str:
+    """What to type in a number question, in plain words: the range, the unit, how to give a
+    length of time in other units, and that an optional one may stay empty."""
+    unit = UNITS.get(q.id)
+    words = q.describe_values()
+    hint = words[:1].upper() + words[1:] + (f", in {unit}" if unit else "") + "."
+    if q.type == "number" and q.id.endswith("_weeks"):
+        hint += " You can also type days, months or years, for example 10 days or 4 months."
+    if not q.required:
+        hint += " Optional: leave it empty if you are not sure."
+    return hint
+
+
 def _form_value(q: Question, value) -> str:
     if q.type == "bool":
         return "yes" if value else "no"
@@ -282,7 +328,10 @@ def _web_error(q: Question, reason: str, text: str) -> str:
     if q.type in ("bool", "choice"):
         return "Select an answer" if not text else "Select one of the answers shown"
     if q.type in ("integer", "number"):
-        wanted = f"Enter {q.describe_values()}"
+        if reason.startswith("give a number of weeks"):  # a length of time in a unit not known
+            return reason[:1].upper() + reason[1:]
+        unit = UNITS.get(q.id)
+        wanted = f"Enter {q.describe_values()}" + (f", in {unit}" if unit else "")
         if text and "out of range" in reason:
             return f"{wanted} ({text} is out of range)"
         return wanted
@@ -323,17 +372,20 @@ def answer(request: Request, qid: str, csrf_token: str = "",
     with _db(request) as db:
         _check(request, csrf_token)
         row, session, q = _asked(request, db, qid, answer)
-        text = "" if answer == NOT_SURE else answer
+        not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
+        text = "" if not_sure else answer
         try:
             if q.type == "text" and len(text) > MAX_TEXT:
                 raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters "
                                      f"(this is {len(text):,})")
             if not text.strip():
-                # nothing entered (or "I'm not sure"): the field was shown with any earlier answer
-                # in it, so an empty one means none; a required question says so
-                if q.required:
+                # a radio question answers only with a radio chosen: "I'm not sure" is one, and an
+                # empty Continue is never taken as it, nor as the question's default (issue 20);
+                # a required number says so; an optional number or the notes may stay empty (the
+                # hint says so), which leaves them unanswered, never a default
+                if q.required or (q.type in ("bool", "choice") and not not_sure):
                     raise AnswerRejected("this question needs an answer")
-                value = q.default
+                value = None
             else:
                 value = session.parse(q, text)
         except AnswerRejected as exc:
@@ -342,7 +394,7 @@ def answer(request: Request, qid: str, csrf_token: str = "",
                                               error=_web_error(q, str(exc), text.strip()),
                                               entered=answer))
         session.record(q.id, value)
-        emergency = _settle(row, session)
+        emergency = _settle(row, session, db, request)
         db.commit()
         if emergency is not None:
             return _see("/emergency")
@@ -416,8 +468,15 @@ def submit(request: Request, csrf_token: str = ""):
 # --------------------------------------------------------------------------- outcomes
 
 def _assessment(request: Request, row):
-    """The assessment of the row's answers (the same library call as `triage assess`)."""
-    return _flow(request, row).assessment()
+    """The assessment of the row's answers (the same library call as `triage assess`); at an
+    emergency, the emergency check's (the questions may have stopped before the required injury
+    question, so the answers alone may not make a complete assessment)."""
+    session = _flow(request, row)
+    if row.urgency == "emergency":
+        result = session.emergency()
+        if result is not None:
+            return result
+    return session.assessment()
 
 
 @router.get("/emergency")
@@ -435,11 +494,12 @@ def emergency_page(request: Request):
         # injury question, so the answers may not yet make a complete assessment
         result = session.emergency()
         if result is None:  # the rules changed since: never show a stale emergency
-            _settle(row, session)
+            _settle(row, session, db, request)
             db.commit()
             return _see(_next_url(session))
         rulebook = request.app.state.rulebook
-        screen = emergency_screen(result, rulebook)
+        number = request.app.state.settings.emergency_number
+        screen = emergency_screen(result, rulebook, number)
         non_spinal = ""
         if "non_spinal" in result.red_flags:
             words = rulebook.label("red_flag", "non_spinal")
@@ -447,8 +507,7 @@ def emergency_page(request: Request):
                           f"the answer.")
         asked = [qid for qid in session.to_ask() if qid in session.given]
         return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
-                      why=list(zip(screen.rule_ids, screen.reasons)),
-                      number=request.app.state.settings.emergency_number,
+                      why=screen.reasons, number=number,
                       flags=[rulebook.label("red_flag", f) for f in result.red_flags
                              if f != "non_spinal"],
                       back=f"/question/{asked[-1]}" if asked else "/")
@@ -490,9 +549,30 @@ def report_html(request: Request):
     with _db(request) as db:
         row = _submitted(request, db)
         html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
+        html = _with_report_nav(html, "/emergency" if row.urgency == "emergency" else "/result",
+                                _pdf_available())
         # the report is one self-contained document with its styles inline (it is also a file
         # people keep): allow its inline styles, and no script at all
         return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})
+
+
+def _with_report_nav(html: str, back: str, pdf: bool) -> str:
+    """The web's report with a way back to the result and how to print it, above the report
+    (not printed). No script: the report page allows none, so printing is the browser's own
+    command, said in plain words, and the PDF where the server can make one."""
+    from markupsafe import escape
+
+    words = "your emergency advice" if back == "/emergency" else "your result"
+    pdf_link = (' or <a href="/report.pdf" download>download it as a PDF</a>' if pdf else "")
+    nav = (
+        '<style>.web-nav{font:16px/1.5 system-ui,sans-serif;background:#f0f4f5;'
+        'border-bottom:1px solid #d8dde0;padding:12px 16px;margin:0 0 12px}'
+        '.web-nav p{margin:0 0 4px;font-size:16px!important}.web-nav a{color:#005eb8}'
+        '@media print{.web-nav{display:none}}</style>'
+        f'<nav class="web-nav" aria-label="Report"><p><a href="{escape(back)}">Back to '
+        f'{words}</a></p><p>To print or save this report, use your browser\'s Print command '
+        f'(Ctrl+P, or \u2318+P on a Mac; on a phone, Share then Print){pdf_link}.</p></nav>')
+    return html.replace("<body>", "<body>" + nav, 1)
 
 
 REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -566,31 +646,24 @@ def save(request: Request, csrf_token: str = ""):
                       retention_days=request.app.state.settings.retention_days)
 
 
-class _Attempts:
-    """Failed resume-code attempts per address: at most `limit` in `window` seconds."""
-
-    def __init__(self, limit: int = 10, window: float = 900):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, collections.deque] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, who: str) -> bool:
-        with self._lock:
-            failures = self._failures.get(who)
-            if not failures:
-                return False
-            while failures and failures[0] < time.monotonic() - self.window:
-                failures.popleft()
-            return len(failures) >= self.limit
-
-    def failed(self, who: str) -> None:
-        with self._lock:
-            if len(self._failures) > 10000:  # never grow without bound
-                self._failures.clear()
-            self._failures.setdefault(who, collections.deque()).append(time.monotonic())
+RESUME_LIMIT = 10  # resume codes that match nothing, per address...
+RESUME_WINDOW = _dt.timedelta(minutes=15)  # ...in this long; then the address waits
 
 
-ATTEMPTS = _Attempts()
+def _resume_blocked(db: PatientRows, who: str) -> bool:
+    """Whether `who` has tried RESUME_LIMIT codes that matched nothing in the last RESUME_WINDOW.
+    Counted from the audit trail, in the database (as the clinic's sign-in limit is), so the
+    limit holds across server processes and restarts."""
+    from sqlalchemy import func
+
+    from .clinic.models import AuditEvent
+
+    events = AuditEvent.__table__
+    count = db.connection.execute(
+        select(func.count()).select_from(events).where(
+            events.c.address == who[:64], events.c.action == "resume_code_failed",
+            events.c.at >= utcnow() - RESUME_WINDOW)).scalar_one()
+    return count >= RESUME_LIMIT
 
 
 @router.get("/resume")
@@ -603,7 +676,7 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
     with _db(request) as db:
         _check(request, csrf_token)
         who = request.client.host if request.client else "unknown"
-        if ATTEMPTS.blocked(who):
+        if _resume_blocked(db, who):
             return render(request, "web/resume.html.j2", status_code=429, entered=code[:40],
                           error="Too many codes that did not match. Wait 15 minutes, then try "
                                 "again.")
@@ -612,17 +685,20 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
             row = None
         if row is None:
             if code.strip():
-                ATTEMPTS.failed(who)
+                _audit(db, "resume_code_failed", None, request)
+                db.commit()
             error = ("Enter your resume code" if not code.strip() else
                      "Enter the code exactly as it was shown, for example 7KQ2M-XW4PD; it may have "
                      "expired")
             return render(request, "web/resume.html.j2", status_code=400, error=error,
                           entered=code[:40])
         from .store import new_token
-        from .db import digest
 
         token = new_token()
-        row.token_hash = digest(token)  # this browser now holds the session; an older one does not
+        # this browser now holds the session; the one that held it is told where it went
+        db.connection.execute(insert(MovedToken.__table__).values(
+            token_hash=row.token_hash, session_id=row.id, moved_at=utcnow()))
+        row.token_hash = digest(token)
         row.updated_at = utcnow()
         db.commit()
         response = _see(_continue_url(row, _flow(request, row)))

@@ -42,6 +42,10 @@ ACTIONS = {
     "user_disable": "disabled an account",
     "user_enable": "enabled an account",
     "user_password": "set an account's password",
+    # the patient's side (actor "patient"), issue 20
+    "emergency_corrected": "a patient shown the emergency advice changed an answer so that it no "
+                           "longer is one",
+    "resume_code_failed": "a resume code that matched no session (rate-limited per address)",
 }
 
 

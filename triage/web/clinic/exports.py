@@ -16,6 +16,7 @@ import csv
 import io
 import json
 
+from ...batch import STOPPED
 from ...fhir import collection_bundle, response_resource
 from .queue import Submission
 
@@ -29,18 +30,22 @@ FORMATS = {
 
 def export(submissions: list[Submission], fmt: str, questionnaire) -> str:
     if fmt == "jsonl":
-        return "".join(json.dumps({"case_id": s.id, **_answers(s, questionnaire)},
+        return "".join(json.dumps({"case_id": s.id,
+                                   **({STOPPED: True} if _stopped(s, questionnaire) else {}),
+                                   **_answers(s, questionnaire)},
                                   ensure_ascii=False) + "\n" for s in submissions)
     if fmt == "csv":
         buffer = io.StringIO()
         columns = list(questionnaire.questions)
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["case_id", *columns])
+        stops = any(_stopped(s, questionnaire) for s in submissions)
+        writer.writerow(["case_id", *([STOPPED] if stops else []), *columns])
         for s in submissions:
             answers = _answers(s, questionnaire)
-            writer.writerow([_neutral(s.id), *(_cell(answers.get(qid),
-                                                     questionnaire.questions[qid])
-                                               for qid in columns)])
+            writer.writerow([_neutral(s.id),
+                             *([("yes" if _stopped(s, questionnaire) else "")] if stops else []),
+                             *(_cell(answers.get(qid), questionnaire.questions[qid])
+                               for qid in columns)])
         return buffer.getvalue()
     if fmt == "fhir":
         return json.dumps(collection_bundle([
@@ -48,6 +53,14 @@ def export(submissions: list[Submission], fmt: str, questionnaire) -> str:
                               authored=s.submitted_at.isoformat())
             for s in submissions]), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+def _stopped(submission: Submission, questionnaire) -> bool:
+    """A session whose questions stopped at an emergency before a required question: exported
+    with the batch reader's `stopped_at_emergency` mark, so `triage batch` and `rules diff` assess
+    it as the questionnaire did instead of refusing the missing answer."""
+    return submission.urgency == "emergency" and any(
+        submission.answers.get(qid) is None for qid in questionnaire.required)
 
 
 def _answers(submission: Submission, questionnaire) -> dict:

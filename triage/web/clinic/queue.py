@@ -1,7 +1,10 @@
 """The clinic's queue: submitted assessments, most urgent first, each urgency newest first.
 
 A submission is a patient session with ``submitted_at`` set: the patient finished, or an answer
-made the urgency an emergency. Nothing here writes answers; a review only records who and when.
+made the urgency an emergency. A session whose emergency the patient took back ("I answered a
+question by mistake") stays listed too, with the emergency that was shown, ranked with the
+emergencies until the patient finishes; the final submission keeps the mark "emergency shown,
+then corrected by the patient". Nothing here writes answers; a review only records who and when.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...assessment import Assessment, Reason
@@ -21,8 +24,10 @@ URGENCIES = ("emergency", "urgent", "soon", "self_care")
 URGENCY_LABELS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon",
                   "self_care": "Self-care"}
 REVIEWED_FILTERS = ("all", "no", "yes")
-_RANK = case({u: n for n, u in enumerate(URGENCIES)}, value=PatientSession.urgency,
-             else_=len(URGENCIES))
+# a listed session without an urgency is one whose emergency was taken back and that is not
+# finished: ranked with the emergencies (it was shown the emergency advice)
+_RANK = case({u: n for n, u in enumerate(URGENCIES)}, value=PatientSession.urgency, else_=0)
+_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at)
 
 
 @dataclass
@@ -35,6 +40,13 @@ class Submission:
     reviewed_by: str | None = None
     reviewed_at: _dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    corrected_at: _dt.datetime | None = None  # when the patient took back an emergency
+    finished: bool = True  # False: listed for a corrected emergency, the patient not finished
+
+    @property
+    def corrected(self) -> bool:
+        """Emergency shown, then corrected by the patient."""
+        return self.corrected_at is not None
 
     @property
     def age(self):
@@ -61,12 +73,15 @@ class Submission:
 def _submissions(rows) -> list[Submission]:
     out = []
     for patient, review, reviewer in rows:
+        corrected = getattr(patient, "emergency_corrected_at", None)
         out.append(Submission(
-            id=patient.id, submitted_at=as_utc(patient.submitted_at),
+            id=patient.id, submitted_at=as_utc(patient.submitted_at or corrected),
             urgency=patient.urgency or (patient.assessment or {}).get("urgency", "emergency"),
             answers=dict(patient.answers or {}), assessment=dict(patient.assessment or {}),
             reviewed_by=reviewer.name if reviewer else None,
-            reviewed_at=as_utc(review.reviewed_at) if review else None))
+            reviewed_at=as_utc(review.reviewed_at) if review else None,
+            corrected_at=as_utc(corrected) if corrected else None,
+            finished=patient.submitted_at is not None))
     return out
 
 
@@ -74,7 +89,8 @@ def _base_query():
     return (select(PatientSession, Review, User)
             .outerjoin(Review, Review.submission_id == PatientSession.id)
             .outerjoin(User, User.id == Review.user_id)
-            .where(PatientSession.submitted_at.is_not(None)))
+            .where(or_(PatientSession.submitted_at.is_not(None),
+                       PatientSession.emergency_corrected_at.is_not(None))))
 
 
 def queue(db: Session, *, urgencies: list[str] | None = None, reviewed: str = "all",
@@ -89,7 +105,7 @@ def queue(db: Session, *, urgencies: list[str] | None = None, reviewed: str = "a
         query = query.where(Review.submission_id.is_(None))
     if ids is not None:
         query = query.where(PatientSession.id.in_(ids))
-    query = query.order_by(_RANK, PatientSession.submitted_at.desc(), PatientSession.id)
+    query = query.order_by(_RANK, _WHEN.desc(), PatientSession.id)
     return _submissions(db.execute(query).all())
 
 

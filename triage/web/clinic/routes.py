@@ -116,6 +116,39 @@ def _labels(rulebook, kind: str, values) -> list[str]:
     return [rulebook.label(kind, v) for v in values or []]
 
 
+# the cause every assessment without a specific one concludes; beside an emergency it would read
+# as if the emergency were ordinary back pain, so the clinic's display leaves it out there
+_ORDINARY_CAUSE = "nonspecific"
+
+
+def _findings(rulebook, s) -> dict:
+    """What the queue and a submission's page show of a submission's assessment: the red flags,
+    an emergency named by the emergency rules that concluded it (chest or great vessels,
+    meningitis, pregnancy, cauda equina, ...: every emergency shares one red-flag label
+    otherwise); the likely causes (at an emergency, not "non-specific"); the warning-sign
+    questions left unanswered, apart from those never asked because the questions stopped at the
+    emergency."""
+    from ...emergency import emergency_rule_ids
+    from ...report import not_reached
+
+    a = s.to_assessment()
+    flags = _labels(rulebook, "red_flag", a.red_flags)
+    causes = a.causes
+    emergencies = []
+    if a.urgency == "emergency":
+        emergencies = [rulebook.rule(rule_id).title for rule_id in
+                       emergency_rule_ids(a, rulebook)]
+        if emergencies:  # the emergency's own name says more than "an organ, not the back"
+            flags = [label for flag, label in zip(a.red_flags, flags) if flag != "non_spinal"]
+        causes = [c for c in causes if c != _ORDINARY_CAUSE]
+    stopped = set(not_reached(a, rulebook))
+    return {"emergencies": emergencies, "red_flags": flags,
+            "causes": _labels(rulebook, "cause", causes) or
+            (["not assessed: the emergency comes first"] if a.urgency == "emergency" else []),
+            "unanswered": [q for q in a.unanswered_red_flags if q not in stopped],
+            "not_asked": len(stopped)}
+
+
 # --------------------------------------------------------------------------- signing in and out
 
 def sign_in_page(request: Request, next: str | None = None, signed_out: int = 0):
@@ -238,9 +271,8 @@ def queue_page(request: Request):
     rows = [{
         "id": s.id, "urgency": s.urgency, "age": s.age,
         "duration": clinic_queue.duration_words(s.duration_weeks),
-        "red_flags": _labels(rulebook, "red_flag", s.assessment.get("red_flags")),
-        "unanswered": len(s.assessment.get("unanswered_red_flags") or []),
-        "causes": _labels(rulebook, "cause", s.assessment.get("causes")),
+        **_findings(rulebook, s),
+        "corrected": s.corrected, "finished": s.finished,
         "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
         "submitted_iso": s.submitted_at.isoformat(),
         "ago": clinic_queue.how_long_ago(s.submitted_at, now),
@@ -276,7 +308,7 @@ def _viewed(request: Request, submission_id: str, action: str):
 
 
 def submission_page(request: Request, submission_id: str):
-    from ...report import report_facts
+    from ...report import as_asked, report_facts
 
     rulebook = request.app.state.rulebook
     user, found, refusal = _viewed(request, submission_id, "view_answers")
@@ -287,8 +319,10 @@ def submission_page(request: Request, submission_id: str):
                  ago=clinic_queue.how_long_ago(found.submitted_at),
                  submitted=found.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
                  duration=clinic_queue.duration_words(found.duration_weeks),
-                 red_flags=_labels(rulebook, "red_flag", found.assessment.get("red_flags")),
-                 causes=_labels(rulebook, "cause", found.assessment.get("causes")),
+                 findings=_findings(rulebook, found),
+                 why=as_asked(found.to_assessment(), rulebook).reasons,
+                 corrected_ago=(clinic_queue.how_long_ago(found.corrected_at)
+                                if found.corrected_at else ""),
                  reviewed_at=(found.reviewed_at.strftime("%Y-%m-%d %H:%M UTC")
                               if found.reviewed_at else None),
                  advice=rulebook.label("urgency", found.urgency),

@@ -10,7 +10,7 @@
   refuses a row whose id is already taken.
 
 Revision ID: 0103_integrity
-Revises: 0101_clinic
+Revises: 0102_journey
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0103_integrity"
-down_revision = "0101_clinic"
+down_revision = "0102_journey"
 branch_labels = None
 depends_on = None
 
