@@ -6,7 +6,9 @@
     python benchmarks/specificity.py --burden                 # also count the questions asked
 
 A synthetic primary-care back-pain population is drawn from the case mix and the rates in
-benchmarks/population.yaml (every rate there names its source or says it is an assumption). Each
+benchmarks/population.yaml (every rate there names its source or says it is an assumption). The
+case mix is allocated, not sampled: each condition gets its share of --size people (at least one, so
+a rare emergency is never missing), in random order. Each
 person is drawn once as a latent person (condition, age, sex, duration, onset, injury, the signs
 they truly have) and then answers twice: in the version-2 words of the questionnaire (version-2
 question ids) and in the version-3 words (contract section 1; a question asked only when it applies
@@ -39,7 +41,6 @@ the others are left out; the report says so.
 from __future__ import annotations
 
 import argparse
-import bisect
 import datetime
 import json
 import math
@@ -114,16 +115,28 @@ def _by_age(table: dict, age: int) -> float:
 # ---------------------------------------------------------------------------------------------
 # The latent person
 
-def draw_person(population: dict, rng: random.Random, number: int) -> dict:
-    """One person: condition, demographics, the condition's true signs, and the uniform draws that
-    decide their answers in any scenario (so that the scenarios differ only in the rates)."""
+def allocate(population: dict, size: int) -> list[str]:
+    """The condition of each of `size` people, in order: each condition gets its share of the size
+    (largest remainder), and at least one person when size allows, so that a rare emergency is
+    never missing from the population; the commonest condition gives up the extra places."""
     conditions = population["conditions"]
-    ids = list(conditions)
-    cumulative, running = [], 0.0
-    for cid in ids:
-        running += conditions[cid]["share"]
-        cumulative.append(running)
-    cid = ids[min(bisect.bisect(cumulative, rng.random() * running), len(ids) - 1)]
+    exact = {cid: c["share"] * size for cid, c in conditions.items()}
+    counts = {cid: int(x) for cid, x in exact.items()}
+    for cid in sorted(exact, key=lambda c: -(exact[c] - counts[c]))[:size - sum(counts.values())]:
+        counts[cid] += 1
+    if size >= 2 * len(conditions):
+        commonest = max(counts, key=counts.get)
+        for cid in counts:
+            if counts[cid] == 0:
+                counts[cid], counts[commonest] = 1, counts[commonest] - 1
+    return [cid for cid in conditions for _ in range(counts[cid])]
+
+
+def draw_person(population: dict, rng: random.Random, number: int, cid: str) -> dict:
+    """One person with condition `cid`: demographics, the condition's true signs, and the uniform
+    draws that decide their answers in any scenario (so that the scenarios differ only in the
+    rates)."""
+    conditions = population["conditions"]
     condition = conditions[cid]
     demo = population["demographics"]
 
@@ -299,8 +312,15 @@ def _common(person: dict, s: dict) -> dict:
 
 
 def _blank(person: dict, version: int, answers: dict, rate: float) -> dict:
+    """Leave each warning-sign question unanswered with chance `rate`; a follow-up of a question
+    left unanswered is not asked either (the questionnaire's skip logic)."""
     blank = person["blank"][version]
-    return {q: v for q, v in answers.items() if not (q in blank and blank[q] < rate)}
+    out = {q: v for q, v in answers.items() if not (q in blank and blank[q] < rate)}
+    if not (out.get("pregnant") or out.get("possibly_pregnant")):
+        out.pop("pregnancy_symptoms", None)
+    if out.get("leg_weakness") != "stable":
+        out.pop("heel_toe_walk", None)
+    return out
 
 
 def answers_v2(person: dict, s: dict, rates: dict) -> dict:
@@ -363,9 +383,11 @@ def generate(population: dict, size: int, seed: int, scenario: str):
     latent people in every scenario."""
     rng = random.Random(seed)
     rates = rates_for(population, scenario)
+    order = allocate(population, size)
+    rng.shuffle(order)
     rows = []
-    for number in range(size):
-        person = draw_person(population, rng, number)
+    for number, cid in enumerate(order):
+        person = draw_person(population, rng, number, cid)
         s = state(person, population, rates)
         rows.append((person, need_of(person, population, s), answers_v2(person, s, rates),
                      answers_v3(person, s, rates)))
