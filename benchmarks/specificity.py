@@ -81,6 +81,14 @@ REPLACED = {"severe_headache": "headache_stiff_neck", "neck_stiff_fever": "heada
             "rash_not_fading": "headache_stiff_neck", "bladder_change": "bladder_bowel_change",
             "bowel_control": "bladder_bowel_change", "urine_burning": "urinary_symptoms",
             "blood_in_urine": "urinary_symptoms"}
+# Version-2 questions and the version-3 questions that narrowed or replaced them.
+WORD_PAIRS = (("fever", ("fever", "feel_very_unwell")), ("both_legs", ("both_legs",)),
+              ("cancer_history", ("cancer_history",)),
+              ("headache_stiff_neck", ("severe_headache", "neck_stiff_fever", "rash_not_fading")),
+              ("bladder_bowel_change", ("bladder_change", "bowel_control")),
+              ("urinary_symptoms", ("urine_burning", "blood_in_urine")),
+              ("long_term_steroids", ("long_term_steroids",)), ("iv_drug_use", ("iv_drug_use",)),
+              ("back_lump", ("back_lump",)))
 # The reassuring answer of each warning-sign question (for the per-question re-assessment).
 REASSURING = {"leg_weakness": "none", "heel_toe_walk": "can"}
 
@@ -576,15 +584,23 @@ def run_version(version: Version, data, which: int, scenario: str, breakdown: bo
         dropped |= lost
         rows.append({"case_id": f"p{person['number']}", **answers})
     results = version.batch(rows, f"v{which}-{scenario}")
+    answered = [a3 if which == 3 else a2 for _, _, a2, a3 in data]
+    not_same_day = [a for a, (_, need, _, _) in zip(answered, data) if need not in SAME_DAY]
+    yes = Counter(q for a in not_same_day for q, v in a.items() if v is True)
     invalid = [r for r in results if "error" in r]
     needs = [need for _, need, _, _ in data]
     urgencies = [r.get("urgency", "invalid") for r in results]
-    report = {"version": version.label, "ref": version.ref or "this checkout", "scenario": scenario,
+    label = version.label
+    if dropped:  # the code lacks version-3 questions: this is the version-3 words on older rules
+        label += " words, folded"
+    report = {"version": label, "ref": version.ref or "this checkout", "scenario": scenario,
               "figures": figures(needs, urgencies), "invalid_rows": len(invalid),
               "invalid_examples": [r["error"] for r in invalid[:3]],
               "urgency_mix": {u: urgencies.count(u) / len(urgencies) for u in URGENCIES},
               "folded_or_left_out": sorted(dropped),
-              "by_condition": by_condition(data, urgencies)}
+              "by_condition": by_condition(data, urgencies),
+              "yes_without_same_day_need": {q: n / max(len(not_same_day), 1)
+                                            for q, n in sorted(yes.items())}}
     if breakdown:
         report["rules"] = rule_breakdown(results, version.rule_urgency, needs)
         report["questions"] = question_breakdown(version, rows, results, needs,
@@ -662,10 +678,20 @@ def markdown(reports: list[dict], meta: dict, burdens: dict | None) -> str:
                      f"| {pct(f['self_care_told_self_care'])} | {r['invalid_rows']} |")
     for r in reports:
         if r.get("folded_or_left_out"):
-            lines += ["", f"{r['version']} ({r['ref']}, {r['scenario']}): this code does not define "
-                      f"every version-3 question; folded or left out: "
+            lines += ["", f"{r['version']} ({r['ref']}): this code does not define every "
+                      f"version-3 question, so its rules read the version-3 answers folded onto "
+                      f"the version-2 ids they replace; left out or folded: "
                       + ", ".join(r["folded_or_left_out"])]
             break
+    words = [r for r in reports if r["scenario"] == "central" and r["version"].startswith("v")]
+    if len(words) == 2:
+        old, new = (r["yes_without_same_day_need"] for r in words)
+        lines += ["", "The words, central scenario: share answering yes among people who do not need "
+                  "same-day care", "", "| version 2 question | yes | version 3 question(s) | yes |",
+                  "|---|---:|---|---:|"]
+        for q2, q3s in WORD_PAIRS:
+            lines.append(f"| {q2} | {pct(old.get(q2, 0))} | "
+                         + ", ".join(q3s) + " | " + ", ".join(pct(new.get(q, 0)) for q in q3s) + " |")
     for r in reports:
         missed = []
         for cid, needs in r["by_condition"].items():
