@@ -81,6 +81,15 @@ REPLACED = {"severe_headache": "headache_stiff_neck", "neck_stiff_fever": "heada
             "rash_not_fading": "headache_stiff_neck", "bladder_change": "bladder_bowel_change",
             "bowel_control": "bladder_bowel_change", "urine_burning": "urinary_symptoms",
             "blood_in_urine": "urinary_symptoms"}
+# Answers that are not warning signs but that rules combine with them: the milder answer tried in
+# the per-question breakdown (None: nothing milder to try).
+MILDER = {
+    "onset": lambda v: "gradual" if v == "sudden" else None,
+    "trauma": lambda v: "minor" if v == "major" else None,
+    "pain_score": lambda v: 6 if isinstance(v, int) and v >= 7 else None,
+    "pain_trend": lambda v: "same" if v == "worse" else None,
+    "stops_daily_life": lambda v: False if v is True else None,
+}
 # Version-2 questions and the version-3 questions that narrowed or replaced them.
 WORD_PAIRS = (("fever", ("fever", "feel_very_unwell")), ("both_legs", ("both_legs",)),
               ("cancer_history", ("cancer_history",)),
@@ -547,13 +556,19 @@ def question_breakdown(version: Version, rows: list[dict], results: list[dict], 
     for row, result, need in zip(rows, results, needs):
         if result.get("urgency") not in SAME_DAY:
             continue
-        for qid in warning:
+        for qid in warning + [q for q in MILDER if q in version.questions]:
             value = row.get(qid)
-            if value is None or value == _reassuring(version, qid):
+            if qid in MILDER:
+                milder = MILDER[qid](value)
+                if milder is None:
+                    continue
+            elif value is None or value == _reassuring(version, qid):
                 continue
-            if version.questions[qid].get("type") == "bool" and value is not True:
+            elif version.questions[qid].get("type") == "bool" and value is not True:
                 continue
-            changed = dict(row, **{qid: _reassuring(version, qid)})
+            else:
+                milder = _reassuring(version, qid)
+            changed = dict(row, **{qid: milder})
             changed["case_id"] = f"{row['case_id']}/{qid}"
             trial.append(changed)
             meta.append((qid, need))
