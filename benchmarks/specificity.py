@@ -727,8 +727,8 @@ def markdown(reports: list[dict], meta: dict, burdens: dict | None) -> str:
                   "| rule | pp | pp alone | pp not needed |", "|---|---:|---:|---:|"]
         for rule, v in list(r["rules"].items())[:meta["top"]]:
             lines.append(f"| {rule} | {v['pp']:.2f} | {v['alone_pp']:.2f} | {v['not_needed_pp']:.2f} |")
-        lines += ["", "| question answered yes (or left blank) | pp that fall below urgent if "
-                  "answered no | of which not needed |", "|---|---:|---:|"]
+        lines += ["", "| answer changed to the milder one | pp that fall below urgent "
+                  "| of which not needed |", "|---|---:|---:|"]
         for qid, v in list(r["questions"].items())[:meta["top"]]:
             lines.append(f"| {qid} | {v['pp']:.2f} | {v['not_needed_pp']:.2f} |")
     if burdens:
