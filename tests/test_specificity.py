@@ -232,9 +232,13 @@ def test_figures_through_the_real_batch(tmp_path):
     """Hand-made people whose urgency the contract fixes in every version: chest pain is an
     emergency (section 3, first row), a major injury is an emergency (fracture row), and acute
     pain with every warning sign answered no is self-care (last row)."""
-    calm = {q: False for q in specificity.WARNING_V2 if q not in ("leg_weakness",)}
-    calm.update(leg_weakness="none", leg_pain="none", leg_numbness=False, sex="male")
-    calm.pop("pregnant"), calm.pop("pregnancy_symptoms"), calm.pop("both_legs")
+    version = specificity.Version("here", None, tmp_path)
+    # every warning-sign question of this checkout answered with its reassuring answer
+    calm = {q: specificity._reassuring(version, q) for q, spec in version.questions.items()
+            if spec.get("red_flag")}
+    calm.update(sex="male", leg_pain="none", leg_numbness=False)
+    calm.update({q: v for q, v in (("pain_score", 3), ("pain_trend", "better"))
+                 if q in version.questions})
     rows = [{"case_id": "chest", "age": 58, "duration_weeks": 0.5, "trauma": "none",
              **dict(calm, chest_pain=True)},
             {"case_id": "fall", "age": 40, "duration_weeks": 0.5, "trauma": "major", **calm},
@@ -242,7 +246,6 @@ def test_figures_through_the_real_batch(tmp_path):
              **calm},
             {"case_id": "calm2", "age": 30, "duration_weeks": 2, "trauma": "none", "onset": "gradual",
              **calm}]
-    version = specificity.Version("here", None, tmp_path)
     told = [r["urgency"] for r in version.batch(rows, "hand")]
     assert told == ["emergency", "emergency", "self_care", "self_care"]
     f = specificity.figures(["emergency", "emergency", "self_care", "urgent"], told)
