@@ -427,11 +427,14 @@ class Version:
             archive = subprocess.run(["git", "-C", str(CHECKOUT), "archive", ref, "triage", "rules",
                                       "reports"], capture_output=True, check=False)
             if archive.returncode != 0:
-                raise SystemExit(f"git archive {ref} failed: {archive.stderr.decode().strip()}")
+                raise ValueError(f"git ref {ref!r}: {archive.stderr.decode().strip()}")
             tar = scratch / f"{label}.tar"
             tar.write_bytes(archive.stdout)
             with tarfile.open(tar) as t:
-                t.extractall(self.tree)
+                if hasattr(tarfile, "data_filter"):
+                    t.extractall(self.tree, filter="data")
+                else:
+                    t.extractall(self.tree)
         self.work = scratch / f"work-{label}"
         self.work.mkdir()
         with open(self.tree / "rules" / "questionnaire.yaml", encoding="utf-8") as f:
@@ -750,12 +753,14 @@ def main(argv=None) -> None:
                "  python benchmarks/specificity.py --v2-ref 097f70d --v3-ref HEAD",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=20_000, help="people per scenario (default 20,000)")
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=2026,
+                        help="the same seed draws the same people (default 2026)")
     parser.add_argument("--scenario", choices=SCENARIOS + ("all",), default="all")
     parser.add_argument("--v2-ref", default=V2_REF, help=f"git ref of version 2 (default {V2_REF})")
     parser.add_argument("--v3-ref", default=None,
                         help="git ref of version 3 (default: this checkout as it is)")
-    parser.add_argument("--population", type=Path, default=POPULATION)
+    parser.add_argument("--population", type=Path, default=POPULATION,
+                        help="case mix and rates (default benchmarks/population.yaml)")
     parser.add_argument("--no-breakdown", action="store_true",
                         help="skip the per-rule and per-question breakdown (central scenario)")
     parser.add_argument("--top", type=int, default=15, help="rows of each breakdown to print")
@@ -772,7 +777,10 @@ def main(argv=None) -> None:
     reports, burdens = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        versions = {2: Version("v2", args.v2_ref, tmp), 3: Version("v3", args.v3_ref, tmp)}
+        try:
+            versions = {2: Version("v2", args.v2_ref, tmp), 3: Version("v3", args.v3_ref, tmp)}
+        except ValueError as error:
+            parser.error(str(error))
         for scenario in scenarios:
             print(f"[{scenario}] drawing {args.size:,} people...", file=sys.stderr, flush=True)
             data = generate(population, args.size, args.seed, scenario)
