@@ -424,7 +424,12 @@ class Version:
         else:
             self.tree = scratch / f"tree-{label}"
             self.tree.mkdir()
-            archive = subprocess.run(["git", "-C", str(CHECKOUT), "archive", ref, "triage", "rules",
+            commit = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "--short",
+                                     f"{ref}^{{commit}}"], capture_output=True, text=True, check=False)
+            if commit.returncode == 0 and commit.stdout.strip() not in ref:
+                self.ref = f"{ref} {commit.stdout.strip()}"  # the commit measured, for the record
+            archive = subprocess.run(["git", "-C", str(CHECKOUT), "archive", commit.stdout.strip()
+                                      if commit.returncode == 0 else ref, "triage", "rules",
                                       "reports"], capture_output=True, check=False)
             if archive.returncode != 0:
                 raise ValueError(f"git ref {ref!r}: {archive.stderr.decode().strip()}")
