@@ -690,7 +690,8 @@ def pct(x) -> str:
 def markdown(reports: list[dict], meta: dict, burdens: dict | None) -> str:
     lines = [f"Specificity on {meta['size']:,} synthetic primary-care people (seed {meta['seed']}, "
              f"{meta['date']}); need: same-day {pct(reports[0]['figures']['same_day_needed'])} "
-             f"of people.", "",
+             f"of people." + (f" Rates set: {', '.join(meta['rates_set'])}." if meta["rates_set"]
+                              else ""), "",
              "| version | scenario | urgent + emergency (target <= 15%) | same-day needs met (>= 95%) "
              "| emergencies sent to emergency (100%) | self-care needs told self-care | invalid rows |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -755,7 +756,8 @@ def main(argv=None) -> None:
         epilog="examples:\n  python benchmarks/specificity.py\n"
                "  python benchmarks/specificity.py --size 2000 --scenario central\n"
                "  python benchmarks/specificity.py --v3-ref policy --json out.json --burden\n"
-               "  python benchmarks/specificity.py --v2-ref 097f70d --v3-ref HEAD",
+               "  python benchmarks/specificity.py --v2-ref 097f70d --v3-ref HEAD\n"
+               "  python benchmarks/specificity.py --scenario central --rate walking_difficulty=0.01",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=20_000, help="people per scenario (default 20,000)")
     parser.add_argument("--seed", type=int, default=2026,
@@ -772,12 +774,26 @@ def main(argv=None) -> None:
     parser.add_argument("--burden", action="store_true",
                         help="also count the questions asked on three typical journeys")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--rate", action="append", default=[], metavar="NAME=VALUE",
+                        help="set one answer rate of population.yaml in every scenario, to measure "
+                             "a change of words (e.g. --rate walking_difficulty=0.01); repeatable")
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error("--size must be at least 1")
     population = load_population(args.population)
+    for item in args.rate:
+        name, _, value = item.partition("=")
+        if name not in population["answers"]:
+            parser.error(f"--rate {item}: no answer rate named {name!r} in {args.population}")
+        try:
+            chance = float(value)
+        except ValueError:
+            chance = -1.0
+        if not 0.0 <= chance <= 1.0:
+            parser.error(f"--rate {item}: the value must be a number from 0 to 1")
+        population["answers"][name].update({scenario: chance for scenario in SCENARIOS})
     scenarios = SCENARIOS if args.scenario == "all" else (args.scenario,)
-    meta = {"size": args.size, "seed": args.seed, "top": args.top,
+    meta = {"size": args.size, "seed": args.seed, "top": args.top, "rates_set": args.rate,
             "date": datetime.date.today().isoformat()}
     reports, burdens = [], {}
     with tempfile.TemporaryDirectory() as tmp:
