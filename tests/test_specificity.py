@@ -253,3 +253,25 @@ def test_figures_through_the_real_batch(tmp_path):
     assert f["emergencies_met"] == pytest.approx(1.0)
     assert f["same_day_needs_met"] == pytest.approx(2 / 3)
     assert f["self_care_told_self_care"] == pytest.approx(1.0)
+
+
+def test_version_3_answers_fold_onto_the_version_2_ids_they_replaced():
+    """Run on code without the version-3 questions, a split question reads as its old compound
+    (contract section 1: an old yes counts as yes to every part, so any part's yes is the old yes)."""
+    old = specificity.Version.__new__(specificity.Version)
+    old.questions = {q: {} for q in ("age", "bladder_bowel_change", "headache_stiff_neck",
+                                     "urinary_symptoms", "fever")}
+    folded, lost = old.fold({"age": 40, "bladder_change": False, "bowel_control": True,
+                             "severe_headache": False, "neck_stiff_fever": False,
+                             "rash_not_fading": False, "fever": True, "side_pain": True})
+    assert folded == {"age": 40, "bladder_bowel_change": True, "headache_stiff_neck": False,
+                      "fever": True}
+    assert "side_pain" in lost
+
+
+@pytest.mark.parametrize("rate", ["no_such_rate=0.1", "side_pain=2", "side_pain=lots"])
+def test_a_bad_rate_is_a_usage_error(rate, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        specificity.main(["--size", "10", "--rate", rate])
+    assert stopped.value.code == 2
+    assert "--rate" in capsys.readouterr().err
