@@ -31,18 +31,20 @@ class Reason(Record):
 class Assessment(Record):
     _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
                "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
-               "rulebook_version", "answers")
+               "rulebook_version", "answers", "review_in_days")
 
     def __init__(self, urgency: str, duration_class: str, red_flags: list, causes: list,
                  stretches: list, reasons: list, unanswered_red_flags: list = NEW,
                  posture_signs: list = NEW, avoided_stretches: list = NEW,
-                 rulebook_version: str = "", answers: dict = NEW):
+                 rulebook_version: str = "", answers: dict = NEW,
+                 review_in_days: int | None = None):
         unanswered_red_flags = [] if unanswered_red_flags is NEW else unanswered_red_flags
         posture_signs = [] if posture_signs is NEW else posture_signs
         avoided_stretches = [] if avoided_stretches is NEW else avoided_stretches
         answers = {} if answers is NEW else answers
         fill(self, urgency, duration_class, red_flags, causes, stretches, reasons,
-             unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers)
+             unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers,
+             review_in_days)
 
     @property
     def see_professional(self) -> bool:
@@ -62,7 +64,17 @@ class Assessment(Record):
             "posture_signs": list(self.posture_signs),
             "avoided_stretches": list(self.avoided_stretches),
             "rulebook_version": self.rulebook_version,
+            "review_in_days": self.review_in_days,
         }
+
+    def review_date(self, today=None):
+        """The date `review_in_days` from `today` (default: today), or None on urgent and
+        emergency: "if it is not clearly better by this date, book an appointment"."""
+        if self.review_in_days is None:
+            return None
+        import datetime as _dt
+
+        return (today or _dt.date.today()) + _dt.timedelta(days=self.review_in_days)
 
 
 def terminal_width() -> int:

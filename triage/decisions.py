@@ -358,7 +358,7 @@ class EngineResult:
                 red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
                 reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
                 avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
-                answers=answers))
+                answers=answers, review_in_days=o["review_in_days"]))
             pieces: list = []
             text: list = []
             for index, (name, constant) in enumerate(segments):
@@ -417,7 +417,8 @@ class Decision:
             unanswered_red_flags=[q for q in plan.red_flag_questions if q not in answers],
             posture_signs=list(o["posture_signs"]),
             avoided_stretches=list(o["avoided_stretches"]),
-            rulebook_version=o["rulebook_version"], answers=dict(answers))
+            rulebook_version=o["rulebook_version"], answers=dict(answers),
+            review_in_days=o["review_in_days"])
 
     def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
         """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,

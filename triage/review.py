@@ -289,7 +289,8 @@ def check_examples(rule, rulebook) -> list[ExampleResult]:
 
 
 def _expect_problem(example, rulebook) -> str | None:
-    """Whether the assessment of a firing example concludes what its `expect:` says."""
+    """Whether the assessment of an example (firing or silent: the two sides of an edge)
+    concludes what its `expect:` says."""
     if not example.expect:
         return None
     from .vignettes import Vignette, check_vignette
