@@ -10,7 +10,7 @@ URGENCY_WORDS = {
     "urgent": "URGENT: see a doctor today.",
     "soon": "SOON: book an appointment with a doctor or physiotherapist within two weeks.",
     "self_care": "SELF-CARE: targeted stretches and staying active; see a professional if it is "
-                 "not improving.",
+                 "not clearly better by the review date below.",
 }
 
 NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician: it is a rule-based "
@@ -175,8 +175,12 @@ def format_text(assessment: Assessment, rulebook, *, width: int | None = None,
             out.append(head.rstrip())
             head = "    "
         out += _wrap(reason.text, width, head, " " * len(head))
+    review = wording.review_sentence(a)
+    if review:
+        out.append("")
+        out += _wrap(f"Review: {review}", width)
     out.append("")
-    for net in rulebook.safety_net:
-        out += _wrap(f"{net.title}: {'; '.join(net.signs)}.", width, "", "  ")
+    for _level, title, signs in wording.safety_net(rulebook, a):
+        out += _wrap(f"{title}: {'; '.join(signs)}.", width, "", "  ")
     out += _wrap(NOT_A_DIAGNOSIS, width) + [f"Rulebook version {a.rulebook_version}."]
     return "\n".join(out) + "\n"

@@ -616,13 +616,14 @@ class FastValidator:
                           f"if _v is not None and ({wrong}):", "    return None"]
         for qid in questionnaire.required:
             lines += [f"if {const(qid)} not in _a:", "    return None"]
+        from .questionnaire import skip_decided
+
         for qid, q in questionnaire.questions.items():
             if q.skip_if is None or q.value_if_skipped is None:
                 continue
-            known_inputs = "".join(f" and _a.get({const(r)}) is not None"
-                                   for r in questions_read(q.skip_if))
-            lines += [f"if {const(qid)} not in _a and {const(compile_check(q.skip_if))}(_a, "
-                      f"{const(_NO_FINDINGS)}){known_inputs}:",
+            # the questionnaire's own three-valued reading (an unknown answer decides nothing)
+            decided = const(lambda answers, _c=q.skip_if: skip_decided(_c, answers))
+            lines += [f"if {const(qid)} not in _a and {decided}(_a):",
                       f"    _a[{const(qid)}] = {const(q.value_if_skipped)}"]
         # fast(raw): the validated answers, or None when the questionnaire must decide
         self._fast = generated_function("fast_validate", "_r", lines + ["return _a"], constants)

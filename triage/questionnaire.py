@@ -229,25 +229,21 @@ class Questionnaire(Record):
     def apply_skip_logic(self, answers: dict) -> dict:
         """Fill in the answers that skip logic implies (e.g. no leg symptoms: not on both sides).
 
-        An answer is implied only from answers given (or implied before it), never from an
-        unknown: when a question the skip condition reads was left unanswered, the skipped
-        question stays unanswered too (not pregnant: no pregnancy warning signs; pregnancy not
-        answered: those signs unknown)."""
-        from .conditions import evaluate, questions_read
-
+        An answer is implied only when the skip condition is decided by the answers given (or
+        implied before it), never from an unknown: with `pregnant` not answered,
+        `pregnancy_symptoms` stays unknown; but a woman of 60 is past the age at which
+        `possibly_pregnant` applies whatever she answered about `pregnant` (``skip_decided``).
+        A `not_applicable` given for a follow-up that the other answers do not make
+        inapplicable is dropped: the question is unknown, never "no"."""
         for q in self.questions.values():
             if q.skip_if is None:
                 continue
             if answers.get(q.id) == NOT_APPLICABLE and q.value_if_skipped == NOT_APPLICABLE:
-                # "does not apply" is kept only where it follows from the other answers; where
-                # it does not (or cannot be told), the question is unknown, never "no"
-                if not (evaluate(q.skip_if, answers, {})
-                        and all(answers.get(r) is not None for r in questions_read(q.skip_if))):
+                if not skip_decided(q.skip_if, answers):
                     del answers[q.id]
                 continue
             if q.id not in answers and q.value_if_skipped is not None:
-                if (evaluate(q.skip_if, answers, {})
-                        and all(answers.get(r) is not None for r in questions_read(q.skip_if))):
+                if skip_decided(q.skip_if, answers):
                     answers[q.id] = q.value_if_skipped
         return answers
 
@@ -258,6 +254,30 @@ class Questionnaire(Record):
         from .conditions import evaluate
 
         return evaluate(q.skip_if, answers, {})
+
+
+def skip_decided(condition, answers: Mapping) -> bool:
+    """Whether a skip condition holds, decided by the answers known: an answer test on an
+    unanswered question is unknown (not false), `any` holds when one decided part does, `all`
+    when every part does, `not` when its part is decided false."""
+    return _three_valued(condition, answers) is True
+
+
+def _three_valued(node, answers: Mapping):
+    from .conditions import All, AnyOf, Not, evaluate, questions_read
+
+    if isinstance(node, (All, AnyOf)):
+        values = [_three_valued(child, answers) for child in node.children]
+        if isinstance(node, All):
+            return False if False in values else (True if all(v is True for v in values)
+                                                  else None)
+        return True if True in values else (False if all(v is False for v in values) else None)
+    if isinstance(node, Not):
+        value = _three_valued(node.child, answers)
+        return None if value is None else not value
+    if all(answers.get(r) is not None for r in questions_read(node)):
+        return evaluate(node, answers, {})
+    return None
 
 
 def _close_match(key: str, known) -> str:

@@ -415,7 +415,17 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
 
         verdict["todo"] = [*emergency_screen(a, rulebook).actions,
                            "Take this report with you and show it to the staff."]
+    review = wording.review_sentence(a, day)
+    if review:  # contract section 3 (version 3): a date, not "a few weeks"
+        verdict["todo"] = [review if "within a few weeks" in line or
+                           line.startswith("Book an appointment") else line
+                           for line in verdict["todo"]]
+        if a.urgency == "soon":
+            verdict["when"] = (f"By {wording.long_date(a.review_date(day))}. Sooner if it gets "
+                               "worse; at once if a warning sign below appears.")
     verdict["urgency"] = a.urgency
+    verdict["review_in_days"] = a.review_in_days
+    verdict["review"] = review
     verdict["see_professional"] = a.see_professional
     verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
     verdict["unanswered"] = [_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]
@@ -449,8 +459,8 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
         "plan": _stretch_plan(a, rulebook),
         "clinician": _clinician_summary(a, rulebook),
         "reasons": _reasons(a, rulebook),
-        "safety_net": [{"level": n.level, "title": n.title, "signs": list(n.signs)}
-                       for n in rulebook.safety_net],  # from rules/rulebook.yaml
+        "safety_net": [{"level": level, "title": title, "signs": signs}  # rules/rulebook.yaml
+                       for level, title, signs in wording.safety_net(rulebook, a, day)],
         "answers": _answers_table(answers, rulebook),
         "notes": notes,
         "date": day.isoformat(),
