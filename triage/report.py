@@ -146,6 +146,8 @@ def _humanise(question_id: str, rulebook) -> str:
 
 
 def _answer_words(question, value) -> str:
+    if value == "not_applicable":  # a follow-up that does not apply (policy version 3)
+        return "does not apply"
     if question.type == "bool":
         return "yes" if value else "no"
     if question.type == "choice":  # "A minor one: lifting, ..." is "A minor one"
