@@ -74,7 +74,14 @@ class Assessment(Record):
             return None
         import datetime as _dt
 
-        return (today or _dt.date.today()) + _dt.timedelta(days=self.review_in_days)
+        return (today or _today()) + _dt.timedelta(days=self.review_in_days)
+
+
+def _today():
+    """Today's date (one place, so a test of printed output can fix the day)."""
+    import datetime as _dt
+
+    return _dt.date.today()
 
 
 def terminal_width() -> int:

@@ -220,11 +220,19 @@ def _answers_table(answers: dict, rulebook) -> list[dict]:
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
-        rows, unknown, blank = [], [], []
+        rows, unknown, blank, no, not_applicable = [], [], [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
             if question.type == "text":
                 continue  # the notes get their own place
+            if qid in answers and answers[qid] == "not_applicable":
+                not_applicable.append(_humanise(qid, rulebook))
+                continue
+            if qid in answers and question.red_flag and answers[qid] is False:
+                # policy version 3 asks over 30 warning signs: the reassuring answers of a
+                # section are one run, so the alarming and unknown ones stand out
+                no.append(_humanise(qid, rulebook))
+                continue
             if qid in answers:
                 value = answers[qid]
                 words = _answer_words(question, value)
@@ -238,6 +246,20 @@ def _answers_table(answers: dict, rulebook) -> list[dict]:
                 continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
+        if no:
+            alarming = any(row["state"] == "alarming" for row in rows)
+            every = sum(1 for qid in section.questions
+                        if questionnaire.questions[qid].red_flag) == len(no)
+            rows.append({"id": "", "label": "No to", "question": "warning signs answered no",
+                         # when every warning sign of the section was answered no, the count
+                         # says it (the clinician's summary says so too); otherwise each is named
+                         "answer": (f"all {len(no)} warning-sign questions" if every
+                                    and not alarming and len(no) > 3 else ", ".join(no)),
+                         "state": "answered"})
+        if not_applicable:
+            rows.append({"id": "", "label": "Does not apply", "question": "follow-up questions "
+                         "that the other answers make not applicable",
+                         "answer": ", ".join(not_applicable), "state": "answered"})
         if rows or unknown or blank:
             sections.append({"title": section.title, "rows": rows,
                              "unknown": unknown, "blank": blank})
@@ -290,7 +312,11 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
                          f"questions answered no.")
         elif answered:
             lines.append("No warning signs among the questions answered.")
-    if a.unanswered_red_flags:
+    if len(a.unanswered_red_flags) > 8:
+        # policy version 3 asks 34 warning signs: a long list is given once, with the answers
+        lines.append(f"Not answered, so unknown (not no): {len(a.unanswered_red_flags)} "
+                     f"warning-sign questions, each named under the answers given; ask them.")
+    elif a.unanswered_red_flags:
         lines.append("Not answered, so unknown (not no): "
                      + _listing([_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]) + ".")
 
@@ -381,8 +407,11 @@ def _reasons(a: Assessment, rulebook) -> list[dict]:
         # On urgent and emergency the report must fit one page: only the rules that set the
         # verdict's urgency are explained there; the rest are listed with what they found.
         explain = rule.urgency == a.urgency if wording.firm(a.urgency) else True
+        # an NG65 feature rule's title already says the answer it counted (policy version 3)
+        evidence = "" if rule.category == "feature" else \
+            _strip_title(reason.text, rule.title).rstrip(".")
         out.append({"id": reason.id, "title": rule.title,
-                    "evidence": _strip_title(reason.text, rule.title).rstrip("."),
+                    "evidence": evidence,
                     "rationale": _rationale(rule) if explain else "", "note": ""})
     return out
 
