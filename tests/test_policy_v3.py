@@ -590,3 +590,33 @@ def test_no_version_2_emergency_is_lower_under_version_3():
 if __name__ == "__main__":
     TABLE_FILE.write_text(render_migration_table(), encoding="utf-8")
     print(f"wrote {TABLE_FILE}")
+
+
+def test_the_review_date_is_in_the_terminal_the_report_and_explain(tmp_path):
+    """Issue 21 item 6: review_in_days in the terminal (`triage assess`), the report ("if it is
+    not clearly better by DATE, book ...") and `triage explain`; none on urgent."""
+    import datetime as dt
+    import json
+
+    from click.testing import CliRunner
+
+    from triage.assessment import format_text
+    from triage.cli import main_group
+    from triage.report import render_report
+
+    day = dt.date(2026, 12, 7)
+    calm = assess(base(), RULEBOOK)
+    assert "not clearly better by 21 December 2026" in " ".join(
+        render_report(calm, RULEBOOK, "text", today=day).split())
+    sooner = assess(base(leg_pain="below_knee", pain_trend="worse"), RULEBOOK)
+    assert "within 7 days, by 14 December 2026" in " ".join(
+        render_report(sooner, RULEBOOK, "markdown", today=day).split())
+    assert "Review:" in format_text(calm, RULEBOOK, width=100)
+    assert "Review:" not in format_text(assess(base(fever=True), RULEBOOK), RULEBOOK, width=100)
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(base(leg_pain="below_knee", pain_trend="worse")))
+    out = CliRunner().invoke(main_group, ["explain", str(path)]).output
+    assert "Review in 7 days" in out and "review_days_sooner" in out
+    data = json.loads(CliRunner().invoke(main_group, ["assess", str(path), "--format",
+                                                      "json"]).output)
+    assert data["review_in_days"] == 7
