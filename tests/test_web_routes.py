@@ -238,6 +238,8 @@ def _path_to(qid: str, value) -> dict:
         for gate in questions_read(QUESTIONNAIRE.questions[qid].skip_if):
             if QUESTIONNAIRE.questions[gate].alarming:
                 chosen[gate] = QUESTIONNAIRE.questions[gate].alarming[0]
+        if QUESTIONNAIRE.is_skipped(qid, chosen) and "age" in chosen:
+            chosen["age"] = 66  # policy version 3: the aneurysm question is asked from 50
     chosen[qid] = value
     return chosen
 
