@@ -24,6 +24,8 @@ ORDER = [qid for section in QUESTIONNAIRE.sections for qid in section.questions]
 # outcome is self-care with the kneeling hip-flexor stretch.
 DESK_WORKER = {
     "age": 34, "sex": "female", "duration_weeks": 3, "onset": "gradual", "trauma": "none",
+    # policy version 3's questions that are not warning signs
+    "pain_score": 3, "pain_trend": "same", "stops_daily_life": False, "diabetes": False,
     "morning_stiffness": False, **NO_WARNING_SIGNS, "leg_pain": "none", "leg_numbness": False,
     "sitting_hours": 8, "pelvis_tips_forward": True, "exaggerated_arch": True,
     "tight_hip_flexors": True, "weak_glutes": False, "fear_of_movement": False,

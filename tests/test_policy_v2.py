@@ -135,7 +135,9 @@ def test_both_legs_is_asked_whenever_a_leg_may_have_a_symptom(pain, numbness, we
     for qid, value in zip(LEG, (pain, numbness, weakness)):
         if value is not None:
             answers[qid] = value
-    no_symptom = (pain in ("none", "above_knee") and numbness is False and weakness == "none")
+    # (an unanswered leg pain is not "below the knee": the person is not asked about both legs
+    # on that account, and the answer stays unknown, never implied, Questionnaire.skip_decided)
+    no_symptom = (pain != "below_knee" and numbness is False and weakness == "none")
     assert QUESTIONNAIRE.is_skipped("both_legs", answers) == no_symptom
 
 
