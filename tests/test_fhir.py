@@ -39,7 +39,14 @@ ITEMS = {item["linkId"]: item for item in question_items()}
 
 def response_for(answers: dict) -> dict:
     """A QuestionnaireResponse to the exported Questionnaire, built from the export alone: the
-    value type follows each item's FHIR type and a choice is the answerOption's own coding."""
+    value type follows each item's FHIR type and a choice is the answerOption's own coding.
+    Policy version 3: an answers file may use a replaced version-2 id, which has no item; it is
+    read as the questionnaire reads it (its replacements), and a not-applicable follow-up is a
+    disabled item, with no answer."""
+    if set(answers) & set(QUESTIONNAIRE.replaced):
+        answers = QUESTIONNAIRE.parse_given(answers)
+    answers = {k: v for k, v in answers.items() if v != "not_applicable"}
+
     def answer(item, value):
         kind = item["type"]
         if kind == "choice":
@@ -125,6 +132,11 @@ def fhir_enabled(item: dict, answers: dict) -> bool:
             expected = expected["code"]
         if condition["operator"] == "exists":
             return (value is not None) == expected
+        if condition["operator"] in (">=", ">", "<", "<="):  # false when unanswered
+            import operator
+            compare = {">=": operator.ge, ">": operator.gt, "<": operator.lt,
+                       "<=": operator.le}[condition["operator"]]
+            return value is not None and compare(value, expected)
         equal = value is not None and value == expected
         return equal if condition["operator"] == "=" else not equal
 
@@ -134,6 +146,9 @@ def fhir_enabled(item: dict, answers: dict) -> bool:
 
 def answer_strategy(qid):
     q = QUESTIONNAIRE.questions[qid]
+    if q.type in ("integer", "number"):  # both sides of the version 3 thresholds
+        numbers = [0, 1, 11, 12, 49, 50, 55, 56, 80] + ([0.5, 11.9] if q.type == "number" else [])
+        return st.sampled_from([None, *numbers])
     return st.sampled_from([None, *q.values])
 
 

@@ -234,11 +234,9 @@ def test_possible_rules_are_not_reported(copy, when):
 def test_rule_needing_a_conclusion_no_active_rule_draws(copy):
     # Only RF-INFLAM-01 concludes cause inflammatory; as a draft it does not run, so the
     # inflammatory stretch plan can never fire.
-    edit(copy / "red_flags.yaml",
-         "  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain "
-         "(axial spondyloarthritis)\n    category: red_flag\n    status: active",
-         "  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain "
-         "(axial spondyloarthritis)\n    category: red_flag\n    status: draft")
+    title = ("  - id: RF-INFLAM-01\n    title: Possible inflammatory back pain (axial "
+             "spondyloarthritis), NICE referral criteria met\n    category: red_flag\n")
+    edit(copy / "red_flags.yaml", title + "    status: active", title + "    status: draft")
     code, lines, _ = check(copy)
     assert code == 2
     assert_problem(lines, copy / "stretch_plan.yaml", "ST-INFLAM-01",
@@ -331,16 +329,18 @@ def test_every_rule_that_does_not_load_is_reported_not_just_the_first(copy):
 
 def test_safety_net_sign_at_another_level_than_its_rule(copy):
     """The advice on what to do if a sign appears must not contradict the assessment of that same
-    answer: unexplained weight loss is 'urgent' (UR-WEIGHT-01, policy version 2), so the safety
-    net may not list it as a reason to book an appointment within two weeks."""
+    answer: a new lump is 'urgent' (UR-LUMP-01), so the safety net may not list it as a reason
+    to book an appointment within two weeks. (Policy version 3 made weight loss alone 'soon', so
+    the test moved from UR-WEIGHT-01 to UR-LUMP-01.)"""
     text = (copy / "rulebook.yaml").read_text(encoding="utf-8")
-    weight = '        - {text: "weight loss without trying", rule: UR-WEIGHT-01}\n'
-    assert weight in text
-    text = text.replace(weight, "")
+    lump = ('        - {text: "a new lump, or a new change in the shape of your back", '
+            'rule: UR-LUMP-01}\n')
+    assert lump in text
+    text = text.replace(lump, "")
     soon = "      title: Book an appointment with a doctor or physiotherapist if\n      signs:\n"
-    text = text.replace(soon, soon + weight)
+    text = text.replace(soon, soon + lump)
     (copy / "rulebook.yaml").write_text(text, encoding="utf-8")
     code, lines, _ = check(copy)
     assert code == 2
     assert_problem(lines, copy / "rulebook.yaml", "safety_net.soon",
-                   "listed as soon, but rule UR-WEIGHT-01 concludes urgent")
+                   "listed as soon, but rule UR-LUMP-01 concludes urgent")

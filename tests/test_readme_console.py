@@ -75,6 +75,10 @@ def run_example(command: str, options: dict, directory: Path, monkeypatch) -> st
     if options.get("setup") == "my-rules" and not (directory / "my-rules").exists():
         _my_rules(directory)
     monkeypatch.chdir(directory)
+    # the review date (policy version 3: "not clearly better by DATE") is printed: fix the day
+    import datetime
+
+    monkeypatch.setattr("triage.assessment._today", lambda: datetime.date(2026, 12, 7))
     if options.get("without"):
         monkeypatch.setitem(sys.modules, options["without"], None)
     result = CliRunner().invoke(main_group, words[1:], input=options.get("input", ""),

@@ -202,13 +202,16 @@ def test_rules_test_bad_vignette_file_is_exit_2(tmp_path):
 # A small set of cases with known outcomes under chronic_weeks 12 and 13 (COST B13: chronic from
 # 12 weeks; NICE NG65: inflammatory back pain needs 3 months or more, so it follows the threshold).
 KNOWN_SET = [
-    # 12 weeks, every warning sign answered no: chronic/soon -> subacute/self_care
-    dict(case_id="twelve", age=40, duration_weeks=12, trauma="none", **NO_WARNING_SIGNS),
+    # 12 weeks, getting better, every warning sign answered no: chronic/soon -> subacute/self_care
+    # (policy version 3: subacute pain that is not getting better would stay soon)
+    dict(case_id="twelve", age=40, duration_weeks=12, trauma="none", pain_trend="better",
+         **NO_WARNING_SIGNS),
     # 12.5 weeks with warning signs unanswered: duration changes, urgency stays soon (unknown flags)
     dict(case_id="twelve-and-a-half", age=40, duration_weeks=12.5, trauma="none"),
     # inflammatory pattern at 12 weeks: no longer chronic, so no inflammatory flag or cause
-    dict(case_id="inflammatory", age=30, duration_weeks=12, trauma="none", morning_stiffness=True,
-         better_with_exercise=True),
+    # (policy version 3: NICE NG65's count, here 4 features with onset before 35)
+    dict(case_id="inflammatory", age=30, duration_weeks=12, trauma="none", night_waking_late=True,
+         buttock_pain=True, better_with_exercise=True),
     # unaffected: acute, and long-standing
     dict(case_id="acute", age=40, duration_weeks=2, trauma="none"),
     dict(case_id="long", age=40, duration_weeks=20, trauma="none", **NO_WARNING_SIGNS),

@@ -158,16 +158,16 @@ def test_questions_cannot_be_skipped_by_typing_a_later_address(patient, client):
 
 
 def test_back_and_change_keep_every_answer_and_skip_logic_follows_a_change(patient, client, app):
-    # pain above the knee on both sides: urgent (contract section 3, version 2), not an emergency
-    # (pain below the knee on both sides would be one and stop the questions)
-    answers = dict(ALL_CLEAR, leg_pain="above_knee", leg_numbness=False, leg_weakness="none",
-                   both_legs=True)
+    # sciatica in one leg (policy version 3: both_legs is asked only with a leg symptom, and a
+    # yes to it is an emergency that would stop the questions; so here it is answered no)
+    answers = dict(ALL_CLEAR, leg_pain="below_knee", leg_numbness=False, leg_weakness="none",
+                   both_legs=False, pain_score=3)
     assert patient.answer_all(answers) == "/check-answers"
     before = dict(rows(app)[0].answers)
-    assert before["both_legs"] is True
+    assert before["both_legs"] is False
     # going back shows the earlier answer chosen, and changes nothing
     page = client.get("/question/leg_pain?change=1")
-    assert 'value="above_knee" checked' in page.text
+    assert 'value="below_knee" checked' in page.text
     assert 'href="/check-answers">Back to your answers' in page.text
     assert rows(app)[0].answers == before
     # a change that makes a later question not apply drops its answer (implied now), and the
@@ -178,7 +178,7 @@ def test_back_and_change_keep_every_answer_and_skip_logic_follows_a_change(patie
     assert after["leg_pain"] == "none" and "both_legs" not in after
     assert "follows from your other answers" in main_text(client.get("/check-answers"))
     # a change that makes a new question apply asks it before the check page
-    response = patient.post_answer("leg_pain", "above_knee", change=True)
+    response = patient.post_answer("leg_pain", "below_knee", change=True)
     assert response.headers["location"] == "/question/both_legs"
 
 
@@ -236,6 +236,8 @@ def _path_to(qid: str, value) -> dict:
         for gate in questions_read(QUESTIONNAIRE.questions[qid].skip_if):
             if QUESTIONNAIRE.questions[gate].alarming:
                 chosen[gate] = QUESTIONNAIRE.questions[gate].alarming[0]
+        if QUESTIONNAIRE.is_skipped(qid, chosen) and "age" in chosen:
+            chosen["age"] = 66  # policy version 3: the aneurysm question is asked from 50
     chosen[qid] = value
     return chosen
 

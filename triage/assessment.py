@@ -10,7 +10,7 @@ URGENCY_WORDS = {
     "urgent": "URGENT: see a doctor today.",
     "soon": "SOON: book an appointment with a doctor or physiotherapist within two weeks.",
     "self_care": "SELF-CARE: targeted stretches and staying active; see a professional if it is "
-                 "not improving.",
+                 "not clearly better by the review date below.",
 }
 
 NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician: it is a rule-based "
@@ -31,18 +31,20 @@ class Reason(Record):
 class Assessment(Record):
     _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
                "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
-               "rulebook_version", "answers")
+               "rulebook_version", "answers", "review_in_days")
 
     def __init__(self, urgency: str, duration_class: str, red_flags: list, causes: list,
                  stretches: list, reasons: list, unanswered_red_flags: list = NEW,
                  posture_signs: list = NEW, avoided_stretches: list = NEW,
-                 rulebook_version: str = "", answers: dict = NEW):
+                 rulebook_version: str = "", answers: dict = NEW,
+                 review_in_days: int | None = None):
         unanswered_red_flags = [] if unanswered_red_flags is NEW else unanswered_red_flags
         posture_signs = [] if posture_signs is NEW else posture_signs
         avoided_stretches = [] if avoided_stretches is NEW else avoided_stretches
         answers = {} if answers is NEW else answers
         fill(self, urgency, duration_class, red_flags, causes, stretches, reasons,
-             unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers)
+             unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers,
+             review_in_days)
 
     @property
     def see_professional(self) -> bool:
@@ -62,7 +64,24 @@ class Assessment(Record):
             "posture_signs": list(self.posture_signs),
             "avoided_stretches": list(self.avoided_stretches),
             "rulebook_version": self.rulebook_version,
+            "review_in_days": self.review_in_days,
         }
+
+    def review_date(self, today=None):
+        """The date `review_in_days` from `today` (default: today), or None on urgent and
+        emergency: "if it is not clearly better by this date, book an appointment"."""
+        if self.review_in_days is None:
+            return None
+        import datetime as _dt
+
+        return (today or _today()) + _dt.timedelta(days=self.review_in_days)
+
+
+def _today():
+    """Today's date (one place, so a test of printed output can fix the day)."""
+    import datetime as _dt
+
+    return _dt.date.today()
 
 
 def terminal_width() -> int:
@@ -163,8 +182,12 @@ def format_text(assessment: Assessment, rulebook, *, width: int | None = None,
             out.append(head.rstrip())
             head = "    "
         out += _wrap(reason.text, width, head, " " * len(head))
+    review = wording.review_sentence(a)
+    if review:
+        out.append("")
+        out += _wrap(f"Review: {review}", width)
     out.append("")
-    for net in rulebook.safety_net:
-        out += _wrap(f"{net.title}: {'; '.join(net.signs)}.", width, "", "  ")
+    for _level, title, signs in wording.safety_net(rulebook, a):
+        out += _wrap(f"{title}: {'; '.join(signs)}.", width, "", "  ")
     out += _wrap(NOT_A_DIAGNOSIS, width) + [f"Rulebook version {a.rulebook_version}."]
     return "\n".join(out) + "\n"

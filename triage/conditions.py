@@ -12,7 +12,7 @@ A condition is YAML, never code; nothing here is ever ``eval``'d. The forms::
     unanswered: [QUESTION, ...]        at least one of them was not answered
     KIND: VALUE | any                  a conclusion of an earlier rule, KIND one of
                                        duration_class, red_flag, cause, urgency, posture_sign,
-                                       stretch, avoid_stretch
+                                       stretch, avoid_stretch, spa_feature, review
     KIND: {in: [VALUE, ...]}
     count_of: KIND                     at least that many different conclusions of KIND
     at_least: PARAMETER
@@ -45,7 +45,7 @@ from .records import Record, fill as _fill, set_field as _set
 COMPARISONS = {">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le}
 COMPARISON_WORDS = {">=": "at least", ">": "over", "<": "under", "<=": "at most"}
 FINDING_KINDS = ("duration_class", "red_flag", "cause", "urgency", "posture_sign", "stretch",
-                 "avoid_stretch")
+                 "avoid_stretch", "spa_feature", "review")
 
 
 # --------------------------------------------------------------------------- the condition tree

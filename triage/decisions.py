@@ -358,7 +358,7 @@ class EngineResult:
                 red_flags=o["red_flags"], causes=o["causes"], stretches=o["stretches"],
                 reasons=[], unanswered_red_flags=[], posture_signs=o["posture_signs"],
                 avoided_stretches=o["avoided_stretches"], rulebook_version=o["rulebook_version"],
-                answers=answers))
+                answers=answers, review_in_days=o["review_in_days"]))
             pieces: list = []
             text: list = []
             for index, (name, constant) in enumerate(segments):
@@ -417,7 +417,8 @@ class Decision:
             unanswered_red_flags=[q for q in plan.red_flag_questions if q not in answers],
             posture_signs=list(o["posture_signs"]),
             avoided_stretches=list(o["avoided_stretches"]),
-            rulebook_version=o["rulebook_version"], answers=dict(answers))
+            rulebook_version=o["rulebook_version"], answers=dict(answers),
+            review_in_days=o["review_in_days"])
 
     def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
         """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
@@ -615,13 +616,14 @@ class FastValidator:
                           f"if _v is not None and ({wrong}):", "    return None"]
         for qid in questionnaire.required:
             lines += [f"if {const(qid)} not in _a:", "    return None"]
+        from .questionnaire import skip_decided
+
         for qid, q in questionnaire.questions.items():
             if q.skip_if is None or q.value_if_skipped is None:
                 continue
-            known_inputs = "".join(f" and _a.get({const(r)}) is not None"
-                                   for r in questions_read(q.skip_if))
-            lines += [f"if {const(qid)} not in _a and {const(compile_check(q.skip_if))}(_a, "
-                      f"{const(_NO_FINDINGS)}){known_inputs}:",
+            # the questionnaire's own three-valued reading (an unknown answer decides nothing)
+            decided = const(lambda answers, _c=q.skip_if: skip_decided(_c, answers))
+            lines += [f"if {const(qid)} not in _a and {decided}(_a):",
                       f"    _a[{const(qid)}] = {const(q.value_if_skipped)}"]
         # fast(raw): the validated answers, or None when the questionnaire must decide
         self._fast = generated_function("fast_validate", "_r", lines + ["return _a"], constants)

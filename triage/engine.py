@@ -787,7 +787,7 @@ def assess_outcome(answers: Mapping[str, Any], rulebook: Rulebook, *, source: st
         result = assess(answers, rulebook, source=source, cache=False)
         return {key: getattr(result, key) for key in ("urgency", "duration_class", "red_flags",
                                                        "causes", "stretches", "posture_signs",
-                                                       "avoided_stretches")}
+                                                       "avoided_stretches", "review_in_days")}
     plan, decisions = plan_for(rulebook)
     if valid is None:
         valid = plan.validator.validate(answers, source=source)
@@ -873,7 +873,23 @@ def _outcome(rulebook: Rulebook, findings) -> dict:
         "posture_signs": sorted(findings.get("posture_sign", set())),
         "avoided_stretches": [s for s in rulebook.stretches if s in avoid],
         "rulebook_version": rulebook.version,
+        "review_in_days": review_in_days(rulebook, urgency, findings),
     }
+
+
+REVIEW_PARAMETERS = ("review_days", "review_days_sooner")
+
+
+def review_in_days(rulebook: Rulebook, urgency: str, findings) -> int | None:
+    """Contract section 3 (version 3): on self-care and soon, the days within which to see a
+    professional if it is not clearly better (`soon`: book within that many days); None on urgent
+    and emergency. The parameter review_days, or review_days_sooner when a rule concluded
+    `review: sooner`. A rulebook without these parameters gives None (no date is promised)."""
+    if urgency not in ("self_care", "soon"):
+        return None
+    name = "review_days_sooner" if "sooner" in findings.get("review", ()) else "review_days"
+    parameter = rulebook.parameters.get(name)
+    return None if parameter is None else int(parameter.value)
 
 
 def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> Assessment:

@@ -74,11 +74,12 @@ def _section_item(questionnaire, section) -> dict:
         "linkId": section.id,
         "type": "group",
         "text": section.title,
-        "item": [_question_item(questionnaire.questions[qid]) for qid in section.questions],
+        "item": [_question_item(questionnaire.questions[qid], questionnaire)
+                 for qid in section.questions],
     }
 
 
-def _question_item(q) -> dict:
+def _question_item(q, questionnaire=None) -> dict:
     item: dict[str, Any] = {"linkId": q.id, "text": q.text, "type": _ITEM_TYPES[q.type]}
     if q.required:
         item["required"] = True
@@ -90,7 +91,9 @@ def _question_item(q) -> dict:
     if extensions:
         item["extension"] = extensions
     if q.skip_if is not None:
-        behaviour, conditions = enable_when(q.skip_if, where=q.id)
+        types = ({qid: other.type for qid, other in questionnaire.questions.items()}
+                 if questionnaire is not None else None)
+        behaviour, conditions = enable_when(q.skip_if, where=q.id, types=types)
         item["enableWhen"] = conditions
         if len(conditions) > 1:
             item["enableBehavior"] = behaviour
@@ -115,9 +118,12 @@ def _coding(q, value, label) -> dict:
     return {"system": ANSWER_SYSTEM + q.id, "code": value, "display": label}
 
 
-def enable_when(skip_if, *, where: str = "") -> tuple[str, list]:
+def enable_when(skip_if, *, where: str = "", types=None) -> tuple[str, list]:
     """(enableBehavior, enableWhen list) equivalent to "not skip_if". Raises RulebookError when the
-    condition needs more than one flat all/any list."""
+    condition needs more than one flat all/any list. `types` (question id -> type) lets a number
+    comparison (policy version 3: age 12-55, 12 weeks or more) say answerInteger or
+    answerDecimal as its item's type needs; FHIR's comparison, like the rule grammar's, is false
+    on an unanswered question, so the negated comparison stays exact."""
     node = _nnf(Not(skip_if))
     if isinstance(node, (All, AnyOf)):
         behaviour = "all" if isinstance(node, All) else "any"
@@ -126,13 +132,27 @@ def enable_when(skip_if, *, where: str = "") -> tuple[str, list]:
         behaviour, leaves = "all", [node]
     conditions: list[dict] = []
     for leaf in leaves:
-        conditions += _leaf_conditions(leaf, behaviour, where)
+        conditions += _leaf_conditions(leaf, behaviour, where, types or {})
     return behaviour, conditions
 
 
-def _leaf_conditions(leaf, behaviour, where) -> list[dict]:
+_FLIPPED = {">=": "<", ">": "<=", "<": ">=", "<=": ">"}
+
+
+def _leaf_conditions(leaf, behaviour, where, types=None) -> list[dict]:
     negated = isinstance(leaf, Not)
     atom = leaf.child if negated else leaf
+    if isinstance(atom, AnswerTest) and atom.op in _FLIPPED:
+        # "not age < 12" is "age >= 12"; both are false when age is unanswered, but "not (age
+        # < 12)" is true then: enabled only by a known age, as skip logic implies from known
+        # answers only (Questionnaire.apply_skip_logic)
+        operator = _FLIPPED[atom.op] if negated else atom.op
+        kind = (types or {}).get(atom.question)
+        if kind == "integer" or (kind is None and isinstance(atom.operand, int)):
+            return [{"question": atom.question, "operator": operator,
+                     "answerInteger": int(atom.operand)}]
+        return [{"question": atom.question, "operator": operator,
+                 "answerDecimal": float(atom.operand)}]
     if isinstance(atom, Unanswered):
         if len(atom.questions) > 1 and (behaviour == "all") != negated:
             _refuse(where)
@@ -199,7 +219,9 @@ def response_resource(answers: Mapping, questionnaire, *, identifier: str | None
         items = []
         for qid in section.questions:
             value = answers.get(qid)
-            if value is None:
+            if value is None or value == "not_applicable":
+                # a follow-up that does not apply is a disabled item in FHIR (its enableWhen is
+                # false): no answer; importing the response records it as not applicable again
                 continue
             q = questionnaire.questions[qid]
             if q.type == "choice":

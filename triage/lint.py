@@ -111,6 +111,9 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
                     for leaf in iter_leaves(rule.when) if isinstance(leaf, AnswerTest)
                     and leaf.question in rulebook.derived}
     used |= {p for name in read_derived for p in _params_of(rulebook.derived[name])}
+    from .engine import REVIEW_PARAMETERS  # read by the assessment's review_in_days
+
+    used |= set(REVIEW_PARAMETERS)
     for name in rulebook.derived:
         if name not in read_derived:
             problems.append(Problem(_display(directory / "rulebook.yaml"), f"derived.{name}",

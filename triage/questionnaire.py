@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # annotations only: pathlib is imported where paths are used
     from pathlib import Path
 
 TYPES = ("integer", "number", "bool", "choice", "text")
+# Recorded for a follow-up question that does not apply (skip logic, ``value_if_skipped:
+# not_applicable``): neither yes nor no, and not unknown. No rule test holds on it, and it is not
+# an unanswered warning sign. Accepted in an answers file only where the skip condition holds.
+NOT_APPLICABLE = "not_applicable"
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
@@ -77,6 +81,9 @@ class Question(Record):
 
     def coerce(self, value):
         """The answer in its proper type, or raise ValueError with the reason."""
+        if (self.value_if_skipped == NOT_APPLICABLE and isinstance(value, str)
+                and value.strip().lower().replace(" ", "_") == NOT_APPLICABLE):
+            return NOT_APPLICABLE
         if self.type == "text":
             if not isinstance(value, str):
                 raise ValueError("expected text")
@@ -127,12 +134,24 @@ class Section(Record):
         fill(self, id, title, questions)
 
 
+class Replaced(Record):
+    """A question id of an earlier version, no longer asked but still accepted in answers files
+    (contract section 1): an answer of yes counts as yes to each of `yes_means`, an answer of no
+    as no to each of `replaced_by`."""
+    _fields = ("id", "replaced_by", "yes_means", "note")
+
+    def __init__(self, id: str, replaced_by: tuple, yes_means: tuple, note: str = ""):
+        fill(self, id, replaced_by, yes_means, note)
+
+
 class Questionnaire(Record):
-    _fields = ("version", "sections", "questions")
+    _fields = ("version", "sections", "questions", "replaced", "parameters")
     _hashed = ("version", "sections")
 
-    def __init__(self, version: str, sections: tuple, questions: Mapping[str, Question]):
-        fill(self, version, sections, questions)
+    def __init__(self, version: str, sections: tuple, questions: Mapping[str, Question],
+                 replaced: Mapping[str, Replaced] | None = None,
+                 parameters: Mapping[str, Any] | None = None):
+        fill(self, version, sections, questions, dict(replaced or {}), dict(parameters or {}))
 
     @property
     def red_flag_questions(self) -> list[str]:
@@ -150,7 +169,16 @@ class Questionnaire(Record):
             raise AnswersError(f"expected a mapping of question id to answer, got "
                                f"{type(raw).__name__}", file=source)
         given: dict[str, Any] = {}
+        old: dict[str, Any] = {}
         for key, value in raw.items():
+            if isinstance(key, str) and key in self.replaced:
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    continue  # unanswered: its replacements stay as they are
+                try:
+                    old[key] = Question(key, "bool", "", "", "").coerce(value)
+                except ValueError as exc:
+                    raise AnswersError(str(exc), file=source, where=key) from None
+                continue
             if not isinstance(key, str) or key not in self.questions:
                 hint = _close_match(str(key)[:100], self.questions)
                 shown = str(key) if str(key).isprintable() and len(str(key)) <= 60 \
@@ -165,7 +193,24 @@ class Questionnaire(Record):
                 given[key] = question.coerce(value)
             except ValueError as exc:
                 raise AnswersError(str(exc), file=source, where=key) from None
+        if old:
+            self._apply_replaced(old, given)
         return given
+
+    def _apply_replaced(self, old: Mapping[str, bool], given: dict) -> None:
+        """An earlier version's answer to a replaced question, as answers to its replacements
+        (contract section 1): yes counts as yes to each of ``yes_means``, whatever the file
+        answers them (a contradiction errs to the safe side); no counts as no to each
+        replacement the file leaves unanswered."""
+        for old_id, value in old.items():
+            spec = self.replaced[old_id]
+            if value:
+                for qid in spec.yes_means:
+                    given[qid] = True
+            else:
+                for qid in spec.replaced_by:
+                    if given.get(qid) is None:
+                        given[qid] = False
 
     def validate(self, raw: Any, *, source: str = "answers") -> dict:
         """Check and normalise an answers mapping; raise AnswersError naming the first problem.
@@ -184,16 +229,21 @@ class Questionnaire(Record):
     def apply_skip_logic(self, answers: dict) -> dict:
         """Fill in the answers that skip logic implies (e.g. no leg symptoms: not on both sides).
 
-        An answer is implied only from answers given (or implied before it), never from an
-        unknown: when a question the skip condition reads was left unanswered, the skipped
-        question stays unanswered too (not pregnant: no pregnancy warning signs; pregnancy not
-        answered: those signs unknown)."""
-        from .conditions import evaluate, questions_read
-
+        An answer is implied only when the skip condition is decided by the answers given (or
+        implied before it), never from an unknown: with `pregnant` not answered,
+        `pregnancy_symptoms` stays unknown; but a woman of 60 is past the age at which
+        `possibly_pregnant` applies whatever she answered about `pregnant` (``skip_decided``).
+        A `not_applicable` given for a follow-up that the other answers do not make
+        inapplicable is dropped: the question is unknown, never "no"."""
         for q in self.questions.values():
-            if q.skip_if is not None and q.id not in answers and q.value_if_skipped is not None:
-                if (evaluate(q.skip_if, answers, {})
-                        and all(answers.get(r) is not None for r in questions_read(q.skip_if))):
+            if q.skip_if is None:
+                continue
+            if answers.get(q.id) == NOT_APPLICABLE and q.value_if_skipped == NOT_APPLICABLE:
+                if not skip_decided(q.skip_if, answers):
+                    del answers[q.id]
+                continue
+            if q.id not in answers and q.value_if_skipped is not None:
+                if skip_decided(q.skip_if, answers):
                     answers[q.id] = q.value_if_skipped
         return answers
 
@@ -204,6 +254,30 @@ class Questionnaire(Record):
         from .conditions import evaluate
 
         return evaluate(q.skip_if, answers, {})
+
+
+def skip_decided(condition, answers: Mapping) -> bool:
+    """Whether a skip condition holds, decided by the answers known: an answer test on an
+    unanswered question is unknown (not false), `any` holds when one decided part does, `all`
+    when every part does, `not` when its part is decided false."""
+    return _three_valued(condition, answers) is True
+
+
+def _three_valued(node, answers: Mapping):
+    from .conditions import All, AnyOf, Not, evaluate, questions_read
+
+    if isinstance(node, (All, AnyOf)):
+        values = [_three_valued(child, answers) for child in node.children]
+        if isinstance(node, All):
+            return False if False in values else (True if all(v is True for v in values)
+                                                  else None)
+        return True if True in values else (False if all(v is False for v in values) else None)
+    if isinstance(node, Not):
+        value = _three_valued(node.child, answers)
+        return None if value is None else not value
+    if all(answers.get(r) is not None for r in questions_read(node)):
+        return evaluate(node, answers, {})
+    return None
 
 
 def _close_match(key: str, known) -> str:
@@ -226,6 +300,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
     questions: dict[str, Question] = {}
     sections = []
     pending_skips = []
+    parameters = _parse_skip_parameters(data.get("parameters"), name)
     for s_index, raw_section in enumerate(data["sections"]):
         sid = raw_section.get("id") if isinstance(raw_section, dict) else None
         if not sid or not isinstance(raw_section.get("questions"), list):
@@ -242,15 +317,66 @@ def load_questionnaire(path: Path) -> Questionnaire:
                 pending_skips.append((q.id, raw["skip_if"]))
         sections.append(Section(sid, str(raw_section.get("title", sid)), tuple(ids)))
     # skip logic may name any question of the file, so it is parsed once all are known
-    vocab = Vocabulary(questions, {}, {})
+    vocab = Vocabulary(questions, parameters, {})
     for qid, raw_skip in pending_skips:
         parsed = parse_condition(raw_skip, vocab, file=name, where=qid)
         q = questions[qid]
-        if q.value_if_skipped is not None and not _fits(q, q.value_if_skipped):
+        if (q.value_if_skipped is not None and q.value_if_skipped != NOT_APPLICABLE
+                and not _fits(q, q.value_if_skipped)):
             raise RulebookError(f"value_if_skipped {q.value_if_skipped!r} is not a possible "
                                 f"answer ({q.describe_values()})", file=name, where=qid)
         questions[qid] = _replace(q, skip_if=parsed, skip_if_raw=raw_skip)
-    return Questionnaire(str(data.get("version", "1")), tuple(sections), questions)
+    replaced = _parse_replaced(data.get("replaced"), questions, name)
+    return Questionnaire(str(data.get("version", "1")), tuple(sections), questions, replaced,
+                         parameters)
+
+
+def _parse_skip_parameters(raw, name: str) -> dict:
+    """`parameters:` of the questionnaire: the numbers its skip logic compares with (ages at
+    which a question applies), each `{value: N, description: ...}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RulebookError("'parameters' must map each name to {value: NUMBER, description}",
+                            file=name)
+    out = {}
+    for pname, spec in raw.items():
+        value = spec.get("value") if isinstance(spec, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RulebookError("a parameter needs a numeric 'value'", file=name,
+                                where=str(pname))
+        out[str(pname)] = value
+    return out
+
+
+def _parse_replaced(raw, questions: Mapping[str, Question], name: str) -> dict:
+    """`replaced:` of the questionnaire: ids of earlier versions still accepted (Replaced)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise RulebookError("'replaced' must be a list of {id, replaced_by, yes_means}", file=name)
+    out: dict[str, Replaced] = {}
+    for entry in raw:
+        if not isinstance(entry, dict) or not entry.get("id"):
+            raise RulebookError("a replaced question needs an id", file=name, where="replaced")
+        rid = str(entry["id"])
+        unknown = set(entry) - {"id", "replaced_by", "yes_means", "note"}
+        if unknown:
+            raise RulebookError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}",
+                                file=name, where=rid)
+        if rid in questions or rid in out:
+            raise RulebookError("a replaced id is also a question, or listed twice", file=name,
+                                where=rid)
+        by = entry.get("replaced_by") or []
+        yes = entry.get("yes_means", by)
+        for qid in [*by, *yes]:
+            if qid not in questions or questions[qid].type != "bool":
+                raise RulebookError(f"replaced by '{qid}', which is not a yes/no question",
+                                    file=name, where=rid)
+        if not set(yes) <= set(by) or not by:
+            raise RulebookError("yes_means must name some of replaced_by", file=name, where=rid)
+        out[rid] = Replaced(rid, tuple(by), tuple(yes), str(entry.get("note", "")).strip())
+    return out
 
 
 def _fits(q: Question, value) -> bool:

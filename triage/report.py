@@ -146,6 +146,8 @@ def _humanise(question_id: str, rulebook) -> str:
 
 
 def _answer_words(question, value) -> str:
+    if value == "not_applicable":  # a follow-up that does not apply (policy version 3)
+        return "does not apply"
     if question.type == "bool":
         return "yes" if value else "no"
     if question.type == "choice":  # "A minor one: lifting, ..." is "A minor one"
@@ -276,13 +278,21 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
-        rows, unknown, blank, unasked = [], [], [], []
+        rows, unknown, blank, unasked, no, not_applicable = [], [], [], [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
             if question.type == "text":
                 continue  # the notes get their own place
             if qid in stopped and qid not in answers:
                 unasked.append(_humanise(qid, rulebook))
+                continue
+            if qid in answers and answers[qid] == "not_applicable":
+                not_applicable.append(_humanise(qid, rulebook))
+                continue
+            if qid in answers and question.red_flag and answers[qid] is False:
+                # policy version 3 asks over 30 warning signs: the reassuring answers of a
+                # section are one run, so the alarming and unknown ones stand out
+                no.append(_humanise(qid, rulebook))
                 continue
             if qid in answers:
                 value = answers[qid]
@@ -297,6 +307,20 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
+        if no:
+            alarming = any(row["state"] == "alarming" for row in rows)
+            every = sum(1 for qid in section.questions
+                        if questionnaire.questions[qid].red_flag) == len(no)
+            rows.append({"id": "", "label": "No to", "question": "warning signs answered no",
+                         # when every warning sign of the section was answered no, the count
+                         # says it (the clinician's summary says so too); otherwise each is named
+                         "answer": (f"all {len(no)} warning-sign questions" if every
+                                    and not alarming and len(no) > 3 else ", ".join(no)),
+                         "state": "answered"})
+        if not_applicable:
+            rows.append({"id": "", "label": "Does not apply", "question": "follow-up questions "
+                         "that the other answers make not applicable",
+                         "answer": ", ".join(not_applicable), "state": "answered"})
         if rows or unknown or blank or unasked:
             sections.append({"title": section.title, "rows": rows,
                              "unknown": unknown, "blank": blank, "not_asked": unasked})
@@ -349,7 +373,11 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
                          f"questions answered no.")
         elif answered:
             lines.append("No warning signs among the questions answered.")
-    if a.unanswered_red_flags:
+    if len(a.unanswered_red_flags) > 8:
+        # policy version 3 asks 34 warning signs: a long list is given once, with the answers
+        lines.append(f"Not answered, so unknown (not no): {len(a.unanswered_red_flags)} "
+                     f"warning-sign questions, each named under the answers given; ask them.")
+    elif a.unanswered_red_flags:
         lines.append("Not answered, so unknown (not no): "
                      + _listing([_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]) + ".")
 
@@ -441,8 +469,11 @@ def _reasons(a: Assessment, rulebook) -> list[dict]:
         # On urgent and emergency the report must fit one page: only the rules that set the
         # verdict's urgency are explained there; the rest are listed with what they found.
         explain = rule.urgency == a.urgency if wording.firm(a.urgency) else True
+        # an NG65 feature rule's title already says the answer it counted (policy version 3)
+        evidence = "" if rule.category == "feature" else \
+            _strip_title(reason.text, rule.title).rstrip(".")
         out.append({"id": reason.id, "title": rule.title,
-                    "evidence": _strip_title(reason.text, rule.title).rstrip("."),
+                    "evidence": evidence,
                     "rationale": _rationale(rule) if explain else "", "note": ""})
     return out
 
@@ -478,7 +509,17 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
 
         verdict["todo"] = [*emergency_screen(a, rulebook).actions,
                            "Take this report with you and show it to the staff."]
+    review = wording.review_sentence(a, day)
+    if review:  # contract section 3 (version 3): a date, not "a few weeks"
+        verdict["todo"] = [review if "within a few weeks" in line or
+                           line.startswith("Book an appointment") else line
+                           for line in verdict["todo"]]
+        if a.urgency == "soon":
+            verdict["when"] = (f"By {wording.long_date(a.review_date(day))}. Sooner if it gets "
+                               "worse; at once if a warning sign below appears.")
     verdict["urgency"] = a.urgency
+    verdict["review_in_days"] = a.review_in_days
+    verdict["review"] = review
     verdict["see_professional"] = a.see_professional
     verdict["because"] = [rulebook.label("red_flag", f) for f in a.red_flags]
     verdict["unanswered"] = [_humanise(q, rulebook).lower() for q in a.unanswered_red_flags]
@@ -514,8 +555,8 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
             [f"Not asked: the questions stopped at the emergency before {len(stopped)} more "
              f"question{'s' if len(stopped) != 1 else ''}."] if stopped else []),
         "reasons": _reasons(a, rulebook),
-        "safety_net": [{"level": n.level, "title": n.title, "signs": list(n.signs)}
-                       for n in rulebook.safety_net],  # from rules/rulebook.yaml
+        "safety_net": [{"level": level, "title": title, "signs": signs}  # rules/rulebook.yaml
+                       for level, title, signs in wording.safety_net(rulebook, a, day)],
         "answers": _answers_table(answers, rulebook, stopped),
         "not_asked": [_humanise(q, rulebook).lower() for q in stopped],
         "notes": notes,

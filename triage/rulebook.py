@@ -576,10 +576,6 @@ def _parse_rule(raw, index, name, vocab, questionnaire) -> RuleSpec:
         if expect:
             from .vignettes import KNOWN_KEYS
 
-            if not fires:
-                raise RulebookError(f"example {e_index + 1}: 'expect' goes with a 'fires:' example "
-                                    f"(what the rule concludes when it fires)", file=name,
-                                    where=where)
             if not isinstance(expect, dict) or set(expect) - KNOWN_KEYS:
                 unknown = ", ".join(sorted(set(expect) - KNOWN_KEYS)) if isinstance(
                     expect, dict) else repr(expect)

@@ -10,7 +10,8 @@ A vignette file (tests/cases/*.yaml, or a clinician's own) looks like::
           urgency: emergency
           red_flags: [cauda_equina]
 
-Expectation keys: urgency, duration_class, see_professional (exact); red_flags, causes, stretches
+Expectation keys: urgency, duration_class, see_professional, review_in_days (exact; null for
+none); red_flags, causes, stretches
 (exact lists, order ignored); red_flags_include, causes_include, stretches_include,
 stretches_exclude, fired_include, fired_exclude (subsets); urgency_at_least (a floor).
 Both the test suite and `triage rules test` run vignettes through this module.
@@ -23,7 +24,7 @@ from pathlib import Path
 from .contract import URGENCY_RANK
 from .errors import RulebookError
 
-EXACT = ("urgency", "duration_class", "see_professional")
+EXACT = ("urgency", "duration_class", "see_professional", "review_in_days")
 EXACT_SETS = ("red_flags", "causes", "stretches")
 INCLUDES = {"red_flags_include": "red_flags", "causes_include": "causes",
             "stretches_include": "stretches", "fired_include": "fired"}
@@ -97,6 +98,7 @@ def actual_outcome(answers: dict, rulebook) -> dict:
         "urgency": result.urgency,
         "duration_class": result.duration_class,
         "see_professional": result.see_professional,
+        "review_in_days": result.review_in_days,
         "red_flags": list(result.red_flags),
         "causes": list(result.causes),
         "stretches": list(result.stretches),

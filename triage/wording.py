@@ -124,3 +124,45 @@ def unanswered_note(assessment, rulebook, *, names: list[str] | None = None,
                 f"no: {listed}. Tell the clinician about them.")
     return (f"Some warning-sign questions were not answered, so they count as unknown, not as "
             f"no: {listed}. Answering them could change this advice.")
+
+
+# --------------------------------------------------------------------------- review and safety net
+
+REVIEW_DATE = "{review_date}"  # in a safety-net sign: the review date (rules/rulebook.yaml)
+
+
+def long_date(day) -> str:
+    """A date as people write it: 21 December 2026."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def review_sentence(assessment, today=None) -> str | None:
+    """Contract section 3 (version 3), review_in_days in words: "If it is not clearly better by
+    DATE, book ...", or None on urgent and emergency (no date is promised before being seen)."""
+    day = assessment.review_date(today)
+    if day is None:
+        return None
+    if assessment.urgency == "soon":
+        return (f"Book an appointment with a doctor or physiotherapist within "
+                f"{assessment.review_in_days} days, by {long_date(day)}.")
+    return (f"If it is not clearly better by {long_date(day)}, book an appointment with a "
+            f"doctor or physiotherapist.")
+
+
+def safety_net(rulebook, assessment, today=None) -> list[tuple[str, str, list[str]]]:
+    """The safety-netting of rules/rulebook.yaml for this assessment: (level, title, signs),
+    most urgent first, with the review date written in; a sign that names the review date is
+    left out when there is none (urgent, emergency)."""
+    day = assessment.review_date(today)
+    out = []
+    for net in rulebook.safety_net:
+        signs = []
+        for sign in net.signs:
+            if REVIEW_DATE in sign:
+                if day is None:
+                    continue
+                sign = sign.replace(REVIEW_DATE, long_date(day))
+            signs.append(sign)
+        if signs:
+            out.append((net.level, net.title, signs))
+    return out

@@ -356,9 +356,10 @@ class _Flow:
         say(self.console.wrap("At any question: ? shows the help and why it is asked, < goes "
                               "back, Ctrl-C stops (your answers are kept)."), dim=True)
         say(self.console.wrap(
-            "If right now you have chest pain, a severe headache with a stiff neck, numbness "
-            "around your genitals or bottom, new trouble with your bladder or bowels, or weakness "
-            "in both legs, do not wait for the questions: call the emergency number "
+            "If right now you have chest pain, a sudden very bad headache, a stiff neck with a "
+            "fever, numbness around your genitals or bottom, new trouble with your bladder or "
+            "bowels, or weakness in both legs, do not wait for the questions: call the emergency "
+            "number "
             f"({session.rulebook.emergency_numbers or EMERGENCY_NUMBERS})."), fg="red")
         say(self.console.wrap("This is not a diagnosis and not a substitute for a clinician."),
             dim=True)

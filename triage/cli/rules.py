@@ -390,6 +390,12 @@ def _explain_text(case, rulebook, show_all) -> str:
     if len(urgencies) > 1:
         lines.append(f"  The highest urgency concluded wins: {a.urgency} "
                      f"(of {', '.join(urgencies)}).")
+    if a.review_in_days is not None:  # contract section 3 (version 3)
+        sooner = any(k == "review" for k, _, _ in case.drawn_by())
+        lines.append(f"  Review in {a.review_in_days} days if not clearly better (review_in_days: "
+                     f"parameter {'review_days_sooner' if sooner else 'review_days'}).")
+    else:
+        lines.append(f"  No review date at urgency {a.urgency} (review_in_days: null).")
     if a.urgency in ("urgent", "emergency") and any(k == "stretch" for k, _, _ in case.drawn_by()):
         lines.append(f"  No stretches are shown at urgency {a.urgency}.")
     if a.unanswered_red_flags:
