@@ -72,7 +72,7 @@ def test_the_desk_worker_journey_to_the_report_by_keyboard_alone(page, server):
     answer_until(page, DESK_WORKER, keyboard=True, seen=seen)
     assert page.url.endswith("/check-answers")
     assert page.locator("h1").inner_text() == "Check your answers"
-    tab_to(page, "form[action='/submit'] button")
+    tab_to(page, "form[action='/submit'] button", limit=200)  # a Change link per answer (v3: 61 questions)
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.endswith("/result")

@@ -206,7 +206,7 @@ def test_the_limit_on_wrong_resume_codes_holds_across_server_processes(tmp_path)
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_an_export_of_an_emergency_that_stopped_early_is_read_by_batch_and_rules_diff(
         app, db, clinic, tmp_path, fmt):
-    # meningitis (NICE NG240): the questions stop at the headache answer, before the required
+    # a sudden, very severe headache (subarachnoid haemorrhage, NICE NG240 differential): the questions stop there, before the required
     # injury question; the clinic's export must still be readable by the tools it is made for
     import subprocess
     import sys
@@ -215,7 +215,7 @@ def test_an_export_of_an_emergency_that_stopped_early_is_read_by_batch_and_rules
 
     with TestClient(app) as browser:
         patient = Patient(browser, QUESTIONNAIRE)
-        answers = {**ALL_CLEAR, "headache_stiff_neck": True}
+        answers = {**ALL_CLEAR, "severe_headache": True}
         assert patient.answer_all(answers) == "/emergency"
         assert "trauma" not in patient.asked  # stopped before the required question
     # and one finished submission beside it, exported in the same file

@@ -294,7 +294,7 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 # section are one run, so the alarming and unknown ones stand out
                 no.append(_humanise(qid, rulebook))
                 continue
-            if qid in answers:
+            if answers.get(qid) is not None:  # "not sure" (None) is listed as unanswered
                 value = answers[qid]
                 words = _answer_words(question, value)
                 if (question.value_if_skipped is not None and value == question.value_if_skipped
