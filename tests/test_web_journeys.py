@@ -114,6 +114,9 @@ def walk_and_compare(client, answers: dict):
         label = report_facts(expected, RULEBOOK)["verdict"]["label"]
         assert f'class="verdict verdict--{expected.urgency}"' in page.text
         assert f"Your result: {label}" in page.text
+    # the report the last page links to opens too (a "not sure" number answer was a 500 there)
+    report = client.get("/report")
+    assert report.status_code == 200, (given, report.text[:300])
     return expected, walk
 
 
