@@ -24,18 +24,20 @@ from pathlib import Path
 import yaml
 from playwright.sync_api import sync_playwright
 
+from triage.rulebook import load_rulebook
+
 HERE = Path(__file__).resolve().parent
 DESK_WORKER = yaml.safe_load((HERE.parent / "desk_worker.yaml").read_text())
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
-# reassuring answers to every question the rules read (no warning sign), then one change each
+# reassuring answers to every warning-sign question the questionnaire defines (its first
+# reassuring value, as the tests' ALL_CLEAR), and to the questions the rules combine with them,
+# then one change each
+_QUESTIONNAIRE = load_rulebook().questionnaire
 CALM = {"age": 44, "sex": "male", "duration_weeks": 2, "onset": "gradual", "trauma": "none",
-        "chest_pain": False, "headache_stiff_neck": False, "pregnant": False,
-        "saddle_numbness": False, "bladder_bowel_change": False, "sexual_dysfunction": False,
-        "abdominal_pain": False, "urinary_symptoms": False, "fever": False,
-        "weight_loss": False, "cancer_history": False, "night_pain": False,
-        "thoracic_pain": False, "back_lump": False, "osteoporosis": False,
-        "long_term_steroids": False, "immunosuppressed": False, "iv_drug_use": False,
-        "leg_pain": "none", "leg_numbness": False, "leg_weakness": "none", "both_legs": False}
+        **{q.id: next(v for v in q.values if v not in q.alarming)
+           for q in _QUESTIONNAIRE.questions.values() if q.red_flag},
+        "leg_pain": "none", "leg_numbness": False, "leg_weakness": "none", "pain_score": 4,
+        "pain_trend": "better", "stops_daily_life": False, "diabetes": False}
 OTHER_URGENCIES = {
     "urgent": {**CALM, "fever": True},  # fever with back pain: same day (NICE CKS)
     "soon": {**CALM, "duration_weeks": 14},  # chronic pain: soon (contract section 3)
