@@ -40,6 +40,8 @@ class Settings:
     retention_days: int = 30
     max_body_bytes: int = 256 * 1024
     emergency_number: str = "112"  # the tap-to-call number of the emergency page
+    # ask patients who they are at the end (clinic/contact.py); the key: TRIAGE_CONTACT_KEY
+    contact_details: bool = False
 
     def resolved(self) -> "Settings":
         return dataclasses.replace(self, database_url=self.database_url or default_database_url())
@@ -49,7 +51,8 @@ class Settings:
         env = {"TRIAGE_DATABASE_URL": self.database_url,
                "TRIAGE_RETENTION_DAYS": str(self.retention_days),
                "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes),
-               "TRIAGE_EMERGENCY_NUMBER": self.emergency_number}
+               "TRIAGE_EMERGENCY_NUMBER": self.emergency_number,
+               "TRIAGE_CONTACT_DETAILS": "1" if self.contact_details else "0"}
         if self.rules_dir:
             env["TRIAGE_RULES"] = self.rules_dir
         return env
@@ -60,7 +63,8 @@ class Settings:
                    rules_dir=os.environ.get("TRIAGE_RULES") or None,
                    retention_days=int(os.environ.get("TRIAGE_RETENTION_DAYS", "30")),
                    max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))),
-                   emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"))
+                   emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"),
+                   contact_details=os.environ.get("TRIAGE_CONTACT_DETAILS", "0") == "1")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for noisy in ("experta", "httpx", "httpx2", "multipart", "python_multipart"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     rulebook = load_rulebook(settings.rules_dir)
+    keyring = None
+    if settings.contact_details:  # no key, or not a key: one clear message, before anything
+        from .clinic.contact import Keyring
+
+        keyring = Keyring.from_env()
     engine = make_engine(settings.database_url, pool_size=REQUEST_THREADS)
     migrate(engine)
 
@@ -100,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi_version = "3.0.3"
     app.state.settings = settings
     app.state.rulebook = rulebook
+    app.state.keyring = keyring
     app.state.engine = engine
     app.state.db = session_factory(engine)
 

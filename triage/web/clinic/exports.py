@@ -7,6 +7,10 @@
 * ``fhir``: a FHIR R4 Bundle (type ``collection``) of QuestionnaireResponses, one per submission,
   ``authored`` = when it was submitted, identified by the submission id.
 
+* ``contacts`` (only when the clinic keeps contact details): a CSV of each submission's
+  reference, urgency, status and the patient's contact details, decrypted. The other formats
+  never carry contact details; this one says so on its button and in its file name.
+
 The answers are exported exactly as stored (the answers format); the assessment is not, since
 ``triage batch`` gives it again from the answers.
 """
@@ -94,3 +98,30 @@ def _cell(value, question) -> str:
     # a patient's note (or any text) must not become a formula on a clinic computer; notes are
     # only ever printed, so the apostrophe and the line breaks change no assessment
     return _neutral(str(value))
+
+
+CONTACTS = "contacts"
+CONTACTS_FORMAT = ("text/csv; charset=utf-8", "contact-details.csv",
+                   "contact details (CSV: names, dates of birth, phones, emails)")
+CONTACT_COLUMNS = ("reference", "urgency", "submitted", "status", "name", "date_of_birth",
+                   "phone", "email", "patient_number")
+
+
+def contacts_csv(submissions: list[Submission], keyring) -> str:
+    """Who to contact: one row a submission (empty details where none were given, "cannot be
+    read" where no key of the clinic's opens them)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CONTACT_COLUMNS)
+    for s in submissions:
+        details = keyring.open(s.sealed_contact) if s.sealed_contact else None
+        if s.sealed_contact and details is None:
+            person = ["(cannot be read with the current key)", "", "", "", ""]
+        elif details is None:
+            person = ["", "", "", "", ""]
+        else:
+            person = [details.name, details.date_of_birth, details.phone, details.email,
+                      details.patient_number]
+        writer.writerow([_neutral(s.reference or ""), s.urgency, s.submitted_at.isoformat(),
+                         s.status, *(_neutral(p) for p in person)])
+    return buffer.getvalue()
