@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import DateTime, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ...assessment import Assessment, Reason
@@ -33,7 +33,9 @@ REVIEWED_FILTERS = ("all", "no", "yes")
 # a listed session without an urgency is one whose emergency was taken back and that is not
 # finished: ranked with the emergencies (it was shown the emergency advice)
 _RANK = case({u: n for n, u in enumerate(URGENCIES)}, value=PatientSession.urgency, else_=0)
-_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at)
+# typed, so that a time compared with it is bound as the column's are (SQLite keeps text)
+_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at,
+                      type_=DateTime(timezone=True))
 
 
 @dataclass
@@ -190,7 +192,8 @@ def _after(key: str):
     page deep in the queue costs what the first one does, and nothing is shown twice or skipped
     when submissions arrive between pages). None for a key that is not one."""
     try:
-        rank, when, identifier = key.split(".", 2)
+        rank, rest = key.split(".", 1)
+        when, identifier = rest.rsplit(".", 1)  # a time has a "." of its own; an id has none
         rank_n = int(rank)
         moment = _dt.datetime.fromisoformat(when)
     except ValueError:
@@ -202,10 +205,11 @@ def _after(key: str):
                and_(_RANK == rank_n, _WHEN == moment, PatientSession.id > identifier))
 
 
-def queue_page(db: Session, filters: Filters, *, after: str = "", size: int = PAGE_SIZE,
+def queue_page(db: Session, filters: Filters, *, after: str = "", size: int | None = None,
                keyring=None) -> tuple[list[Submission], str | None]:
     """One page of the queue after the key `after` (the start: ""), and the next page's key
     (None on the last page)."""
+    size = size or PAGE_SIZE
     query = _filtered(_base_query(), filters, keyring)
     condition = _after(after) if after else None
     if condition is not None:

@@ -19,11 +19,16 @@ MAX_NOTE = 2000
 
 
 def _row(db: Session, submission_id: str) -> Workflow:
+    """The submission's workflow row; a new one (not yet added) says: new, nobody's."""
     row = db.get(Workflow, submission_id)
-    if row is None:
-        row = Workflow(submission_id=submission_id, status="new", changed_at=utcnow())
+    return row if row is not None else Workflow(submission_id=submission_id, status="new",
+                                                assignee_id=None)
+
+
+def _save(db: Session, row: Workflow, user: User) -> None:
+    row.changed_at, row.changed_by_id = utcnow(), user.id
+    if row not in db:
         db.add(row)
-    return row
 
 
 def set_status(db: Session, submission_id: str, status: str, user: User, address: str) -> bool:
@@ -31,10 +36,10 @@ def set_status(db: Session, submission_id: str, status: str, user: User, address
     if status not in STATUSES:
         raise ValueError(status)
     row = _row(db, submission_id)
-    if row.status == status and db.get(Workflow, submission_id) is not None and \
-            row.changed_by_id is not None:
+    if row.status == status:
         return False
-    row.status, row.changed_at, row.changed_by_id = status, utcnow(), user.id
+    row.status = status
+    _save(db, row, user)
     audit.record(db, "status", user.name, submission_id=submission_id, address=address,
                  detail=status)
     return True
@@ -45,9 +50,10 @@ def assign(db: Session, submission_id: str, assignee: User | None, user: User,
     """Give the submission to `assignee` (None: to nobody); False when nothing changes."""
     row = _row(db, submission_id)
     new_id = assignee.id if assignee else None
-    if row.assignee_id == new_id and row.changed_by_id is not None:
+    if row.assignee_id == new_id:
         return False
-    row.assignee_id, row.changed_at, row.changed_by_id = new_id, utcnow(), user.id
+    row.assignee_id = new_id
+    _save(db, row, user)
     audit.record(db, "assign", user.name, submission_id=submission_id, address=address,
                  detail=f"to {assignee.name}" if assignee else "to nobody")
     return True
