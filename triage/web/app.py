@@ -110,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rulebook = rulebook
     app.state.keyring = keyring
+    from .clinic.notify import Channels
+
+    app.state.notify = Channels.from_env()  # emergency and urgent submissions: webhook, email
     app.state.engine = engine
     app.state.db = session_factory(engine)
 

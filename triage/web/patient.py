@@ -396,9 +396,12 @@ def answer(request: Request, qid: str, csrf_token: str = "",
                                               error=_web_error(q, str(exc), text.strip()),
                                               entered=answer))
         session.record(q.id, value)
+        was_emergency = row.urgency == "emergency"
         emergency = _settle(row, session, db, request)
         db.commit()
         if emergency is not None:
+            if not was_emergency:
+                _notify(request, row)
             return _see("/emergency")
         return _see(_next_url(session))
 
@@ -460,11 +463,14 @@ def submit(request: Request, csrf_token: str = ""):
         if session.next_question() is not None:
             return _see(_next_url(session))
         result = session.assessment()
+        was_emergency = row.urgency == "emergency"
         _give_reference(row, db)
         row.submitted_at = utcnow()
         row.urgency = result.urgency
         row.assessment = result.to_dict()
         db.commit()
+        if not (was_emergency and result.urgency == "emergency"):
+            _notify(request, row)
         outcome = "/emergency" if result.urgency == "emergency" else "/result"
         if _asks_contact(request) and not _has_contact(db, row):
             return _see("/contact")
@@ -799,3 +805,10 @@ def contact(request: Request, csrf_token: str = "", name: str = "", dob_day: str
             consented_at=utcnow()))
         db.commit()
         return _see(_outcome(row) + "?contact=1")
+
+
+def _notify(request: Request, row) -> None:
+    """An emergency or urgent submission: the clinic's webhook and email (clinic/notify.py)."""
+    from .clinic import notify
+
+    notify.submitted(request.app, row.id, row.reference, row.urgency)

@@ -42,6 +42,8 @@ ACTIONS = {
     "status": "changed a submission's status (detail: the new status)",
     "assign": "gave a submission to someone, or to nobody (detail: to whom)",
     "note": "added a note to a submission (the note itself is not in the trail)",
+    "notify": "a notification of an emergency or urgent submission (actor \"system\"; detail: "
+              "the channel and whether it was delivered)",
     "user_add": "added an account (detail: the role)",
     "user_disable": "disabled an account",
     "user_enable": "enabled an account",
