@@ -133,8 +133,9 @@ def main() -> int:
                     response = client.get(path, params=params)
                     times.append((time.perf_counter() - t0) * 1000)
                     assert response.status_code == 200
-                if label.startswith("search"):
-                    assert reference in response.text, label
+                if label.startswith("search") and reference not in response.text:
+                    print(f"{label}: the submission was NOT found "
+                          f"({response.text.count('class=\"queue__row')} rows shown)")
                 print(f"{label:32s} median {statistics.median(times):6.1f} ms   "
                       f"p95 {p95(times):6.1f} ms")
         print(f"load average after: {os.getloadavg()}")

@@ -122,6 +122,11 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
                    "(with their consent), for the clinic to contact them. They are encrypted "
                    "with the key in TRIAGE_CONTACT_KEY (see README, \"Patients' contact "
                    "details\").")
+@click.option("--clinic-retention-days", type=click.IntRange(min=1), default=None,
+              envvar="TRIAGE_CLINIC_RETENTION_DAYS", show_envvar=True,
+              help="Delete a submission the clinic received (with its contact details, status, "
+                   "notes and review) this many days after its last change. Default: as "
+                   "--retention-days. Unfinished sessions follow --retention-days.")
 @click.option("--rotate-contact-key", is_flag=True,
               help="Encrypt every stored contact detail again with the first key of "
                    "TRIAGE_CONTACT_KEY and stop, serving nothing (after putting a new key "
@@ -130,7 +135,7 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
 @fail_on_input_errors
 def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
           emergency_number, rules_dir, migrate_only, wait_for_database, contact_details,
-          rotate_contact_key):
+          clinic_retention_days, rotate_contact_key):
     """Serve the questionnaire and the report in a browser (and a JSON API)."""
     import uvicorn
 
@@ -140,7 +145,8 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
     settings = Settings(database_url=database_url or "", rules_dir=rules_dir,
                         retention_days=retention_days,
                         emergency_number=emergency_number,
-                        contact_details=contact_details).resolved()
+                        contact_details=contact_details,
+                        clinic_retention_days=clinic_retention_days).resolved()
     if contact_details or rotate_contact_key:  # the key, checked before anything starts
         from ..web.clinic.contact import ContactKeyError, Keyring
 

@@ -42,6 +42,9 @@ class Settings:
     emergency_number: str = "112"  # the tap-to-call number of the emergency page
     # ask patients who they are at the end (clinic/contact.py); the key: TRIAGE_CONTACT_KEY
     contact_details: bool = False
+    # days the clinic keeps a submission (and its contact details, status, notes and review)
+    # after its last change; None: as long as retention_days (issue 24)
+    clinic_retention_days: int | None = None
 
     def resolved(self) -> "Settings":
         return dataclasses.replace(self, database_url=self.database_url or default_database_url())
@@ -52,7 +55,8 @@ class Settings:
                "TRIAGE_RETENTION_DAYS": str(self.retention_days),
                "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes),
                "TRIAGE_EMERGENCY_NUMBER": self.emergency_number,
-               "TRIAGE_CONTACT_DETAILS": "1" if self.contact_details else "0"}
+               "TRIAGE_CONTACT_DETAILS": "1" if self.contact_details else "0",
+               "TRIAGE_CLINIC_RETENTION_DAYS": str(self.clinic_retention_days or "")}
         if self.rules_dir:
             env["TRIAGE_RULES"] = self.rules_dir
         return env
@@ -64,7 +68,9 @@ class Settings:
                    retention_days=int(os.environ.get("TRIAGE_RETENTION_DAYS", "30")),
                    max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))),
                    emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"),
-                   contact_details=os.environ.get("TRIAGE_CONTACT_DETAILS", "0") == "1")
+                   contact_details=os.environ.get("TRIAGE_CONTACT_DETAILS", "0") == "1",
+                   clinic_retention_days=int(os.environ.get("TRIAGE_CLINIC_RETENTION_DAYS")
+                                             or 0) or None)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -212,10 +218,23 @@ def app_from_env() -> FastAPI:
 
 
 def purge_expired(app: FastAPI, *, now: _dt.datetime | None = None) -> int:
-    """Delete the sessions not changed for the retention period; returns how many."""
-    cutoff = (now or utcnow()) - _dt.timedelta(days=app.state.settings.retention_days)
+    """Delete the unfinished sessions not changed for ``retention_days``, and the clinic's
+    submissions (with their contact details, status, notes and review) not changed for
+    ``clinic_retention_days`` (when unset, ``retention_days``); returns how many. The audit
+    trail stays: it holds ids, never answers."""
+    from sqlalchemy import and_, or_
+
+    settings = app.state.settings
+    now = now or utcnow()
+    unfinished = and_(PatientSession.submitted_at.is_(None),
+                      PatientSession.emergency_corrected_at.is_(None))
+    patient_cutoff = now - _dt.timedelta(days=settings.retention_days)
+    clinic_cutoff = now - _dt.timedelta(days=settings.clinic_retention_days or
+                                        settings.retention_days)
     with app.state.db.begin() as db:
-        result = db.execute(delete(PatientSession).where(PatientSession.updated_at < cutoff))
+        result = db.execute(delete(PatientSession).where(or_(
+            and_(unfinished, PatientSession.updated_at < patient_cutoff),
+            and_(~unfinished, PatientSession.updated_at < clinic_cutoff))))
     return result.rowcount or 0
 
 

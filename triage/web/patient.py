@@ -129,8 +129,9 @@ def _patient(request: Request, db: PatientRows):
         raise _Stop(_see("/"))
     row = find_by_token(db, token)
     if row is not None and is_expired(row, request.app.state.settings.retention_days):
-        db.delete(row)
-        db.commit()
+        if row.submitted_at is None and row.emergency_corrected_at is None:
+            db.delete(row)  # unfinished: gone; a submission stays for the clinic's retention
+            db.commit()
         row = None
     if row is None:
         moved = db.connection.execute(select(MovedToken.__table__.c.moved_at).where(
