@@ -134,8 +134,8 @@ def main() -> int:
                     times.append((time.perf_counter() - t0) * 1000)
                     assert response.status_code == 200
                 if label.startswith("search") and reference not in response.text:
-                    print(f"{label}: the submission was NOT found "
-                          f"({response.text.count('class=\"queue__row')} rows shown)")
+                    shown = response.text.count('class="queue__row')
+                    print(f"{label}: the submission was NOT found ({shown} rows shown)")
                 print(f"{label:32s} median {statistics.median(times):6.1f} ms   "
                       f"p95 {p95(times):6.1f} ms")
         print(f"load average after: {os.getloadavg()}")

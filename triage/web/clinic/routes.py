@@ -536,7 +536,8 @@ def _export(request: Request, form):
     with request.app.state.db() as db:
         user = _signed_in(request, db)
         filters = _filters(form, user)
-        known = fmt in exports.FORMATS or (fmt == exports.CONTACTS and keyring is not None)
+        known = fmt in exports.FORMATS or fmt == exports.FHIR_RISK or (
+            fmt in (exports.CONTACTS, exports.FHIR_PATIENTS) and keyring is not None)
         if not known:
             db.commit()
             return _refused(request, user, "Choose an export format.", 400)
@@ -555,6 +556,16 @@ def _export(request: Request, form):
     if fmt == exports.CONTACTS:
         body = exports.contacts_csv(chosen, keyring)
         media_type, suffix, _ = exports.CONTACTS_FORMAT
+    elif fmt in (exports.FHIR_RISK, exports.FHIR_PATIENTS):
+        import json
+
+        rulebook = request.app.state.rulebook
+        body = json.dumps(exports.fhir_bundle(
+            chosen, rulebook.questionnaire, rulebook,
+            keyring if fmt == exports.FHIR_PATIENTS else None), indent=2,
+            ensure_ascii=False) + "\n"
+        media_type, suffix, _ = (exports.FHIR_RISK_FORMAT if fmt == exports.FHIR_RISK
+                                 else exports.FHIR_PATIENTS_FORMAT)
     else:
         body = exports.export(chosen, fmt, request.app.state.rulebook.questionnaire)
         media_type, suffix, _ = exports.FORMATS[fmt]
