@@ -99,9 +99,26 @@ def main() -> int:
         from triage.web.app import Settings, create_app
         from triage.web.clinic import accounts
 
-        app = create_app(Settings(database_url=url, contact_details=True))
+        # submissions spread over 208 days: a retention that keeps them all (the server's
+        # purge, run as it starts, deleted every one older than 30 days, and competed with
+        # the first measurements)
+        app = create_app(Settings(database_url=url, contact_details=True, retention_days=3650,
+                                  clinic_retention_days=3650))
         started = time.monotonic()
         reference, name = fill(app, options.submissions)
+        if os.environ.get("BENCH_DEBUG"):
+            import sqlalchemy as sa
+
+            from triage.web.clinic.models import Contact
+            from triage.web.db import PatientSession
+
+            with app.state.db() as db:
+                digest = app.state.keyring.search_digest("name", name)
+                print("debug", name, reference, db.scalar(sa.select(sa.func.count()).where(
+                    Contact.name_digest == digest)), db.scalar(
+                    sa.select(Contact.submission_id).where(Contact.name_digest == digest)),
+                    db.scalar(sa.select(PatientSession.id).where(
+                        PatientSession.reference == reference)))
         print(f"filled {options.submissions:,} submissions in {time.monotonic() - started:.0f} s")
         with app.state.db() as db:
             accounts.add_user(db, "bench", PASSWORD, actor="bench")
