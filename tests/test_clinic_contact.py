@@ -248,3 +248,21 @@ def test_serving_contact_details_without_a_key_is_one_clear_message(tmp_path, mo
     result = CliRunner().invoke(cli, ["serve", "--contact-details", "--database",
                                       f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code != 0 and "not a list of Fernet keys" in result.output
+
+
+def test_the_contact_form_refuses_a_post_without_its_csrf_token(app, db):
+    with TestClient(app) as client:
+        finish(client, CASES["urgent"])
+        for token in (None, "x" * 40):
+            data = {**JANE, **({"csrf_token": token} if token else {})}
+            assert client.post("/contact", data=data).status_code == 403
+    assert db.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+
+
+def test_the_contact_page_is_for_a_finished_session_only(app):
+    with TestClient(app) as client:
+        assert client.get("/contact", follow_redirects=False).headers["location"] == "/"
+        patient = Patient(client, QUESTIONNAIRE)
+        patient.start()
+        response = client.get("/contact", follow_redirects=False)
+        assert response.headers["location"].startswith("/question/")
