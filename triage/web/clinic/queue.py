@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from typing import Any
 
-from sqlalchemy import DateTime, and_, case, func, or_, select
+from sqlalchemy import DateTime, and_, case, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from ...assessment import Assessment, Reason
@@ -160,14 +160,17 @@ def _filtered(query, filters: Filters, keyring=None):
     if filters.search:
         from .contact import normalise_reference
 
-        found = [PatientSession.reference == normalise_reference(filters.search)]
-        if keyring is not None:  # by the indexed digests, without joining every contact
+        # the ids found first, each through its own index (an OR across the reference and
+        # the contacts' digests made PostgreSQL scan every submission)
+        parts = [select(PatientSession.id).where(
+            PatientSession.reference == normalise_reference(filters.search))]
+        if keyring is not None:
             for kind, column in (("name", Contact.name_digest), ("number", Contact.number_digest)):
                 digest = keyring.search_digest(kind, filters.search)
                 if digest:
-                    found.append(PatientSession.id.in_(
-                        select(Contact.submission_id).where(column == digest)))
-        query = query.where(or_(*found))
+                    parts.append(select(Contact.submission_id).where(column == digest))
+        query = query.where(PatientSession.id.in_(union(*parts) if len(parts) > 1
+                                                  else parts[0]))
     return query
 
 
@@ -249,7 +252,9 @@ def counts(db: Session, filters: Filters, keyring=None) -> dict[str, int]:
 
 def newest_submitted(db: Session) -> _dt.datetime | None:
     """When the newest submission arrived (what the queue polls to notice new ones)."""
-    newest = db.execute(select(func.max(_WHEN)).where(_LISTED)).scalar()
+    # submitted_at alone, through its index: a correction is not a new arrival (the emergency
+    # it corrects arrived, and was noticed, when it was submitted)
+    newest = db.execute(select(func.max(PatientSession.submitted_at))).scalar()
     return as_utc(newest) if newest else None
 
 
