@@ -163,7 +163,7 @@ def test_the_app_role_of_the_deployment_guide_cannot_rewrite_the_trail(postgres_
 # the grants of the README's deployment section (kept equal by test_readme_grants below)
 README_GRANTS = """GRANT USAGE ON SCHEMA public TO triage_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON patient_sessions, patient_moved_tokens, clinic_users,
-  clinic_sessions, clinic_reviews TO triage_app;
+  clinic_sessions, clinic_reviews, clinic_contacts, clinic_workflow, clinic_notes TO triage_app;
 GRANT SELECT ON alembic_version TO triage_app;
 GRANT SELECT, INSERT ON audit_events TO triage_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO triage_app;"""

@@ -586,22 +586,25 @@ def markdown_escape(text: str) -> str:
 
 
 def render_report(assessment: Assessment, rulebook, fmt: str = "html", *, today=None,
-                  paper: str | None = None) -> str:
-    """The report as text in `fmt`: "html", "markdown" or "text"."""
+                  paper: str | None = None, reference: str | None = None) -> str:
+    """The report as text in `fmt`: "html", "markdown" or "text"; `reference`: the web
+    submission's reference, printed under the title (issue 24)."""
     from .templating import environment
 
     if fmt not in TEMPLATES:
         raise TriageError(f"unknown report format '{fmt}' (use one of: "
                           f"{', '.join(TEMPLATES)}; PDF is written with write_report)")
     facts = report_facts(assessment, rulebook, today=today, paper=paper)
+    facts["reference"] = reference
     template = environment(markdown=fmt == "markdown").get_template(TEMPLATES[fmt])
     return template.render(report=facts, md=markdown_escape)
 
 
-def render_pdf(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
-               ) -> bytes:
+def render_pdf(assessment: Assessment, rulebook, *, today=None, paper: str | None = None,
+               reference: str | None = None) -> bytes:
     """The HTML report printed to PDF by WeasyPrint (the optional 'pdf' extra)."""
-    html = render_report(assessment, rulebook, "html", today=today, paper=paper)
+    html = render_report(assessment, rulebook, "html", today=today, paper=paper,
+                         reference=reference)
     return html_to_pdf(html)
 
 

@@ -116,10 +116,26 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
               metavar="SECONDS",
               help="At start, wait this long for a database server that does not answer yet "
                    "(it is starting, or restarting) before giving up.")
+@click.option("--contact-details/--no-contact-details", envvar="TRIAGE_CONTACT_DETAILS",
+              show_envvar=True, default=False, show_default=True,
+              help="At the end, ask patients for their name, date of birth, phone or email "
+                   "(with their consent), for the clinic to contact them. They are encrypted "
+                   "with the key in TRIAGE_CONTACT_KEY (see README, \"Patients' contact "
+                   "details\").")
+@click.option("--clinic-retention-days", type=click.IntRange(min=1), default=None,
+              envvar="TRIAGE_CLINIC_RETENTION_DAYS", show_envvar=True,
+              help="Delete a submission the clinic received (with its contact details, status, "
+                   "notes and review) this many days after its last change. Default: as "
+                   "--retention-days. Unfinished sessions follow --retention-days.")
+@click.option("--rotate-contact-key", is_flag=True,
+              help="Encrypt every stored contact detail again with the first key of "
+                   "TRIAGE_CONTACT_KEY and stop, serving nothing (after putting a new key "
+                   "first; then remove the old key).")
 @rules_option
 @fail_on_input_errors
 def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips,
-          emergency_number, rules_dir, migrate_only, wait_for_database):
+          emergency_number, rules_dir, migrate_only, wait_for_database, contact_details,
+          clinic_retention_days, rotate_contact_key):
     """Serve the questionnaire and the report in a browser (and a JSON API)."""
     import uvicorn
 
@@ -128,7 +144,16 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
 
     settings = Settings(database_url=database_url or "", rules_dir=rules_dir,
                         retention_days=retention_days,
-                        emergency_number=emergency_number).resolved()
+                        emergency_number=emergency_number,
+                        contact_details=contact_details,
+                        clinic_retention_days=clinic_retention_days).resolved()
+    if contact_details or rotate_contact_key:  # the key, checked before anything starts
+        from ..web.clinic.contact import ContactKeyError, Keyring
+
+        try:
+            keyring = Keyring.from_env()
+        except ContactKeyError as exc:
+            raise InputError(str(exc)) from None
     # load the rules and migrate the database once, here, so that a mistake is one clear message
     # before anything listens (and the worker processes find the schema ready)
     from ..rulebook import load_rulebook
@@ -142,6 +167,14 @@ def serve(host, port, database_url, workers, retention_days, forwarded_allow_ips
                          f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
     finally:
         engine.dispose()
+    if rotate_contact_key:
+        from ..web.clinic.contact import rotate_all
+
+        count = rotate_all(settings.database_url, keyring)
+        click.echo(f"Encrypted {count} patient(s)' contact details again with the first key. "
+                   f"Once this has finished on every copy of the database, remove the old key "
+                   f"from TRIAGE_CONTACT_KEY.", err=True)
+        return
     if migrate_only:
         click.echo(f"The database {engine.url.render_as_string(hide_password=True)} is up to "
                    f"date.", err=True)

@@ -40,6 +40,11 @@ class Settings:
     retention_days: int = 30
     max_body_bytes: int = 256 * 1024
     emergency_number: str = "112"  # the tap-to-call number of the emergency page
+    # ask patients who they are at the end (clinic/contact.py); the key: TRIAGE_CONTACT_KEY
+    contact_details: bool = False
+    # days the clinic keeps a submission (and its contact details, status, notes and review)
+    # after its last change; None: as long as retention_days (issue 24)
+    clinic_retention_days: int | None = None
 
     def resolved(self) -> "Settings":
         return dataclasses.replace(self, database_url=self.database_url or default_database_url())
@@ -49,7 +54,9 @@ class Settings:
         env = {"TRIAGE_DATABASE_URL": self.database_url,
                "TRIAGE_RETENTION_DAYS": str(self.retention_days),
                "TRIAGE_MAX_BODY_BYTES": str(self.max_body_bytes),
-               "TRIAGE_EMERGENCY_NUMBER": self.emergency_number}
+               "TRIAGE_EMERGENCY_NUMBER": self.emergency_number,
+               "TRIAGE_CONTACT_DETAILS": "1" if self.contact_details else "0",
+               "TRIAGE_CLINIC_RETENTION_DAYS": str(self.clinic_retention_days or "")}
         if self.rules_dir:
             env["TRIAGE_RULES"] = self.rules_dir
         return env
@@ -60,7 +67,10 @@ class Settings:
                    rules_dir=os.environ.get("TRIAGE_RULES") or None,
                    retention_days=int(os.environ.get("TRIAGE_RETENTION_DAYS", "30")),
                    max_body_bytes=int(os.environ.get("TRIAGE_MAX_BODY_BYTES", str(256 * 1024))),
-                   emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"))
+                   emergency_number=os.environ.get("TRIAGE_EMERGENCY_NUMBER", "112"),
+                   contact_details=os.environ.get("TRIAGE_CONTACT_DETAILS", "0") == "1",
+                   clinic_retention_days=int(os.environ.get("TRIAGE_CLINIC_RETENTION_DAYS")
+                                             or 0) or None)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,6 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for noisy in ("experta", "httpx", "httpx2", "multipart", "python_multipart"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     rulebook = load_rulebook(settings.rules_dir)
+    keyring = None
+    if settings.contact_details:  # no key, or not a key: one clear message, before anything
+        from .clinic.contact import Keyring
+
+        keyring = Keyring.from_env()
     engine = make_engine(settings.database_url, pool_size=REQUEST_THREADS)
     migrate(engine)
 
@@ -100,6 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi_version = "3.0.3"
     app.state.settings = settings
     app.state.rulebook = rulebook
+    app.state.keyring = keyring
+    from .clinic.notify import Channels
+
+    app.state.notify = Channels.from_env()  # emergency and urgent submissions: webhook, email
     app.state.engine = engine
     app.state.db = session_factory(engine)
 
@@ -199,10 +218,23 @@ def app_from_env() -> FastAPI:
 
 
 def purge_expired(app: FastAPI, *, now: _dt.datetime | None = None) -> int:
-    """Delete the sessions not changed for the retention period; returns how many."""
-    cutoff = (now or utcnow()) - _dt.timedelta(days=app.state.settings.retention_days)
+    """Delete the unfinished sessions not changed for ``retention_days``, and the clinic's
+    submissions (with their contact details, status, notes and review) not changed for
+    ``clinic_retention_days`` (when unset, ``retention_days``); returns how many. The audit
+    trail stays: it holds ids, never answers."""
+    from sqlalchemy import and_, or_
+
+    settings = app.state.settings
+    now = now or utcnow()
+    unfinished = and_(PatientSession.submitted_at.is_(None),
+                      PatientSession.emergency_corrected_at.is_(None))
+    patient_cutoff = now - _dt.timedelta(days=settings.retention_days)
+    clinic_cutoff = now - _dt.timedelta(days=settings.clinic_retention_days or
+                                        settings.retention_days)
     with app.state.db.begin() as db:
-        result = db.execute(delete(PatientSession).where(PatientSession.updated_at < cutoff))
+        result = db.execute(delete(PatientSession).where(or_(
+            and_(unfinished, PatientSession.updated_at < patient_cutoff),
+            and_(~unfinished, PatientSession.updated_at < clinic_cutoff))))
     return result.rowcount or 0
 
 

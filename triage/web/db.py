@@ -73,6 +73,10 @@ class PatientSession(Base):
     assessment: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # when the patient took back an emergency (revision 0102_journey): the clinic still sees it
     emergency_corrected_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+    # the short reference the patient can read out, given at submission (revision
+    # 0104_clinic_workflow, clinic/contact.py)
+    reference: Mapped[str | None] = mapped_column(String(12), unique=True, index=True,
+                                                  default=None)
 
 
 class MovedToken(Base):

@@ -129,8 +129,9 @@ def _patient(request: Request, db: PatientRows):
         raise _Stop(_see("/"))
     row = find_by_token(db, token)
     if row is not None and is_expired(row, request.app.state.settings.retention_days):
-        db.delete(row)
-        db.commit()
+        if row.submitted_at is None and row.emergency_corrected_at is None:
+            db.delete(row)  # unfinished: gone; a submission stays for the clinic's retention
+            db.commit()
         row = None
     if row is None:
         moved = db.connection.execute(select(MovedToken.__table__.c.moved_at).where(
@@ -181,6 +182,8 @@ def _settle(row, session: Session, db: PatientRows | None = None,
     so), and the audit trail records the correction. Returns the emergency assessment, or None."""
     emergency = session.emergency()
     if emergency is not None:
+        if db is not None:
+            _give_reference(row, db)
         row.submitted_at = utcnow()
         row.urgency = "emergency"
         row.assessment = emergency.to_dict()
@@ -394,9 +397,12 @@ def answer(request: Request, qid: str, csrf_token: str = "",
                                               error=_web_error(q, str(exc), text.strip()),
                                               entered=answer))
         session.record(q.id, value)
+        was_emergency = row.urgency == "emergency"
         emergency = _settle(row, session, db, request)
         db.commit()
         if emergency is not None:
+            if not was_emergency:
+                _notify(request, row)
             return _see("/emergency")
         return _see(_next_url(session))
 
@@ -458,11 +464,18 @@ def submit(request: Request, csrf_token: str = ""):
         if session.next_question() is not None:
             return _see(_next_url(session))
         result = session.assessment()
+        was_emergency = row.urgency == "emergency"
+        _give_reference(row, db)
         row.submitted_at = utcnow()
         row.urgency = result.urgency
         row.assessment = result.to_dict()
         db.commit()
-        return _see("/emergency" if result.urgency == "emergency" else "/result")
+        if not (was_emergency and result.urgency == "emergency"):
+            _notify(request, row)
+        outcome = "/emergency" if result.urgency == "emergency" else "/result"
+        if _asks_contact(request) and not _has_contact(db, row):
+            return _see("/contact")
+        return _see(outcome)
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -507,7 +520,8 @@ def emergency_page(request: Request):
                           f"the answer.")
         asked = [qid for qid in session.to_ask() if qid in session.given]
         return render(request, "web/emergency.html.j2", screen=screen, non_spinal=non_spinal,
-                      why=screen.reasons, number=number,
+                      why=screen.reasons, number=number, reference=row.reference,
+                      contact=_asks_contact(request) and not _has_contact(db, row),
                       flags=[rulebook.label("red_flag", f) for f in result.red_flags
                              if f != "non_spinal"],
                       back=f"/question/{asked[-1]}" if asked else "/")
@@ -525,7 +539,9 @@ def result_page(request: Request):
             return _see(_next_url(_flow(request, row)))
         result = _assessment(request, row)
         facts = report_facts(result, request.app.state.rulebook)
-        return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available())
+        return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available(),
+                      reference=row.reference,
+                      contact=_asks_contact(request) and not _has_contact(db, row))
 
 
 def _pdf_available() -> bool:
@@ -548,7 +564,8 @@ def report_html(request: Request):
 
     with _db(request) as db:
         row = _submitted(request, db)
-        html = render_report(_assessment(request, row), request.app.state.rulebook, "html")
+        html = render_report(_assessment(request, row), request.app.state.rulebook, "html",
+                             reference=row.reference)
         html = _with_report_nav(html, "/emergency" if row.urgency == "emergency" else "/result",
                                 _pdf_available())
         # the report is one self-contained document with its styles inline (it is also a file
@@ -587,7 +604,8 @@ def report_pdf(request: Request):
     with _db(request) as db:
         row = _submitted(request, db)
         try:
-            data = render_pdf(_assessment(request, row), request.app.state.rulebook)
+            data = render_pdf(_assessment(request, row), request.app.state.rulebook,
+                              reference=row.reference)
         except TriageError as exc:  # WeasyPrint is not installed
             return render(request, "web/no_pdf.html.j2", status_code=501, problem=exc.message)
         return Response(data, media_type="application/pdf", headers={
@@ -705,3 +723,93 @@ def resume(request: Request, csrf_token: str = "", code: str = ""):
         set_cookie(response, request, SESSION_COOKIE, token,
                    max_age=request.app.state.settings.retention_days * 86400)
         return response
+
+
+# --------------------------------------------------------------------------- reference and contact
+
+def _give_reference(row, db: PatientRows) -> None:
+    """The short reference the patient can read out (clinic/contact.py), given once, at the
+    first submission (an emergency, or the end), and kept if the patient corrects an answer."""
+    from .db import PatientSession
+    from .clinic.contact import new_reference
+
+    if row.reference:
+        return
+    table = PatientSession.__table__
+    while True:  # 23^8 references: a clash is rare, and then another is drawn
+        reference = new_reference()
+        taken = db.connection.execute(select(table.c.id).where(
+            table.c.reference == reference)).first()
+        if taken is None:
+            row.reference = reference
+            return
+
+
+def _asks_contact(request: Request) -> bool:
+    return bool(request.app.state.settings.contact_details)
+
+
+def _has_contact(db: PatientRows, row) -> bool:
+    from .clinic.models import Contact
+
+    table = Contact.__table__
+    return db.connection.execute(select(table.c.submission_id).where(
+        table.c.submission_id == row.id)).first() is not None
+
+
+def _outcome(row) -> str:
+    return "/emergency" if row.urgency == "emergency" else "/result"
+
+
+def _contact_page(request: Request, row, *, errors=None, entered=None, status_code=200):
+    return render(request, "web/contact.html.j2", status_code=status_code, errors=errors or {},
+                  entered=entered or {}, back=_outcome(row), reference=row.reference,
+                  emergency=row.urgency == "emergency")
+
+
+@router.get("/contact")
+def contact_page(request: Request):
+    """Who you are, so the clinic can contact you (only when the clinic turned this on)."""
+    with _db(request) as db:
+        row = _submitted(request, db)
+        if not _asks_contact(request) or _has_contact(db, row):
+            return _see(_outcome(row))
+        return _contact_page(request, row)
+
+
+@router.post("/contact")
+def contact(request: Request, csrf_token: str = "", name: str = "", dob_day: str = "",
+            dob_month: str = "", dob_year: str = "", phone: str = "", email: str = "",
+            patient_number: str = "", consent: str = "", skip: str = ""):
+    """Store the details, encrypted with the clinic's key; never logged, never audited in words."""
+    from .clinic import contact as details_of
+    from .clinic.models import Contact
+
+    with _db(request) as db:
+        _check(request, csrf_token)
+        row = _submitted(request, db)
+        if not _asks_contact(request) or _has_contact(db, row) or skip:
+            return _see(_outcome(row))
+        entered = {"name": name, "dob_day": dob_day, "dob_month": dob_month,
+                   "dob_year": dob_year, "phone": phone, "email": email,
+                   "patient_number": patient_number, "consent": consent}
+        details, errors = details_of.parse_form(entered)
+        if details is None:
+            return _contact_page(request, row, errors=errors,
+                                 entered={k: v[:200] for k, v in entered.items()},
+                                 status_code=400)
+        keyring = request.app.state.keyring
+        db.connection.execute(insert(Contact.__table__).values(
+            submission_id=row.id, sealed=keyring.seal(details),
+            name_digest=keyring.search_digest("name", details.name),
+            number_digest=keyring.search_digest("number", details.patient_number),
+            consented_at=utcnow()))
+        db.commit()
+        return _see(_outcome(row) + "?contact=1")
+
+
+def _notify(request: Request, row) -> None:
+    """An emergency or urgent submission: the clinic's webhook and email (clinic/notify.py)."""
+    from .clinic import notify
+
+    notify.submitted(request.app, row.id, row.reference, row.urgency)

@@ -37,7 +37,13 @@ ACTIONS = {
     "view_report": "opened a submission's report",
     "view_answers": "opened a submission's answers",
     "review": "marked a submission reviewed",
-    "export": "exported a submission (detail: the format)",
+    "export": "exported a submission (detail: the format; \"contacts\": with the contact "
+              "details)",
+    "status": "changed a submission's status (detail: the new status)",
+    "assign": "gave a submission to someone, or to nobody (detail: to whom)",
+    "note": "added a note to a submission (the note itself is not in the trail)",
+    "notify": "a notification of an emergency or urgent submission (actor \"system\"; detail: "
+              "the channel and whether it was delivered)",
     "user_add": "added an account (detail: the role)",
     "user_disable": "disabled an account",
     "user_enable": "enabled an account",

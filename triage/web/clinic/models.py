@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
@@ -79,3 +79,52 @@ class AuditEvent(Base):
     # shows (`triage audit --verify`)
     prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+# --------------------------------------------------------------------------- revision 0104
+
+class Contact(Base):
+    """A patient's contact details, given with consent (clinic/contact.py): one Fernet token,
+    never the details in the clear, and the search digests of the name and the number."""
+
+    __tablename__ = "clinic_contacts"
+
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    name_digest: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    number_digest: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    consented_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+
+
+STATUSES = ("new", "contacted", "booked", "referred", "closed")
+
+
+class Workflow(Base):
+    """Where a submission stands in the clinic: its status and who has it (none: new, nobody)."""
+
+    __tablename__ = "clinic_workflow"
+
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_users.id"), default=None,
+                                                    index=True)
+    changed_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_users.id"),
+                                                      default=None)
+
+
+class Note(Base):
+    """A clinician's note on a submission (never edited: a correction is another note)."""
+
+    __tablename__ = "clinic_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("clinic_users.id"))
+    at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import DateTime, and_, case, func, or_, select, union
+from sqlalchemy.orm import Session, aliased
 
 from ...assessment import Assessment, Reason
 from ..db import PatientSession, utcnow
 from .audit import as_utc
-from .models import Review, User
+from .models import STATUSES, Contact, Review, User, Workflow
+
+Assignee = aliased(User)
+PAGE_SIZE = 50
+STATUS_LABELS = {"new": "New", "contacted": "Contacted", "booked": "Booked",
+                 "referred": "Referred", "closed": "Closed"}
 
 URGENCIES = ("emergency", "urgent", "soon", "self_care")
 URGENCY_LABELS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon",
@@ -27,7 +33,9 @@ REVIEWED_FILTERS = ("all", "no", "yes")
 # a listed session without an urgency is one whose emergency was taken back and that is not
 # finished: ranked with the emergencies (it was shown the emergency advice)
 _RANK = case({u: n for n, u in enumerate(URGENCIES)}, value=PatientSession.urgency, else_=0)
-_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at)
+# typed, so that a time compared with it is bound as the column's are (SQLite keeps text)
+_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at,
+                      type_=DateTime(timezone=True))
 
 
 @dataclass
@@ -42,6 +50,11 @@ class Submission:
     extra: dict[str, Any] = field(default_factory=dict)
     corrected_at: _dt.datetime | None = None  # when the patient took back an emergency
     finished: bool = True  # False: listed for a corrected emergency, the patient not finished
+    reference: str | None = None
+    sealed_contact: str | None = None  # the Fernet token; opened only with the clinic's key
+    status: str = "new"
+    assignee: str | None = None
+    rank: int = 0  # the urgency's place in the queue's order (for the next page's key)
 
     @property
     def corrected(self) -> bool:
@@ -67,12 +80,15 @@ class Submission:
             unanswered_red_flags=list(a.get("unanswered_red_flags", [])),
             posture_signs=list(a.get("posture_signs", [])),
             avoided_stretches=list(a.get("avoided_stretches", [])),
-            rulebook_version=a.get("rulebook_version", ""), answers=dict(self.answers))
+            rulebook_version=a.get("rulebook_version", ""),
+            # "not sure" is stored as null; the report lists a question without an answer as
+            # not answered (a null reached its number formatting and failed the page)
+            answers={k: v for k, v in self.answers.items() if v is not None})
 
 
 def _submissions(rows) -> list[Submission]:
     out = []
-    for patient, review, reviewer in rows:
+    for patient, review, reviewer, sealed, status, assignee in rows:
         corrected = getattr(patient, "emergency_corrected_at", None)
         out.append(Submission(
             id=patient.id, submitted_at=as_utc(patient.submitted_at or corrected),
@@ -81,32 +97,165 @@ def _submissions(rows) -> list[Submission]:
             reviewed_by=reviewer.name if reviewer else None,
             reviewed_at=as_utc(review.reviewed_at) if review else None,
             corrected_at=as_utc(corrected) if corrected else None,
-            finished=patient.submitted_at is not None))
+            finished=patient.submitted_at is not None, reference=patient.reference,
+            sealed_contact=sealed, status=status or "new", assignee=assignee,
+            rank=URGENCIES.index(patient.urgency) if patient.urgency in URGENCIES else 0))
     return out
 
 
+_LISTED = or_(PatientSession.submitted_at.is_not(None),
+              PatientSession.emergency_corrected_at.is_not(None))
+
+
 def _base_query():
-    return (select(PatientSession, Review, User)
+    return (select(PatientSession, Review, User, Contact.sealed, Workflow.status,
+                   Assignee.name)
             .outerjoin(Review, Review.submission_id == PatientSession.id)
             .outerjoin(User, User.id == Review.user_id)
-            .where(or_(PatientSession.submitted_at.is_not(None),
-                       PatientSession.emergency_corrected_at.is_not(None))))
+            .outerjoin(Contact, Contact.submission_id == PatientSession.id)
+            .outerjoin(Workflow, Workflow.submission_id == PatientSession.id)
+            .outerjoin(Assignee, Assignee.id == Workflow.assignee_id)
+            .where(_LISTED))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the queue is narrowed to (every one optional)."""
+
+    urgencies: tuple[str, ...] = ()
+    reviewed: str = "all"
+    statuses: tuple[str, ...] = ()
+    assignee: str = ""  # an account name, "me" resolved by the caller, or "nobody"
+    since: _dt.date | None = None  # submitted on or after this day (UTC)
+    until: _dt.date | None = None  # submitted on or before this day (UTC)
+    search: str = ""  # a reference, a name or a patient number
+
+    @property
+    def any(self) -> bool:
+        return bool(self.urgencies or self.reviewed != "all" or self.statuses or self.assignee
+                    or self.since or self.until or self.search)
+
+
+def _filtered(query, filters: Filters, keyring=None):
+    if filters.urgencies:
+        query = query.where(PatientSession.urgency.in_(filters.urgencies))
+    if filters.reviewed == "yes":
+        query = query.where(Review.submission_id.is_not(None))
+    elif filters.reviewed == "no":
+        query = query.where(Review.submission_id.is_(None))
+    if filters.statuses:
+        status = func.coalesce(Workflow.status, "new")
+        query = query.where(status.in_(filters.statuses))
+    if filters.assignee == "nobody":
+        query = query.where(Workflow.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Assignee.name == filters.assignee)
+    day = _dt.timedelta(days=1)
+    if filters.since:
+        start = _dt.datetime.combine(filters.since, _dt.time(), _dt.timezone.utc)
+        query = query.where(_WHEN >= start)
+    if filters.until:
+        end = _dt.datetime.combine(filters.until, _dt.time(), _dt.timezone.utc) + day
+        query = query.where(_WHEN < end)
+    if filters.search:
+        from .contact import normalise_reference
+
+        # the ids found first, each through its own index (an OR across the reference and
+        # the contacts' digests made PostgreSQL scan every submission)
+        parts = [select(PatientSession.id).where(
+            PatientSession.reference == normalise_reference(filters.search))]
+        if keyring is not None:
+            for kind, column in (("name", Contact.name_digest), ("number", Contact.number_digest)):
+                digest = keyring.search_digest(kind, filters.search)
+                if digest:
+                    parts.append(select(Contact.submission_id).where(column == digest))
+        query = query.where(PatientSession.id.in_(union(*parts) if len(parts) > 1
+                                                  else parts[0]))
+    return query
+
+
+def _narrowed(columns, filters: Filters):
+    """`columns` from the listed sessions, joined only to the tables the filters need: on
+    100,000 submissions, joining every row's review, contact and workflow before sorting cost
+    the queue page most of its time (benchmarks/bench_clinic_queue.py)."""
+    query = select(*columns).select_from(PatientSession)
+    if filters.reviewed != "all":
+        query = query.outerjoin(Review, Review.submission_id == PatientSession.id)
+    if filters.statuses or filters.assignee:
+        query = query.outerjoin(Workflow, Workflow.submission_id == PatientSession.id)
+    if filters.assignee and filters.assignee != "nobody":
+        query = query.outerjoin(Assignee, Assignee.id == Workflow.assignee_id)
+    return query.where(_LISTED)
 
 
 def queue(db: Session, *, urgencies: list[str] | None = None, reviewed: str = "all",
-          ids: list[str] | None = None) -> list[Submission]:
+          ids: list[str] | None = None, filters: Filters | None = None, keyring=None
+          ) -> list[Submission]:
     """Submissions, emergencies first, then urgent, soon, self-care; each newest first."""
-    query = _base_query()
-    if urgencies:
-        query = query.where(PatientSession.urgency.in_(urgencies))
-    if reviewed == "yes":
-        query = query.where(Review.submission_id.is_not(None))
-    elif reviewed == "no":
-        query = query.where(Review.submission_id.is_(None))
+    filters = filters or Filters(urgencies=tuple(urgencies or ()), reviewed=reviewed)
+    query = _filtered(_base_query(), filters, keyring)
     if ids is not None:
         query = query.where(PatientSession.id.in_(ids))
     query = query.order_by(_RANK, _WHEN.desc(), PatientSession.id)
     return _submissions(db.execute(query).all())
+
+
+def page_key(s: Submission) -> str:
+    """Where the next page starts: after this submission, in the queue's order."""
+    return f"{s.rank}.{s.submitted_at.isoformat()}.{s.id}"
+
+
+def _after(key: str):
+    """The condition "after `key` in the queue's order" (keyset pagination: no OFFSET, so a
+    page deep in the queue costs what the first one does, and nothing is shown twice or skipped
+    when submissions arrive between pages). None for a key that is not one."""
+    try:
+        rank, rest = key.split(".", 1)
+        when, identifier = rest.rsplit(".", 1)  # a time has a "." of its own; an id has none
+        rank_n = int(rank)
+        moment = _dt.datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return or_(_RANK > rank_n,
+               and_(_RANK == rank_n, _WHEN < moment),
+               and_(_RANK == rank_n, _WHEN == moment, PatientSession.id > identifier))
+
+
+def queue_page(db: Session, filters: Filters, *, after: str = "", size: int | None = None,
+               keyring=None) -> tuple[list[Submission], str | None]:
+    """One page of the queue after the key `after` (the start: ""), and the next page's key
+    (None on the last page)."""
+    size = size or PAGE_SIZE
+    page = _filtered(_narrowed([PatientSession.id], filters), filters, keyring)
+    condition = _after(after) if after else None
+    if condition is not None:
+        page = page.where(condition)
+    order = (_RANK, _WHEN.desc(), PatientSession.id)
+    page_ids = [row[0] for row in db.execute(page.order_by(*order).limit(size + 1))]
+    query = _base_query().where(PatientSession.id.in_(page_ids)).order_by(*order)
+    found = _submissions(db.execute(query).all()) if page_ids else []
+    more = len(found) > size
+    found = found[:size]
+    return found, (page_key(found[-1]) if more and found else None)
+
+
+def counts(db: Session, filters: Filters, keyring=None) -> dict[str, int]:
+    """How many submissions of each urgency the filters (apart from urgency) leave."""
+    filters = dataclass_replace(filters, urgencies=())
+    query = _filtered(_narrowed([PatientSession.urgency, func.count()], filters), filters,
+                      keyring)
+    found = dict(db.execute(query.group_by(PatientSession.urgency)).all())
+    return {u: found.get(u, 0) for u in URGENCIES}
+
+
+def newest_submitted(db: Session) -> _dt.datetime | None:
+    """When the newest submission arrived (what the queue polls to notice new ones)."""
+    # submitted_at alone, through its index: a correction is not a new arrival (the emergency
+    # it corrects arrived, and was noticed, when it was submitted)
+    newest = db.execute(select(func.max(PatientSession.submitted_at))).scalar()
+    return as_utc(newest) if newest else None
 
 
 def submission(db: Session, submission_id: str) -> Submission | None:

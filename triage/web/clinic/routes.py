@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from ..db import utcnow
 from ..pages import render
 from ..security import CsrfRefused, check_csrf, is_https
-from . import accounts, audit, exports
+from . import accounts, audit, exports, workflow
 from . import queue as clinic_queue
-from .models import User
+from .models import STATUSES, User
 
 COOKIE = "triage_clinic"
 PREFIX = "/clinic"
@@ -55,6 +55,9 @@ def install(app: FastAPI) -> None:
         ("/submissions/{submission_id}", submission_page, ["GET"]),
         ("/submissions/{submission_id}/report", report_page, ["GET"]),
         ("/submissions/{submission_id}/review", review, ["POST"]),
+        ("/submissions/{submission_id}/workflow", workflow_change, ["POST"]),
+        ("/submissions/{submission_id}/notes", add_note, ["POST"]),
+        ("/updates", updates, ["GET"]),
         ("/export", export, ["POST"]),
         ("/audit", audit_page, ["GET"]),
     ]
@@ -254,36 +257,100 @@ def _sign_out(request: Request):
 
 # --------------------------------------------------------------------------- the queue
 
-def queue_page(request: Request):
-    params = request.query_params
-    urgencies = [u for u in params.getlist("urgency") if u in clinic_queue.URGENCIES]
+def _date(text: str | None):
+    try:
+        return _dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _filters(params, user: User) -> clinic_queue.Filters:
     reviewed = params.get("reviewed") if params.get("reviewed") in \
         clinic_queue.REVIEWED_FILTERS else "all"
+    assignee = str(params.get("assignee") or "")[:64]
+    return clinic_queue.Filters(
+        urgencies=tuple(u for u in params.getlist("urgency") if u in clinic_queue.URGENCIES),
+        reviewed=reviewed,
+        statuses=tuple(v for v in params.getlist("status") if v in STATUSES),
+        assignee=user.name if assignee == "me" else assignee,
+        since=_date(params.get("since")), until=_date(params.get("until")),
+        search=" ".join(str(params.get("q") or "").split())[:100])
+
+
+def _contact(request: Request, s):
+    """The submission's contact details (None: none given), or False when no key opens them."""
+    if not s.sealed_contact:
+        return None
+    keyring = request.app.state.keyring
+    if keyring is None:
+        return False
+    return keyring.open(s.sealed_contact) or False
+
+
+def queue_page(request: Request):
+    params = request.query_params
     rulebook = request.app.state.rulebook
+    keyring = request.app.state.keyring
+    after = str(params.get("after") or "")[:200]
     with request.app.state.db() as db:
         user = _signed_in(request, db)
-        submissions = clinic_queue.queue(db, urgencies=urgencies, reviewed=reviewed)
+        filters = _filters(params, user)
+        submissions, next_key = clinic_queue.queue_page(db, filters, after=after,
+                                                        keyring=keyring)
+        counts = clinic_queue.counts(db, filters, keyring)
+        newest = clinic_queue.newest_submitted(db)
+        staff = [u.name for u in workflow.staff(db)]
+        # the filters' words, never the search text (it may be a patient's name or number)
         audit.record(db, "view_queue", user.name, address=_address(request),
-                     detail=f"urgency={','.join(urgencies) or 'all'} reviewed={reviewed} "
-                            f"shown={len(submissions)}")
+                     detail=f"urgency={','.join(filters.urgencies) or 'all'} "
+                            f"reviewed={filters.reviewed} "
+                            f"status={','.join(filters.statuses) or 'all'}"
+                            f"{' assignee=' + filters.assignee if filters.assignee else ''}"
+                            f"{' search' if filters.search else ''}"
+                            f"{' page>1' if after else ''} shown={len(submissions)}")
         db.commit()
     now = utcnow()
-    rows = [{
-        "id": s.id, "urgency": s.urgency, "age": s.age,
-        "duration": clinic_queue.duration_words(s.duration_weeks),
-        **_findings(rulebook, s),
-        "corrected": s.corrected, "finished": s.finished,
-        "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "submitted_iso": s.submitted_at.isoformat(),
-        "ago": clinic_queue.how_long_ago(s.submitted_at, now),
-        "reviewed_by": s.reviewed_by,
-        "reviewed_at": s.reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if s.reviewed_at else None,
-    } for s in submissions]
-    counts = {u: sum(1 for r in rows if r["urgency"] == u) for u in clinic_queue.URGENCIES}
+    rows = []
+    for s in submissions:
+        contact = _contact(request, s)
+        rows.append({
+            "id": s.id, "urgency": s.urgency, "age": s.age,
+            "duration": clinic_queue.duration_words(s.duration_weeks),
+            **_findings(rulebook, s),
+            "corrected": s.corrected, "finished": s.finished,
+            "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "submitted_iso": s.submitted_at.isoformat(),
+            "ago": clinic_queue.how_long_ago(s.submitted_at, now),
+            "reviewed_by": s.reviewed_by,
+            "reviewed_at": s.reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if s.reviewed_at
+            else None,
+            "reference": s.reference, "status": s.status, "assignee": s.assignee,
+            "name": contact.name if contact else ("(cannot be read)" if contact is False
+                                                  else None),
+        })
+    query = [(k, v) for k, v in params.multi_items() if k != "after"]
     return _page(request, "queue.html.j2", user, rows=rows, counts=counts,
-                 urgencies=clinic_queue.URGENCIES, selected_urgencies=urgencies,
-                 reviewed=reviewed, formats=exports.FORMATS,
-                 filtered=bool(urgencies) or reviewed != "all")
+                 urgencies=clinic_queue.URGENCIES, selected_urgencies=list(filters.urgencies),
+                 reviewed=filters.reviewed, formats=exports.FORMATS, f=filters,
+                 statuses=STATUSES, status_labels=clinic_queue.STATUS_LABELS, staff=staff,
+                 total=sum(counts[u] for u in (filters.urgencies or clinic_queue.URGENCIES)),
+                 next_url=(f"{PREFIX}?{urlencode(query + [('after', next_key)])}"
+                           if next_key else None),
+                 first_url=f"{PREFIX}?{urlencode(query)}" if after else None,
+                 newest=newest.isoformat() if newest else "",
+                 contacts=keyring is not None, filtered=filters.any)
+
+
+def updates(request: Request):
+    """When the newest submission arrived: the queue's script polls this (JSON, no answers)."""
+    from fastapi.responses import JSONResponse
+
+    with request.app.state.db() as db:
+        _signed_in(request, db)
+        newest = clinic_queue.newest_submitted(db)
+        db.commit()
+    return JSONResponse({"newest": newest.isoformat() if newest else ""},
+                        headers={"cache-control": "no-store"})
 
 
 # --------------------------------------------------------------------------- one submission
@@ -314,6 +381,10 @@ def submission_page(request: Request, submission_id: str):
     user, found, refusal = _viewed(request, submission_id, "view_answers")
     if refusal is not None:
         return refusal
+    with request.app.state.db() as db:
+        staff = [u.name for u in workflow.staff(db)]
+        notes = [{"by": n.user.name, "at": audit.as_utc(n.at).strftime("%Y-%m-%d %H:%M UTC"),
+                  "text": n.text} for n in workflow.notes(db, found.id)]
     facts = report_facts(found.to_assessment(), rulebook)
     return _page(request, "submission.html.j2", user, s=found, facts=facts,
                  ago=clinic_queue.how_long_ago(found.submitted_at),
@@ -326,7 +397,10 @@ def submission_page(request: Request, submission_id: str):
                  reviewed_at=(found.reviewed_at.strftime("%Y-%m-%d %H:%M UTC")
                               if found.reviewed_at else None),
                  advice=rulebook.label("urgency", found.urgency),
-                 formats=exports.FORMATS, just_reviewed=request.query_params.get("reviewed"))
+                 formats=exports.FORMATS, just_reviewed=request.query_params.get("reviewed"),
+                 contact=_contact(request, found), statuses=STATUSES,
+                 status_labels=clinic_queue.STATUS_LABELS, staff=staff, notes=notes,
+                 changed=request.query_params.get("changed"))
 
 
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
@@ -341,7 +415,7 @@ def report_page(request: Request, submission_id: str):
     if refusal is not None:
         return refusal
     html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
-                         today=found.submitted_at.date())
+                         today=found.submitted_at.date(), reference=found.reference)
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
         + "'" for m in _STYLE.finditer(html))
@@ -380,6 +454,70 @@ def _review(request: Request, submission_id: str):
                             status_code=303)
 
 
+async def workflow_change(request: Request, submission_id: str):
+    try:
+        form = await _form(request)
+    except CsrfRefused:
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_workflow_change, request, submission_id, form)
+
+
+def _workflow_change(request: Request, submission_id: str, form):
+    from sqlalchemy import select
+
+    status = str(form.get("status") or "")
+    assignee_name = str(form.get("assignee") or "")
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        if found is None:
+            db.commit()
+            return _refused(request, user, "There is no submission at this address.", 404)
+        if status and status not in STATUSES:
+            db.commit()
+            return _refused(request, user, "Choose one of the statuses listed.", 400)
+        assignee = None
+        if assignee_name:
+            assignee = db.scalars(select(User).where(User.name == assignee_name,
+                                                     User.disabled_at.is_(None))).first()
+            if assignee is None:
+                db.commit()
+                return _refused(request, user, "Choose someone from the list: that account "
+                                               "does not exist or is disabled.", 400)
+        address = _address(request)
+        if status:
+            workflow.set_status(db, found.id, status, user, address)
+        if "assignee" in form:
+            workflow.assign(db, found.id, assignee, user, address)
+        db.commit()
+    return RedirectResponse(f"{PREFIX}/submissions/{quote(found.id)}?changed=1",
+                            status_code=303)
+
+
+async def add_note(request: Request, submission_id: str):
+    try:
+        form = await _form(request)
+    except CsrfRefused:
+        return await run_in_threadpool(_expired_form, request)
+    return await run_in_threadpool(_add_note, request, submission_id, form)
+
+
+def _add_note(request: Request, submission_id: str, form):
+    text = str(form.get("note") or "").strip()
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        if found is None:
+            db.commit()
+            return _refused(request, user, "There is no submission at this address.", 404)
+        if not text or len(text) > workflow.MAX_NOTE:
+            db.commit()
+            return _refused(request, user, f"Write a note of 1 to {workflow.MAX_NOTE:,} "
+                                           f"characters. Go back to try again.", 400)
+        workflow.add_note(db, found.id, text, user, _address(request))
+        db.commit()
+    return RedirectResponse(f"{PREFIX}/submissions/{quote(found.id)}?changed=1#notes",
+                            status_code=303)
+
+
 # --------------------------------------------------------------------------- exports
 
 async def export(request: Request):
@@ -394,16 +532,17 @@ def _export(request: Request, form):
     fmt = str(form.get("format") or "")
     scope = str(form.get("scope") or "selected")
     ids = [str(i) for i in form.getlist("id")][:MAX_EXPORT_IDS]
-    urgencies = [u for u in form.getlist("urgency") if u in clinic_queue.URGENCIES]
-    reviewed = str(form.get("reviewed") or "all")
-    reviewed = reviewed if reviewed in clinic_queue.REVIEWED_FILTERS else "all"
+    keyring = request.app.state.keyring
     with request.app.state.db() as db:
         user = _signed_in(request, db)
-        if fmt not in exports.FORMATS:
+        filters = _filters(form, user)
+        known = fmt in exports.FORMATS or fmt == exports.FHIR_RISK or (
+            fmt in (exports.CONTACTS, exports.FHIR_PATIENTS) and keyring is not None)
+        if not known:
             db.commit()
             return _refused(request, user, "Choose an export format.", 400)
         if scope == "all":
-            chosen = clinic_queue.queue(db, urgencies=urgencies, reviewed=reviewed)
+            chosen = clinic_queue.queue(db, filters=filters, keyring=keyring)
         elif ids:
             chosen = clinic_queue.queue(db, ids=ids)
         else:
@@ -414,8 +553,22 @@ def _export(request: Request, form):
             audit.record(db, "export", user.name, submission_id=s.id, address=_address(request),
                          detail=fmt)
         db.commit()
-    body = exports.export(chosen, fmt, request.app.state.rulebook.questionnaire)
-    media_type, suffix, _ = exports.FORMATS[fmt]
+    if fmt == exports.CONTACTS:
+        body = exports.contacts_csv(chosen, keyring)
+        media_type, suffix, _ = exports.CONTACTS_FORMAT
+    elif fmt in (exports.FHIR_RISK, exports.FHIR_PATIENTS):
+        import json
+
+        rulebook = request.app.state.rulebook
+        body = json.dumps(exports.fhir_bundle(
+            chosen, rulebook.questionnaire, rulebook,
+            keyring if fmt == exports.FHIR_PATIENTS else None), indent=2,
+            ensure_ascii=False) + "\n"
+        media_type, suffix, _ = (exports.FHIR_RISK_FORMAT if fmt == exports.FHIR_RISK
+                                 else exports.FHIR_PATIENTS_FORMAT)
+    else:
+        body = exports.export(chosen, fmt, request.app.state.rulebook.questionnaire)
+        media_type, suffix, _ = exports.FORMATS[fmt]
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M")
     return Response(body, media_type=media_type, headers={
         "content-disposition": f'attachment; filename="triage-export-{stamp}.{suffix}"'})

@@ -1,0 +1,167 @@
+"""The clinic's queue at scale (issue 24): fill PostgreSQL with 100,000 submissions and time the
+queue's first page, a page deep in the queue (keyset: it costs what the first does), a filtered
+page, and a search by reference and by name, each at p95 over the real route (signed in, the
+audit trail written, the page rendered), through an in-process client on 127.0.0.1.
+
+    python benchmarks/bench_clinic_queue.py [--database URL] [--submissions 100000] [--runs 40]
+
+Without --database it starts a throwaway PostgreSQL cluster (tests/postgres.py, Debian's
+binaries). It prints the machine's load average before and after: on a shared machine, read the
+figures with it. Target: p95 under 200 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+
+def fill(app, count: int, urgent_share: float = 0.1) -> tuple[str, str]:
+    """`count` submissions (the four urgencies, contact details on a tenth), inserted in bulk;
+    returns a reference and a name to search for."""
+    import datetime as dt
+
+    from clinic_support import CASES
+    from triage.engine import assess
+    from triage.rulebook import load_rulebook
+    from triage.web.clinic.contact import ContactDetails, new_reference
+    from triage.web.clinic.models import Contact
+    from triage.web.db import PatientSession, digest, new_id
+
+    rulebook = load_rulebook()
+    results = {u: assess(a, rulebook) for u, a in CASES.items()}
+    keyring = app.state.keyring
+    now = dt.datetime.now(dt.timezone.utc)
+    rng = random.Random(24)
+    sessions, contacts, references = [], [], set()
+    wanted = None
+    for n in range(count):
+        urgency = rng.choices(list(results), weights=[1, 9, 30, 60])[0]
+        result = results[urgency]
+        when = now - dt.timedelta(minutes=n * 3 + rng.random())
+        reference = new_reference()
+        while reference in references:
+            reference = new_reference()
+        references.add(reference)
+        identifier = new_id()
+        sessions.append({"id": identifier, "token_hash": digest(identifier), "answers":
+                         result.answers, "created_at": when, "updated_at": when,
+                         "submitted_at": when, "urgency": urgency,
+                         "assessment": result.to_dict(), "reference": reference})
+        if n % 10 == 0:
+            details = ContactDetails(name=f"Patient {n}", date_of_birth="1970-01-01",
+                                     phone="07700 900000")
+            contacts.append({"submission_id": identifier, "sealed": keyring.seal(details),
+                             "name_digest": keyring.search_digest("name", details.name),
+                             "number_digest": None, "consented_at": when})
+            if n == count // 2 - count // 2 % 10:
+                wanted = (reference, details.name)
+    with app.state.engine.begin() as connection:
+        for start in range(0, len(sessions), 5000):
+            connection.execute(PatientSession.__table__.insert(), sessions[start:start + 5000])
+        for start in range(0, len(contacts), 5000):
+            connection.execute(Contact.__table__.insert(), contacts[start:start + 5000])
+        connection.exec_driver_sql("ANALYZE")
+    return wanted
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1] if len(samples) >= 2 else samples[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default=None)
+    parser.add_argument("--submissions", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=40)
+    options = parser.parse_args()
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("TRIAGE_CONTACT_KEY", Fernet.generate_key().decode())
+    cluster = None
+    url = options.database
+    if url is None:
+        from postgres import PostgresCluster
+
+        cluster = PostgresCluster().start()
+        url = cluster.create_database()
+    try:
+        from fastapi.testclient import TestClient
+
+        from clinic_support import PASSWORD, sign_in
+        from triage.web.app import Settings, create_app
+        from triage.web.clinic import accounts
+
+        # submissions spread over 208 days: a retention that keeps them all (the server's
+        # purge, run as it starts, deleted every one older than 30 days, and competed with
+        # the first measurements)
+        app = create_app(Settings(database_url=url, contact_details=True, retention_days=3650,
+                                  clinic_retention_days=3650))
+        started = time.monotonic()
+        reference, name = fill(app, options.submissions)
+        if os.environ.get("BENCH_DEBUG"):
+            import sqlalchemy as sa
+
+            from triage.web.clinic.models import Contact
+            from triage.web.db import PatientSession
+
+            with app.state.db() as db:
+                digest = app.state.keyring.search_digest("name", name)
+                print("debug", name, reference, db.scalar(sa.select(sa.func.count()).where(
+                    Contact.name_digest == digest)), db.scalar(
+                    sa.select(Contact.submission_id).where(Contact.name_digest == digest)),
+                    db.scalar(sa.select(PatientSession.id).where(
+                        PatientSession.reference == reference)))
+        print(f"filled {options.submissions:,} submissions in {time.monotonic() - started:.0f} s")
+        with app.state.db() as db:
+            accounts.add_user(db, "bench", PASSWORD, actor="bench")
+            db.commit()
+        print(f"load average before: {os.getloadavg()} ({os.cpu_count()} cores)")
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            assert sign_in(client, "bench").status_code == 303
+            import re
+
+            first = client.get("/clinic").text
+            deep = first
+            for _ in range(20):  # 20 pages in: the keyset page costs what the first does
+                url_next = re.search(r'<a href="([^"]+)">Next page</a>', deep)
+                deep = client.get(url_next.group(1).replace("&amp;", "&")).text
+            deep_url = re.search(r'<a href="([^"]+)">Next page</a>', deep).group(1) \
+                .replace("&amp;", "&")
+            cases = {
+                "queue, first page": ("/clinic", {}),
+                "queue, page 21 (keyset)": (deep_url, {}),
+                "queue, urgent and new only": ("/clinic", {"urgency": "urgent",
+                                                           "status": "new"}),
+                "search by reference": ("/clinic", {"q": reference}),
+                "search by name": ("/clinic", {"q": name.lower()}),
+            }
+            for label, (path, params) in cases.items():
+                times = []
+                for _ in range(options.runs):
+                    t0 = time.perf_counter()
+                    response = client.get(path, params=params)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    assert response.status_code == 200
+                if label.startswith("search") and reference not in response.text:
+                    shown = response.text.count('class="queue__row')
+                    print(f"{label}: the submission was NOT found ({shown} rows shown)")
+                print(f"{label:32s} median {statistics.median(times):6.1f} ms   "
+                      f"p95 {p95(times):6.1f} ms")
+        print(f"load average after: {os.getloadavg()}")
+        app.state.engine.dispose()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
