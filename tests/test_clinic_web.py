@@ -500,3 +500,21 @@ def test_retention_deletes_old_submissions_with_their_reviews_and_keeps_the_audi
     assert "No submissions yet" in signed_in.get("/clinic").text
     # the trail still says who reviewed what (ids only), though the submission is gone
     assert [e.submission_id for e in trail(db, "review")] == [ids["soon"]]
+
+
+def test_the_submission_page_shows_the_review_date_the_patient_was_given(signed_in, db):
+    """Contract section 3 (version 3): `soon` and `self_care` carry review_in_days, counted from
+    the day the patient was told it, not from the day the clinic opens the page; urgent has none."""
+    from triage.engine import assess
+    from triage.wording import long_date
+
+    found = add_submission(db, CASES["soon"], minutes_ago=3 * 24 * 60)
+    urgent = add_submission(db, CASES["urgent"])
+    db.commit()
+    days = assess(CASES["soon"], RULEBOOK).review_in_days
+    assert days is not None
+    told = (found.submitted_at + dt.timedelta(days=days)).date()
+    text = signed_in.get(f"/clinic/submissions/{found.id}").text
+    assert f"in {days} days" in text and long_date(told) in text
+    assert assess(CASES["urgent"], RULEBOOK).review_in_days is None
+    assert ">Review</dt>" not in signed_in.get(f"/clinic/submissions/{urgent.id}").text

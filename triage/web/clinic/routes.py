@@ -385,7 +385,8 @@ def submission_page(request: Request, submission_id: str):
         staff = [u.name for u in workflow.staff(db)]
         notes = [{"by": n.user.name, "at": audit.as_utc(n.at).strftime("%Y-%m-%d %H:%M UTC"),
                   "text": n.text} for n in workflow.notes(db, found.id)]
-    facts = report_facts(found.to_assessment(), rulebook)
+    # the review date counts from the day the patient was told it (contract section 3, v3)
+    facts = report_facts(found.to_assessment(), rulebook, today=found.submitted_at)
     return _page(request, "submission.html.j2", user, s=found, facts=facts,
                  ago=clinic_queue.how_long_ago(found.submitted_at),
                  submitted=found.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
