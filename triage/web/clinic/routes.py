@@ -426,12 +426,18 @@ def report_page(request: Request, submission_id: str):
     return HTMLResponse(html, headers={"content-security-policy": policy})
 
 
-async def review(request: Request, submission_id: str):
+async def _posted(request: Request, handler, *args):
+    """A signed-in form post: the CSRF-checked form read here, then `handler(request, *args,
+    form)` in the thread pool (it uses the database); an expired form gets the refusal page."""
     try:
-        await _form(request)
+        form = await _form(request)
     except CsrfRefused:
         return await run_in_threadpool(_expired_form, request)
-    return await run_in_threadpool(_review, request, submission_id)
+    return await run_in_threadpool(handler, request, *args, form)
+
+
+async def review(request: Request, submission_id: str):
+    return await _posted(request, _review, submission_id)
 
 
 def _expired_form(request: Request):
@@ -441,7 +447,7 @@ def _expired_form(request: Request):
     return _refused(request, user, "This form has expired. Reload the page and try again.")
 
 
-def _review(request: Request, submission_id: str):
+def _review(request: Request, submission_id: str, _form=None):
     with request.app.state.db() as db:
         user, found = _load(request, db, submission_id)
         if found is None:
@@ -456,11 +462,7 @@ def _review(request: Request, submission_id: str):
 
 
 async def workflow_change(request: Request, submission_id: str):
-    try:
-        form = await _form(request)
-    except CsrfRefused:
-        return await run_in_threadpool(_expired_form, request)
-    return await run_in_threadpool(_workflow_change, request, submission_id, form)
+    return await _posted(request, _workflow_change, submission_id)
 
 
 def _workflow_change(request: Request, submission_id: str, form):
@@ -495,11 +497,7 @@ def _workflow_change(request: Request, submission_id: str, form):
 
 
 async def add_note(request: Request, submission_id: str):
-    try:
-        form = await _form(request)
-    except CsrfRefused:
-        return await run_in_threadpool(_expired_form, request)
-    return await run_in_threadpool(_add_note, request, submission_id, form)
+    return await _posted(request, _add_note, submission_id)
 
 
 def _add_note(request: Request, submission_id: str, form):
@@ -522,11 +520,7 @@ def _add_note(request: Request, submission_id: str, form):
 # --------------------------------------------------------------------------- exports
 
 async def export(request: Request):
-    try:
-        form = await _form(request)
-    except CsrfRefused:
-        return await run_in_threadpool(_expired_form, request)
-    return await run_in_threadpool(_export, request, form)
+    return await _posted(request, _export)
 
 
 def _export(request: Request, form):
