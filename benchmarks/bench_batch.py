@@ -37,7 +37,7 @@ from plain import PlainReading  # noqa: E402  (the benchmarks' own helper module
 from peak import run_measured  # noqa: E402
 from workloads import generate  # noqa: E402
 
-from triage import decisions  # noqa: E402
+from triage.engine import decisions  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import generate  # noqa: E402
 
-from triage import decisions, engine  # noqa: E402
+from triage.engine import decisions, rete as engine  # noqa: E402
 from triage.reading import limits, parse_json, parse_row  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
 

@@ -8,7 +8,7 @@ the same rules as the engine, then divides the batch's time per case by this one
 """
 from __future__ import annotations
 
-from triage.engine import _compile
+from triage.engine.rete import _compile
 
 
 class PlainReading:

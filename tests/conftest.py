@@ -25,7 +25,7 @@ def _fresh_decisions():
     """Every test starts with no cached decision, so the first case of each distinct answer
     pattern goes through the engine and its cross-check (a test that tampers with the engine
     sees its tampering, never a decision cached by an earlier test)."""
-    from triage.decisions import clear_caches
+    from triage.engine.decisions import clear_caches
 
     clear_caches()
     yield
@@ -34,7 +34,7 @@ def _fresh_decisions():
 @pytest.fixture(autouse=True)
 def _own_cache_dir(tmp_path_factory, monkeypatch):
     """Every test has its own empty on-disk cache (the rulebook, and the engine results that
-    `triage assess` keeps: triage/engine_store.py), for the same reason: a test that tampers with
+    `triage assess` keeps: triage/engine/store.py), for the same reason: a test that tampers with
     the engine must see the engine run, not a result stored by an earlier test or an earlier run
     on this machine. Child processes inherit it."""
     monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from triage.rulebook import load_rulebook
-from triage.vignettes import check_vignette, load_vignettes
+from triage.clinician.vignettes import check_vignette, load_vignettes
 
 CASES_DIR = Path(__file__).parent / "cases"
 RULEBOOK = load_rulebook()

@@ -236,12 +236,12 @@ def test_usage_errors_exit_2_and_point_to_help(runner, args, fragment):
 def test_an_unexpected_failure_exits_1_with_one_line_and_no_traceback(
         tmp_path, monkeypatch, capsys):
     """Contract section 4: a bug is exit 1 with a plain message, never a partial assessment."""
-    import triage.engine
+    import triage.engine.rete
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("simulated fault in the engine")
 
-    monkeypatch.setattr(triage.engine, "run_rules", broken)
+    monkeypatch.setattr(triage.engine.rete, "run_rules", broken)
     monkeypatch.delenv("TRIAGE_DEBUG", raising=False)
     monkeypatch.setattr(sys, "argv", ["triage", "assess", write(tmp_path / "a.json", ALL_CLEAR)])
     with pytest.raises(SystemExit) as exited:
@@ -297,7 +297,7 @@ def test_real_process_error_is_one_line_exit_2(tmp_path):
 
 
 def test_real_process_internal_error_is_exit_1_without_traceback(tmp_path):
-    code = ("import triage.engine as engine\n"
+    code = ("import triage.engine.rete as engine\n"
             "def broken(*a, **k):\n"
             "    raise RuntimeError('simulated fault')\n"
             "engine.run_rules = broken\n"

@@ -1,4 +1,4 @@
-"""The decision cache (triage/decisions.py) changes no output: proof of exactness.
+"""The decision cache (triage/engine/decisions.py) changes no output: proof of exactness.
 
 * Byte-identical JSON, cached and uncached, on every clinical vignette and on 100,000 generated
   cases of each benchmark workload (benchmarks/workloads.py: realistic and uniform). The uncached
@@ -24,11 +24,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from triage import decisions, engine
+from triage.engine import decisions, rete as engine
 from triage.conditions import AnswerTest
 from triage.errors import AnswersError
 from triage.rulebook import load_rulebook
-from triage.vignettes import load_vignettes
+from triage.clinician.vignettes import load_vignettes
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -523,7 +523,7 @@ def _python(code: str) -> str:
 
 
 def test_importing_the_engine_leaves_the_programs_logging_alone():
-    out = _python("import logging, triage.engine as e, triage.decisions\n"
+    out = _python("import logging, triage.engine.rete as e, triage.engine.decisions\n"
                   "root = logging.getLogger()\n"
                   "e.assess({'age': 30, 'duration_weeks': 2, 'trauma': 'none'},"
                   " e.load_rulebook() if hasattr(e, 'load_rulebook') else"
@@ -537,7 +537,7 @@ def test_importing_the_engine_leaves_the_programs_logging_alone():
 def test_experta_watchers_still_log_each_firing_when_turned_on():
     """The engine's own run() builds experta's per-firing log line only when it would be written;
     turned on for debugging (experta.watchers.watch), it still names each rule as it fires."""
-    out = _python("import logging, io, triage.engine as e, triage\n"
+    out = _python("import logging, io, triage.engine.rete as e, triage\n"
                   "import experta.watchers as w\n"
                   "stream = io.StringIO()\n"
                   "w.RULES.addHandler(logging.StreamHandler(stream))\n"

@@ -7,7 +7,7 @@ can fire although the red flag is present.
 
 This file shows, with one checker:
   1. the naive shape on stock experta does misfire (so the checker can catch the bug);
-  2. the same policy written in our rule grammar, compiled by triage/engine.py, never does, and the
+  2. the same policy written in our rule grammar, compiled by triage/engine/rete.py, never does, and the
      shipped rules never give self-care beside a red flag;
   3. why: no compiled rule holds a NOT (or EXISTS/FORALL, which experta builds from NOT nodes), and
      an assessment never retracts or modifies a fact, so no activation is ever cancelled;
@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from triage import _experta as xp
-from triage import cli, engine
+from triage import cli
+from triage.engine import rete as engine
 from triage.conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
                                compile_checks, evaluate, evaluate_with_evidence)
 from triage.contract import RED_FLAGS

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from triage.cli import main_group
 from triage.engine import assess
 from triage.resources import rules_dir
-from triage.review import explain_case
+from triage.clinician.review import explain_case
 from triage.rulebook import load_rulebook
 from support import NO_WARNING_SIGNS
 

@@ -18,7 +18,7 @@ from triage.cli import main_group  # noqa: E402
 from triage.conditions import questions_read  # noqa: E402
 from triage.fhir import questionnaire_resource  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
-from triage.vignettes import load_vignettes  # noqa: E402
+from triage.clinician.vignettes import load_vignettes  # noqa: E402
 
 RULEBOOK = load_rulebook()
 QUESTIONNAIRE = RULEBOOK.questionnaire

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from triage.cli import main_group
-from triage.lint import lint_rulebook
+from triage.clinician.lint import lint_rulebook
 from triage.resources import rules_dir
 from triage.rulebook import load_rulebook
 

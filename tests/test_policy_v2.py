@@ -353,10 +353,10 @@ def test_the_emergency_safety_net_is_in_every_report(fmt, answers):
 def test_the_cross_check_uses_its_own_evaluator_not_the_engines_compiled_tests(monkeypatch):
     """A bug in the engine's compiled tests (here: 'chest pain' never read) must be caught by the
     plain-Python cross-check, which is only possible if the check does not use them too."""
-    from triage import decisions, engine
+    from triage.engine import decisions, rete as engine
     from triage.engine import EngineInconsistency
 
-    # The engine reads a case through its atoms (triage/decisions.py), one generated test each:
+    # The engine reads a case through its atoms (triage/engine/decisions.py), one generated test each:
     # blind the one for chest pain. The engine's other compiled tests (engine._compile, for the
     # conditions it decides on the conclusions) are blinded alike, so a cross-check that used
     # either would agree with the engine and miss the bug.

@@ -19,7 +19,7 @@ from triage.conditions import AnswerTest, iter_leaves
 from triage.engine import assess
 from triage.report import (VERDICTS, markdown_escape, render_report, report_facts, write_report)
 from triage.resources import templates_dir
-from triage.vignettes import load_vignettes
+from triage.clinician.vignettes import load_vignettes
 from support import ALL_CLEAR
 
 DAY = datetime.date(2026, 11, 24)

@@ -6,7 +6,7 @@ import pytest
 
 from triage.engine import assess
 from triage.rulebook import load_rulebook
-from triage.vignettes import Vignette, check_vignette
+from triage.clinician.vignettes import Vignette, check_vignette
 
 RULEBOOK = load_rulebook()
 EXAMPLES = [

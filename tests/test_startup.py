@@ -1,5 +1,5 @@
 """Start-up of one `triage assess` (issue 13, item 6): what a command imports, the engine results
-kept on disk (triage/engine_store.py), and the quick exit of the `triage` command (cli.entry).
+kept on disk (triage/engine/store.py), and the quick exit of the `triage` command (cli.entry).
 
 The time itself is measured by benchmarks/bench_startup.py, not here. What is proven here:
 
@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from triage import decisions, engine, engine_store, rules_cache
+from triage import cachedir, rules_cache
+from triage.engine import decisions, rete as engine, store as engine_store
 from triage.assessment import format_text
 from triage.rulebook import load_rulebook
-from triage.vignettes import load_vignettes
+from triage.clinician.vignettes import load_vignettes
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -45,7 +46,7 @@ def _python(code: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
     return done
 
 
-HEAVY = ("experta", "triage.engine", "triage.rulebook", "yaml", "jinja2", "sqlalchemy")
+HEAVY = ("experta", "triage.engine.rete", "triage.rulebook", "yaml", "jinja2", "sqlalchemy")
 
 
 def _imported_by(args: list[str], cwd=ROOT, watch=HEAVY) -> list[str]:
@@ -69,10 +70,10 @@ def test_a_repeated_assess_imports_neither_experta_nor_the_engine(tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps(CALM), encoding="utf-8")
     first = _imported_by(["assess", str(answers)])
-    assert "experta" in first and "triage.engine" in first  # decided by the engine...
+    assert "experta" in first and "triage.engine.rete" in first  # decided by the engine...
     second = _imported_by(["assess", str(answers)], watch=HEAVY + ("pathlib", "shutil",
                                                                     "hashlib"))
-    assert "experta" not in second and "triage.engine" not in second  # ...then read back
+    assert "experta" not in second and "triage.engine.rete" not in second  # ...then read back
     assert not {"pathlib", "shutil", "hashlib"} & set(second)  # paths by os.path, SHA-256 built in
     assert "jinja2" not in second  # the text format renders without Jinja
     assert "yaml" not in second  # a JSON answers file, the rulebook from its cache
@@ -100,7 +101,7 @@ class _EngineRuns:
 
 
 def _store_files() -> list[Path]:
-    return sorted(rules_cache.cache_dir().glob("engine-*/*.json"))
+    return sorted(cachedir.cache_dir().glob("engine-*/*.json"))
 
 
 def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypatch):
@@ -135,7 +136,7 @@ def test_generated_cases_read_back_from_disk_assess_as_the_engine_does(workload,
 
 
 def test_a_stored_result_is_the_engines_own_field_for_field():
-    from triage.decisions import facts_of, plan_for
+    from triage.engine.decisions import facts_of, plan_for
 
     for case in (CALM, RED_FLAG) + tuple(generate("uniform", SHIPPED.questionnaire, 30, seed=5)):
         engine_store.assess(case, SHIPPED)
@@ -259,19 +260,19 @@ def test_compiled_templates_are_kept_and_render_the_same(tmp_path):
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps(RED_FLAG), encoding="utf-8")
     first = _triage("assess", str(answers), "--format", "html", cwd=tmp_path)
-    kept = sorted(Path(rules_cache.cache_folder(), "jinja").iterdir())
+    kept = sorted(Path(cachedir.cache_folder(), "jinja").iterdir())
     assert kept and all(path.name.startswith("__jinja2_") for path in kept)
     second = _triage("assess", str(answers), "--format", "html", cwd=tmp_path)
     assert first.returncode == second.returncode == 0
     assert second.stdout == first.stdout and "</html>" in first.stdout
-    assert sorted(Path(rules_cache.cache_folder(), "jinja").iterdir()) == kept  # read back
+    assert sorted(Path(cachedir.cache_folder(), "jinja").iterdir()) == kept  # read back
 
 
 def test_a_template_cache_folder_others_may_write_to_is_not_used(monkeypatch):
     from triage import templating
 
     assert templating._bytecode_cache() is not None
-    folder = os.path.join(rules_cache.cache_folder(), "jinja")
+    folder = os.path.join(cachedir.cache_folder(), "jinja")
     os.chmod(folder, 0o777)
     assert templating._bytecode_cache() is None
     os.chmod(folder, 0o700)
@@ -286,7 +287,7 @@ def test_generated_code_read_back_from_disk_is_what_compile_gives():
 
     source = "def f(_f):\n    return _f.get('age', 0) >= 50\n"
     first = codecache.compiled(source, "<f>")
-    files = os.listdir(os.path.join(rules_cache.cache_folder(), "code"))
+    files = os.listdir(os.path.join(cachedir.cache_folder(), "code"))
     assert len(files) == 1
     again = codecache.compiled(source, "<f>")  # read back
     assert again == first == compile(source, "<f>", "exec") and again is not first
@@ -297,7 +298,7 @@ def test_generated_code_read_back_from_disk_is_what_compile_gives():
     codecache.compiled(source.replace("50", "51"), "<f>")
     codecache.compiled(source, "<g>")
     codecache.compiled("1 + 1", "<f>", "eval")
-    assert len(os.listdir(os.path.join(rules_cache.cache_folder(), "code"))) == 4
+    assert len(os.listdir(os.path.join(cachedir.cache_folder(), "code"))) == 4
 
 
 def test_a_damaged_code_file_is_compiled_again():
@@ -305,7 +306,7 @@ def test_a_damaged_code_file_is_compiled_again():
 
     source = "def f(_f):\n    return 1\n"
     codecache.compiled(source, "<f>")
-    folder = os.path.join(rules_cache.cache_folder(), "code")
+    folder = os.path.join(cachedir.cache_folder(), "code")
     (path,) = [os.path.join(folder, name) for name in os.listdir(folder)]
     for damage in (b"", b"garbage", b"\xe3" * 40):
         with open(path, "wb") as handle:
@@ -324,7 +325,7 @@ def test_a_code_folder_others_may_write_to_is_not_used(tmp_path, monkeypatch):
     os.chmod(folder / "code", 0o777)
     codecache.compiled("x = 1", "<x>")
     assert os.listdir(folder / "code") == []  # not written (nor read)
-    assert not codecache.private_folder(str(folder / "code"))
+    assert not cachedir.private_folder(str(folder / "code"))
 
 
 # --------------------------------------------------------------------------- records
@@ -429,8 +430,8 @@ def test_the_cache_keys_are_sha256_without_importing_hashlib():
     import hashlib
 
     for data in (b"", b"rules", bytes(range(256)) * 300):
-        assert rules_cache.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
-    digest = rules_cache.sha256()
+        assert cachedir.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    digest = cachedir.sha256()
     digest.update(b"rule")
     digest.update(b"s")
     assert digest.hexdigest() == hashlib.sha256(b"rules").hexdigest()

@@ -20,7 +20,7 @@ from triage.emergency import emergency_screen
 from triage.engine import assess
 from triage.report import report_facts
 from triage.rulebook import load_rulebook
-from triage.vignettes import load_vignettes
+from triage.clinician.vignettes import load_vignettes
 from triage.web.app import Settings, create_app
 from web_support import Browser, DirectClient
 from pathlib import Path

@@ -43,7 +43,7 @@ class _WithoutAsserts(importlib.machinery.SourceFileLoader):
     experta checks the type of every fact of every token it makes with ``assert isinstance``
     (matchers/rete/token.py), about a tenth of an assessment. Those checks guard against misuse
     of experta's internals, which this project never does; the engine's own checks (the
-    cross-check in engine.py) stay. The compiled code is cached beside the stock one, as an
+    cross-check in engine/rete.py) stay. The compiled code is cached beside the stock one, as an
     ``.opt-1.pyc`` file, exactly where ``python -O`` would put it.
     """
 

@@ -320,7 +320,7 @@ _LIMITS = None  # the reading limits (reading.limits()), read once per batch
 
 
 def _init_worker(rulebook, cache: bool | None = None) -> None:
-    from .decisions import cache_enabled
+    from .engine import cache_enabled
 
     global _RULEBOOK, _CACHE, _LIMITS
     _RULEBOOK = rulebook
@@ -330,7 +330,7 @@ def _init_worker(rulebook, cache: bool | None = None) -> None:
 
 def assess_row(row: Row) -> tuple[str, bool]:
     """One output line (JSON) for one row, and whether the row was bad. Each process (each
-    worker) has its own decision cache (triage/decisions.py)."""
+    worker) has its own decision cache (triage/engine/decisions.py)."""
     assess_json = _ASSESS_JSON or _engine_assess_json()
     row = row.parsed(_LIMITS)
     if row.error is not None:

@@ -17,7 +17,7 @@ import marshal
 import os
 import sys
 
-from . import rules_cache
+from . import cachedir
 
 KEEP = 2048
 
@@ -27,7 +27,7 @@ def compiled(source: str, filename: str, mode: str = "exec"):
     folder = _folder()
     if folder is None:
         return compile(source, filename, mode)
-    digest = rules_cache.sha256(f"{sys.version}\0{mode}\0{filename}\0{source}".encode())
+    digest = cachedir.sha256(f"{sys.version}\0{mode}\0{filename}\0{source}".encode())
     path = os.path.join(folder, f"{digest.hexdigest()[:40]}.code")
     try:
         with open(path, "rb") as handle:
@@ -66,28 +66,13 @@ _CHECKED: dict = {}  # folder -> whether it is safe to use, checked once per pro
 
 
 def _folder() -> str | None:
-    if not rules_cache.enabled():
+    if not cachedir.enabled():
         return None
-    folder = os.path.join(rules_cache.cache_folder(), "code")
+    folder = os.path.join(cachedir.cache_folder(), "code")
     safe = _CHECKED.get(folder)
     if safe is None:
-        safe = _CHECKED[folder] = private_folder(folder)
+        safe = _CHECKED[folder] = cachedir.private_folder(folder)
     return folder if safe else None
-
-
-def private_folder(folder: str) -> bool:
-    """Make `folder` (mode 700) if missing; whether it is a folder of this user's that no one
-    else may write to: Jinja's rule for the folder of its compiled templates."""
-    import stat
-
-    try:
-        os.makedirs(folder, mode=stat.S_IRWXU, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return False
-    mine = info.st_uid == os.getuid() if hasattr(os, "getuid") else True
-    return (mine and stat.S_ISDIR(info.st_mode)
-            and not stat.S_IMODE(info.st_mode) & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 def _write(folder: str, path: str, code) -> None:

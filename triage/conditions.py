@@ -417,7 +417,7 @@ def compile_check(node) -> Callable[[Mapping[str, Any], Mapping[str, Any]], bool
     """``evaluate`` for one condition, as one Python expression generated from its tree and
     compiled once: a function of (answers, findings) giving exactly what ``evaluate`` gives,
     about five times faster. The engine's cross-check uses it on every rule of every distinct
-    answer pattern; it shares no code with the engine's own compiled tests (engine.py,
+    answer pattern; it shares no code with the engine's own compiled tests (engine/rete.py,
     decisions.py), so a fault in those cannot hide here. tests/test_conditions.py checks it
     against ``evaluate`` on every rule. Every value of the tree (question ids, operands) is
     passed in as a constant, never written into the source."""
@@ -694,3 +694,43 @@ def describe_evidence(evidence: Evidence, questions: Mapping | None = None) -> s
         values = ", ".join(show_value(v) for v in evidence.seen) or "none"
         return f"{len(evidence.seen)} {leaf.kind.replace('_', ' ')}s ({values})"
     raise TypeError(f"not a condition: {leaf!r}")
+
+
+# --------------------------------------------------------------------------- normal forms
+# (the engine compiles a rule alternative by alternative; lint and review read them the same way)
+
+def nnf(node, negated=False):
+    """Push every `not` down to the leaves."""
+    if isinstance(node, Not):
+        return nnf(node.child, not negated)
+    if isinstance(node, (All, AnyOf)):
+        children = tuple(nnf(c, negated) for c in node.children)
+        flip = isinstance(node, All) == negated  # De Morgan
+        return AnyOf(children) if flip else All(children)
+    return Not(node) if negated else node
+
+
+def _answers_only(node) -> bool:
+    if isinstance(node, (All, AnyOf)):
+        return all(_answers_only(c) for c in node.children)
+    if isinstance(node, Not):
+        return _answers_only(node.child)
+    return isinstance(node, (AnswerTest, Unanswered))
+
+
+def dnf(node) -> list[list[tuple]]:
+    """Conjunctions of atoms: ('answers', cond) | ('finding', kind, value) | ('closed', cond)."""
+    if _answers_only(node):
+        return [[("answers", node)]]
+    if isinstance(node, FindingTest):  # "X or Y was concluded": one conjunction for each
+        return [[("finding", node.kind, value)] for value in (node.values or (None,))]
+    if isinstance(node, (CountTest, Not)):  # after nnf a Not wraps a finding or count leaf
+        return [[("closed", node)]]
+    if isinstance(node, AnyOf):
+        return [conj for child in node.children for conj in dnf(child)]
+    if isinstance(node, All):
+        conjunctions: list[list[tuple]] = [[]]
+        for child in node.children:
+            conjunctions = [a + b for a in conjunctions for b in dnf(child)]
+        return conjunctions
+    raise TypeError(node)

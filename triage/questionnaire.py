@@ -469,17 +469,6 @@ def read_answers_text(text: str, source: str):
     return parse_answers_text(text, source)
 
 
-def read_answers(path: str, questionnaire: "Questionnaire"):
-    """The raw answers of a file ('-': standard input): a JSON or YAML mapping, or a FHIR
-    QuestionnaireResponse to the questionnaire, turned into a mapping. Validation is separate."""
-    raw = read_answers_file(path)
-    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
-        from .fhir import answers_from_response
-
-        raw = answers_from_response(raw, questionnaire, source="<stdin>" if path == "-" else path)
-    return raw
-
-
 def read_answers_file(path: str):
     """The raw answers of a file, or of standard input for '-'; validation is separate. Size,
     encoding, duplicate keys, aliases and nesting are checked as it is read (reading.py)."""

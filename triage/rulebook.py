@@ -203,6 +203,18 @@ def finding_values(labels, stretches) -> dict:
     return values
 
 
+# --------------------------------------------------------------------------- expectations
+# What an example's `expect:` (and a vignette's, clinician/vignettes.py) may say of the outcome.
+
+EXACT = ("urgency", "duration_class", "see_professional", "review_in_days")
+EXACT_SETS = ("red_flags", "causes", "stretches")
+INCLUDES = {"red_flags_include": "red_flags", "causes_include": "causes",
+            "stretches_include": "stretches", "fired_include": "fired"}
+EXCLUDES = {"stretches_exclude": "stretches", "fired_exclude": "fired",
+            "red_flags_exclude": "red_flags", "causes_exclude": "causes"}
+KNOWN_KEYS = set(EXACT) | set(EXACT_SETS) | set(INCLUDES) | set(EXCLUDES) | {"urgency_at_least"}
+
+
 # --------------------------------------------------------------------------- loading
 
 @functools.lru_cache(maxsize=8)
@@ -574,8 +586,6 @@ def _parse_rule(raw, index, name, vocab, questionnaire) -> RuleSpec:
                                 where=where)
         expect = ex.get("expect") or {}
         if expect:
-            from .vignettes import KNOWN_KEYS
-
             if not isinstance(expect, dict) or set(expect) - KNOWN_KEYS:
                 unknown = ", ".join(sorted(set(expect) - KNOWN_KEYS)) if isinstance(
                     expect, dict) else repr(expect)

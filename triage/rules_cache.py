@@ -22,33 +22,14 @@ import pickle
 import sys
 import weakref
 
+from . import cachedir
+
 KEEP = 16
 _SOURCES = ("rulebook.py", "conditions.py", "questionnaire.py", "rules_cache.py")
 _ALLOWED_MODULES = ("triage.rulebook", "triage.conditions", "triage.questionnaire")
 # id(rulebook) -> (weak reference to it, its key): the key each rulebook loaded here was read or
-# built under, for the engine results kept beside it (engine_store.py)
+# built under, for the engine results kept beside it (engine/store.py)
 _KEYS: dict[int, tuple] = {}
-
-
-def cache_dir():
-    """The cache's folder, as a ``pathlib.Path``."""
-    from pathlib import Path
-
-    return Path(cache_folder())
-
-
-def cache_folder() -> str:
-    """The cache's folder, as a string (paths here are handled with ``os.path``: a cached start
-    imports no pathlib)."""
-    explicit = os.environ.get("TRIAGE_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "triage")
-
-
-def enabled() -> bool:
-    return os.environ.get("TRIAGE_NO_RULES_CACHE", "").strip().lower() in ("", "0", "false", "no")
 
 
 def key_for(rulebook) -> str | None:
@@ -75,39 +56,17 @@ def _remember(rulebook, key: str):
     return rulebook
 
 
-def sha256(data: bytes = b""):
-    """``hashlib.sha256``, from CPython's own built-in implementation when there is one: the same
-    digest, without ``import hashlib`` loading OpenSSL (about 2.5 ms of a `triage assess`)."""
-    try:
-        from _sha2 import sha256 as constructor  # Python 3.12 and later
-    except ImportError:
-        try:
-            from _sha256 import sha256 as constructor  # Python 3.10 and 3.11
-        except ImportError:  # a Python built without them
-            from hashlib import sha256 as constructor
-    return constructor(data)
-
-
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
 
 
-def source_stamp(path: str) -> bytes:
-    """What a cache key records of a Python source file: its path, modification time (ns) and
-    size. That is what Python itself checks before it runs a module's compiled .pyc (with the
-    time in whole seconds), so a key can be no more exact about the code that will run; the rule
-    files, which are data, are keyed by their content."""
-    info = os.stat(path)
-    return f"{path}\0{info.st_mtime_ns}\0{info.st_size}\0".encode()
-
-
 def _key(directory) -> str:
     directory = os.fspath(directory)
-    digest = sha256()
+    digest = cachedir.sha256()
     here = os.path.dirname(os.path.realpath(__file__))
     for name in _SOURCES:
-        digest.update(source_stamp(os.path.join(here, name)))
+        digest.update(cachedir.source_stamp(os.path.join(here, name)))
     digest.update(f"{sys.version}\0{directory}\0{os.getcwd()}\0".encode())
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
@@ -126,21 +85,22 @@ class _Unpickler(pickle.Unpickler):
 def load(directory, build):
     """The rulebook of `directory` (a path): from the cache when its key matches, else
     `build()`, which is then stored for next time."""
-    if not enabled():
+    if not cachedir.enabled():
         return build()
     directory = os.fspath(directory)
     try:
         key = _key(directory)
     except OSError:
         return build()
-    folder = cache_folder()
+    folder = cachedir.cache_folder()
     path = os.path.join(folder, f"rulebook-{key}.pickle")
     try:
         with open(path, "rb") as handle:
             cached = _Unpickler(io.BytesIO(handle.read())).load()
-        from .rulebook import Rulebook
-
-        if isinstance(cached, Rulebook) and cached.directory == directory:
+        # a Rulebook, named rather than imported: the rulebook reads this cache, not the reverse
+        kind = type(cached)
+        if ((kind.__module__, kind.__qualname__) == ("triage.rulebook", "Rulebook")
+                and cached.directory == directory):
             return _remember(cached, key)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
             ValueError, IndexError, KeyError):

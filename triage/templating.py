@@ -58,10 +58,9 @@ def _bytecode_cache():
     or the folder is not this user's alone."""
     import os
 
-    from . import rules_cache
-    from .codecache import private_folder
+    from . import cachedir
 
-    if not rules_cache.enabled():
+    if not cachedir.enabled():
         return None
-    folder = os.path.join(rules_cache.cache_folder(), "jinja")
-    return jinja2.FileSystemBytecodeCache(folder) if private_folder(folder) else None
+    folder = os.path.join(cachedir.cache_folder(), "jinja")
+    return jinja2.FileSystemBytecodeCache(folder) if cachedir.private_folder(folder) else None

@@ -130,7 +130,7 @@ def main_group():
 def assess(answers, output_format, rules_dir, no_cache):
     """Assess one answers file (JSON or YAML; '-' reads standard input)."""
     # engine results kept on disk: a case decided before needs neither experta nor its network
-    from ..engine_store import assess as run_assessment
+    from ..engine import assess_cached as run_assessment
 
     rulebook = load_rules(rules_dir)
     valid = load_answers(answers, rulebook)

@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+from collections.abc import Mapping
 
 import click
 
@@ -63,10 +64,21 @@ def load_rules(rules_dir):
     return load_rulebook(rules_dir)
 
 
+def read_answers(path: str, questionnaire):
+    """The raw answers of a file ('-': standard input): a JSON or YAML mapping, or a FHIR
+    QuestionnaireResponse to the questionnaire, turned into a mapping. Validation is separate."""
+    from ..questionnaire import read_answers_file
+
+    raw = read_answers_file(path)
+    if isinstance(raw, Mapping) and raw.get("resourceType") == "QuestionnaireResponse":
+        from ..fhir import answers_from_response
+
+        raw = answers_from_response(raw, questionnaire, source="<stdin>" if path == "-" else path)
+    return raw
+
+
 def load_answers(path: str, rulebook, *, validate: bool = True):
     """Read an answers file (JSON or YAML; '-' is standard input) and check it."""
-    from ..questionnaire import read_answers
-
     raw = read_answers(path, rulebook.questionnaire)
     if not validate:
         return raw

@@ -32,7 +32,7 @@ def report(answers, output_path, output_format, paper, report_date, rules_dir):
     """Write the printable report for one answers file (JSON or YAML; '-' reads standard input):
     the verdict first, then the stretch plan, a summary for the clinician, the reasons and the
     answers given."""
-    from ..engine_store import assess  # engine results kept on disk (engine_store.py)
+    from ..engine import assess_cached as assess  # engine results kept on disk (engine/store.py)
     from ..report import format_for_path, write_report
 
     fmt = format_for_path(output_path, output_format)  # a bad suffix fails before any work

@@ -1,7 +1,7 @@
 """`triage rules ...` and `triage explain`: read, check, test and change the rules without Python.
 
-A thin click layer: each command parses its options, calls lint.py, impact.py, review.py or
-vignettes.py, and prints. Every user mistake is a TriageError (exit 2, one line).
+A thin click layer: each command parses its options, calls clinician/ (lint, impact, review, pack or
+vignettes), and prints. Every user mistake is a TriageError (exit 2, one line).
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def list_rules(statuses, categories, output_format, rules_dir):
 def show(rule_ids, output_format, today, rules_dir):
     """One rule in plain words: its conditions, parameters, questions, rationale, references,
     and its examples with whether each passes."""
-    from ..review import rule_card
+    from ..clinician.review import rule_card
 
     rulebook = load_rules(rules_dir)
     cards = [rule_card(_find_rule(rulebook, rid), rulebook, today=_today(today))
@@ -133,7 +133,7 @@ def show(rule_ids, output_format, today, rules_dir):
 
 
 def _card_text(card) -> str:
-    from ..review import outline_lines
+    from ..clinician.review import outline_lines
 
     lines = [f"{card['id']}  {card['title']}",
              f"  category {card['category']}, status {card['status']}, version {card['version']},"
@@ -185,7 +185,7 @@ def _card_text(card) -> str:
 def check(today, rules_dir):
     """Check the rule files: schema, examples, rules that can never fire, red-flag questions no
     rule tests, review dates."""
-    from ..lint import lint_directory
+    from ..clinician.lint import lint_directory
 
     report = lint_directory(rules_dir, today=_today(today))
     for problem in report.problems:
@@ -210,7 +210,7 @@ def check(today, rules_dir):
 @fail_on_input_errors
 def test_cases(cases, coverage, quiet, rules_dir):
     """Run vignette files (a file, or every *.yaml under a directory) against the rules."""
-    from ..vignettes import check_vignette, expect_yaml, load_vignettes, suggested_expect
+    from ..clinician.vignettes import check_vignette, expect_yaml, load_vignettes, suggested_expect
 
     rulebook = load_rules(rules_dir)
     vignettes = load_vignettes(cases)
@@ -280,7 +280,7 @@ def diff(old_dir, new_dir, cases_path, input_format, output_format, max_cases, w
          no_cache):
     """What changing the rules from OLD_DIR to NEW_DIR would change for a set of cases: how many
     change urgency, duration class, red flags, causes or stretches, and which."""
-    from ..impact import compare
+    from ..clinician.impact import compare
 
     old_rulebook = load_rules(old_dir)
     new_rulebook = load_rules(new_dir)
@@ -314,7 +314,7 @@ def doc(output_path, output_format, today, rules_dir):
     stretch catalogue and a sign-off table."""
     from ..errors import OutputError
     from ..fileio import atomic_write
-    from ..review import pack_format, render_review_pack
+    from ..clinician.pack import pack_format, render_review_pack
 
     fmt = pack_format(output_path, output_format)
     rulebook = load_rules(rules_dir)
@@ -346,7 +346,7 @@ def doc(output_path, output_format, today, rules_dir):
 def explain(answers, rule_ids, show_all, output_format, rules_dir):
     """Why each conclusion was reached for one answers file, and which rules nearly fired
     (all but one of their conditions held)."""
-    from ..review import explain_case
+    from ..clinician.review import explain_case
 
     rulebook = load_rules(rules_dir)
     raw = load_answers(answers, rulebook, validate=False)
@@ -369,7 +369,7 @@ def explain(answers, rule_ids, show_all, output_format, rules_dir):
 def _explanation(case, rulebook, rule):
     """The explanation of one rule; a draft or retired rule (not run) is checked against what
     the active rules concluded."""
-    from ..review import RuleExplanation, closest_alternative
+    from ..clinician.review import RuleExplanation, closest_alternative
 
     if rule.status == "active":
         return case.rule(rule.id)
@@ -424,7 +424,7 @@ def _explain_text(case, rulebook, show_all) -> str:
 
 
 def _explain_rule_text(case, rulebook, explanation) -> str:
-    from ..review import outline, outline_lines
+    from ..clinician.review import outline, outline_lines
 
     rule = explanation.rule
     lines = [f"{rule.id}  {rule.title}  (status {rule.status}, version {rule.version})"]

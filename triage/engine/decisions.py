@@ -14,7 +14,7 @@ Per case it computes the tuple of their truth values, the *atom vector*; ``Decis
 vector to the ``Decision`` reached for the first case with that vector (which rules fired, what
 they concluded, and which parts of each fired rule's condition support it). A second, coarser
 cache maps the engine's own key (one bit per test of the answers that the rules make, computed
-from the atoms: see engine.py) to the experta engine's ``EngineResult``, so the engine runs once
+from the atoms: see engine/rete.py) to the experta engine's ``EngineResult``, so the engine runs once
 per distinct engine key, and the plain-Python cross-check once per distinct atom vector. A case
 whose vector was already decided gets the same conclusions, and its reasons are rendered from its
 *own* answers (``age: 52``), exactly as the engine path renders them (``describe_evidence``).
@@ -41,9 +41,9 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
-from .assessment import Assessment, Reason
-from .codecache import constant_pool, generated_function  # compiled code kept on disk
-from .conditions import (AnswerTest, CountTest, Evidence, FindingTest, Quantity, Unanswered,
+from ..assessment import Assessment, Reason
+from ..codecache import constant_pool, generated_function  # compiled code kept on disk
+from ..conditions import (AnswerTest, CountTest, Evidence, FindingTest, Quantity, Unanswered,
                          _leaf, describe_evidence, expression_questions, iter_leaves)
 
 DEFAULT_CACHE_SIZE = 32_768
@@ -143,7 +143,7 @@ class AtomPlan:
         self.red_flag_set = frozenset(self.red_flag_questions)
         self._renderers: dict = {}
         self.validator = FastValidator(questionnaire)
-        # engine key -> EngineResult: the experta engine runs once per distinct key (engine.py)
+        # engine key -> EngineResult: the experta engine runs once per distinct key (engine/rete.py)
         self.engine_results = DecisionCache()
         # (engine key, the atom vector's bits that the fired rules read) -> Decision: everything a
         # reason's plan depends on, so atom vectors that differ only elsewhere share one
@@ -319,7 +319,7 @@ def _shared(key, value):
 
 
 class EngineResult:
-    """What the experta engine concluded for one engine key (see engine.py): the rules that
+    """What the experta engine concluded for one engine key (see engine/rete.py): the rules that
     fired, in order, the findings, and the outcome they make (urgency, duration class, red flags,
     causes, stretches...: the Assessment fields that follow from the conclusions alone). Shared
     by every Decision with that engine key; the rules fired and the outcome are shared with equal
@@ -485,7 +485,7 @@ def cached_decision(answers: Mapping[str, Any], rulebook, source: str, decide_ne
     """Validate the answers, compute the atom vector, and return (plan, valid answers, facts,
     decision): the decision from this process's cache, or ``decide_new(valid, plan, bits,
     facts)``, which is then kept. The one cache step of ``engine.assess``/``assess_json`` (whose
-    decide_new runs the engine) and of ``engine_store.assess`` (whose decide_new first looks on
+    decide_new runs the engine) and of ``engine.store.assess`` (whose decide_new first looks on
     disk, and imports no experta when it finds the result there)."""
     plan, decisions = plan_for(rulebook)
     valid = plan.validator.validate(answers, source=source)
@@ -590,7 +590,7 @@ class FastValidator:
     """
 
     def __init__(self, questionnaire):
-        from .conditions import compile_check, questions_read
+        from ..conditions import compile_check, questions_read
 
         self.questionnaire = questionnaire
         constants, const = constant_pool()
@@ -616,7 +616,7 @@ class FastValidator:
                           f"if _v is not None and ({wrong}):", "    return None"]
         for qid in questionnaire.required:
             lines += [f"if {const(qid)} not in _a:", "    return None"]
-        from .questionnaire import skip_decided
+        from ..questionnaire import skip_decided
 
         for qid, q in questionnaire.questions.items():
             if q.skip_if is None or q.value_if_skipped is None:

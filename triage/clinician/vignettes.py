@@ -21,16 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contract import URGENCY_RANK
-from .errors import RulebookError
-
-EXACT = ("urgency", "duration_class", "see_professional", "review_in_days")
-EXACT_SETS = ("red_flags", "causes", "stretches")
-INCLUDES = {"red_flags_include": "red_flags", "causes_include": "causes",
-            "stretches_include": "stretches", "fired_include": "fired"}
-EXCLUDES = {"stretches_exclude": "stretches", "fired_exclude": "fired",
-            "red_flags_exclude": "red_flags", "causes_exclude": "causes"}
-KNOWN_KEYS = set(EXACT) | set(EXACT_SETS) | set(INCLUDES) | set(EXCLUDES) | {"urgency_at_least"}
+from ..contract import URGENCY_RANK
+from ..errors import RulebookError
+from ..rulebook import EXACT, EXACT_SETS, EXCLUDES, INCLUDES, KNOWN_KEYS
 
 
 @dataclass
@@ -57,7 +50,7 @@ class Outcome:
 
 def load_vignettes(path: str | Path) -> list[Vignette]:
     """Every vignette of a file, or of every *.yaml file under a directory (sorted)."""
-    from .questionnaire import read_yaml
+    from ..questionnaire import read_yaml
 
     path = Path(path)
     files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
@@ -91,7 +84,7 @@ def load_vignettes(path: str | Path) -> list[Vignette]:
 
 def actual_outcome(answers: dict, rulebook) -> dict:
     """What the rules conclude for the answers, in the vocabulary of an `expect:` block."""
-    from .engine import assess
+    from ..engine import assess
 
     result = assess(answers, rulebook)
     return {
@@ -107,7 +100,7 @@ def actual_outcome(answers: dict, rulebook) -> dict:
 
 
 def check_vignette(vignette: Vignette, rulebook) -> Outcome:
-    from .errors import AnswersError
+    from ..errors import AnswersError
 
     try:
         actual = actual_outcome(vignette.answers, rulebook)

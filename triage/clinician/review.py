@@ -1,9 +1,9 @@
 """The rules in plain words: for `triage rules show`, `triage explain` and the review pack.
 
 Nothing here changes what the rules decide. It turns a rule's condition into sentences a clinician
-can check (with the question and parameter it names), runs a rule's own examples, explains why a
-rule fired or did not for one case (the "near miss"), and renders the review pack from the rule
-files through the project's one Jinja environment, so the pack cannot drift from what runs.
+can check (with the question and parameter it names), runs a rule's own examples, and explains why a
+rule fired or did not for one case (the "near miss"). The review pack built from these is in
+pack.py.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .conditions import (COMPARISON_WORDS, All, AnswerTest, AnyOf, CountTest, FindingTest, Not,
+from ..conditions import (COMPARISON_WORDS, All, AnswerTest, AnyOf, CountTest, FindingTest, Not,
                          Unanswered, evaluate, parameters_used, show_value)
-from .errors import AnswersError, TriageError
+from ..errors import AnswersError
 
 # --------------------------------------------------------------------------- plain words
 
@@ -212,10 +212,10 @@ def seen_text(leaf, answers, findings) -> str:
 def closest_alternative(when, rulebook, answers, findings) -> list[Check]:
     """The alternative of the condition that came nearest to holding (all of it holds when the
     rule fired): fewest conditions unmet, then most met."""
-    from .engine import _nnf
+    from ..conditions import nnf
 
     try:
-        alternatives = literal_alternatives(_nnf(when))
+        alternatives = literal_alternatives(nnf(when))
     except TooComplex:
         alternatives = [(when,)]
     best = None
@@ -246,7 +246,7 @@ class ExampleResult:
 def run_case(answers: Mapping, rulebook, *, source: str = "answers") -> tuple[dict, list, dict]:
     """Validate and run the active rules: (the facts the rules read, i.e. the valid answers with
     the derived quantities, fired rule ids, findings)."""
-    from .engine import run_rules
+    from ..engine import run_rules
 
     valid = rulebook.questionnaire.validate(answers, source=source)
     fired, findings = run_rules(valid, rulebook)
@@ -293,7 +293,7 @@ def _expect_problem(example, rulebook) -> str | None:
     concludes what its `expect:` says."""
     if not example.expect:
         return None
-    from .errors import RulebookError
+    from ..errors import RulebookError
     from .vignettes import Vignette, check_vignette
 
     try:
@@ -323,7 +323,7 @@ def flow_yaml(mapping: Mapping) -> str:
 def waits_for(rule, rulebook) -> list[str]:
     """The active rules that must all have run before this rule's absences and counts are
     decided ("absences are decided after the rules that could conclude them")."""
-    from .rulebook import closed_world_reads
+    from ..rulebook import closed_world_reads
 
     wanted = set(closed_world_reads(rule.when))
     out = []
@@ -426,7 +426,7 @@ class CaseExplanation:
 
 def explain_case(answers: Mapping, rulebook, *, source: str = "answers") -> CaseExplanation:
     """Why each conclusion was reached for these answers, and how close each other rule came."""
-    from .engine import assess
+    from ..engine import assess
 
     assessment = assess(answers, rulebook, source=source)
     valid, fired, findings = run_case(answers, rulebook, source=source)
@@ -435,83 +435,3 @@ def explain_case(answers: Mapping, rulebook, *, source: str = "answers") -> Case
                                     closest_alternative(rule.when, rulebook, valid, findings))
                     for rule in rulebook.active_rules]
     return CaseExplanation(assessment, valid, findings, fired, explanations)
-
-
-# --------------------------------------------------------------------------- the review pack
-
-def pack_format(path: str, declared: str | None) -> str:
-    """'html' or 'markdown', from --format or else the output file's suffix."""
-    if declared:
-        return declared
-    lower = path.lower()
-    if lower.endswith((".html", ".htm")):
-        return "html"
-    if lower.endswith((".md", ".markdown")):
-        return "markdown"
-    raise TriageError("cannot tell the format from the file name: use a .html or .md suffix, "
-                      "or --format html|markdown", file=path)
-
-
-def pack_context(rulebook, *, today: _dt.date | None = None) -> dict:
-    """What the review pack shows, as plain data."""
-    from .lint import lint_rulebook
-
-    today = today or _dt.date.today()
-    cards = [rule_card(rule, rulebook, today=today) for rule in rulebook.rules]
-    problems = lint_rulebook(rulebook, today=today)
-    sections = []
-    for section in rulebook.questionnaire.sections:
-        questions = []
-        for qid in section.questions:
-            q = rulebook.questionnaire.questions[qid]
-            readers = [r.id for r in rulebook.active_rules if qid in r.questions]
-            questions.append({
-                "id": q.id, "text": q.text, "help": q.help, "type": q.type,
-                "answers": q.describe_values(), "required": q.required, "red_flag": q.red_flag,
-                "alarming": ", ".join(show_value(v) for v in q.alarming),
-                "skip_if": (outline_sentence(outline(q.skip_if, rulebook))
-                            if q.skip_if is not None else ""),
-                "value_if_skipped": show_value(q.value_if_skipped)
-                if q.value_if_skipped is not None else "",
-                "read_by": readers,
-            })
-        sections.append({"id": section.id, "title": section.title, "questions": questions})
-    parameters = []
-    for name, p in rulebook.parameters.items():
-        users = [r.id for r in rulebook.rules if name in parameters_used(r.when)]
-        parameters.append({"name": name, "value": show_value(p.value), "unit": p.unit,
-                           "description": p.description, "references": list(p.references),
-                           "used_by": users})
-    stretches = [{"id": s.id, "name": s.name, "target": s.target, "steps": list(s.steps),
-                  "hold": s.hold, "repetitions": s.repetitions, "cautions": list(s.cautions),
-                  "stop_if": list(s.stop_if), "gentle": s.gentle,
-                  "chosen_by": [r.id for r in rulebook.active_rules
-                                if ("stretch", s.id) in r.then],
-                  "avoided_by": [r.id for r in rulebook.active_rules
-                                 if ("avoid_stretch", s.id) in r.then]}
-                 for s in rulebook.stretches.values()]
-    examples = [e for c in cards for e in c["examples"]]
-    return {
-        "rulebook": {"name": rulebook.name, "version": rulebook.version,
-                     "directory": rulebook.directory,
-                     "review_period_days": rulebook.review_period_days},
-        "generated_on": today.isoformat(),
-        "rules": cards,
-        "counts": {status: sum(1 for c in cards if c["status"] == status)
-                   for status in ("active", "draft", "retired")},
-        "examples_passed": sum(1 for e in examples if e["passed"] is True),
-        "examples_failed": sum(1 for e in examples if e["passed"] is False),
-        "problems": [str(p) for p in problems],
-        "parameters": parameters,
-        "labels": {kind: dict(values) for kind, values in rulebook.labels.items()},
-        "sections": sections,
-        "stretches": stretches,
-    }
-
-
-def render_review_pack(rulebook, fmt: str, *, today: _dt.date | None = None) -> str:
-    from .templating import environment
-
-    template = "review_pack.html.j2" if fmt == "html" else "review_pack.md.j2"
-    return environment(markdown=fmt != "html").get_template(template).render(
-        **pack_context(rulebook, today=today))

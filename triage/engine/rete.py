@@ -26,7 +26,7 @@ The engine key: what the engine sees of a case
 -----------------------------------------------
 The answers-only part of each conjunction is one *test of the answers* (``engine_tests``: 40 in
 the shipped rules, numbered once per rulebook). A case's engine key has one bit per test, set when
-the test holds; it is computed from the case's atoms (triage/decisions.py: each comparison of an
+the test holds; it is computed from the case's atoms (triage/engine/decisions.py: each comparison of an
 answer or a derived quantity, each "unanswered" test) and it is all the Answers fact holds. So the
 experta run is a function of the key alone, by construction: two cases with the same key fire the
 same rules in the same order. The key is coarser than the atom vector (a test "age over 50 and a
@@ -61,18 +61,18 @@ import threading
 import weakref
 from typing import Any, Mapping
 
-from . import _experta as xp
-from .assessment import Assessment, Reason
-from .conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered,
+from .. import _experta as xp
+from ..assessment import Assessment, Reason
+from ..conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered, dnf, nnf,
                          compile_check, compile_checks,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
-from .codecache import generated_function
+from ..codecache import generated_function
 from .decisions import (Decision, EngineResult, cache_enabled, cached_decision, facts_of,
                         make_decision, plan_for, reason_text, rule_atoms)
-from .contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
+from ..contract import CAUSES, NO_STRETCHES_AT, RED_FLAGS, URGENCY_RANK
 from .crosscheck import EngineInconsistency, check_fired_rules
-from .errors import RulebookError
-from .rulebook import Rulebook, RuleSpec
+from ..errors import RulebookError
+from ..rulebook import Rulebook, RuleSpec
 
 
 class Answers(xp.Fact):
@@ -124,43 +124,6 @@ def _fact_type_of(base: type, what) -> type:
 
 
 # --------------------------------------------------------------------------- compiling
-
-def _nnf(node, negated=False):
-    """Push every `not` down to the leaves."""
-    if isinstance(node, Not):
-        return _nnf(node.child, not negated)
-    if isinstance(node, (All, AnyOf)):
-        children = tuple(_nnf(c, negated) for c in node.children)
-        flip = isinstance(node, All) == negated  # De Morgan
-        return AnyOf(children) if flip else All(children)
-    return Not(node) if negated else node
-
-
-def _answers_only(node) -> bool:
-    if isinstance(node, (All, AnyOf)):
-        return all(_answers_only(c) for c in node.children)
-    if isinstance(node, Not):
-        return _answers_only(node.child)
-    return isinstance(node, (AnswerTest, Unanswered))
-
-
-def _dnf(node) -> list[list[tuple]]:
-    """Conjunctions of atoms: ('answers', cond) | ('finding', kind, value) | ('closed', cond)."""
-    if _answers_only(node):
-        return [[("answers", node)]]
-    if isinstance(node, FindingTest):  # "X or Y was concluded": one conjunction for each
-        return [[("finding", node.kind, value)] for value in (node.values or (None,))]
-    if isinstance(node, (CountTest, Not)):  # after _nnf a Not wraps a finding or count leaf
-        return [[("closed", node)]]
-    if isinstance(node, AnyOf):
-        return [conj for child in node.children for conj in _dnf(child)]
-    if isinstance(node, All):
-        conjunctions: list[list[tuple]] = [[]]
-        for child in node.children:
-            conjunctions = [a + b for a in conjunctions for b in _dnf(child)]
-        return conjunctions
-    raise TypeError(node)
-
 
 # --------------------------------------------------------------------------- compiled predicates
 
@@ -290,7 +253,7 @@ def _snapshot_test(conditions):
 
 
 def _conjunctions(rule: RuleSpec) -> list[list[tuple]]:
-    return _dnf(_nnf(rule.when))
+    return dnf(nnf(rule.when))
 
 
 def _positive_reads(rules) -> frozenset:
@@ -691,7 +654,7 @@ def run_rules(answers: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[str]
 
     The engine reads a case through its *engine key* only: one bit for each distinct test of the
     answers that its rules make (``engine_tests``), each computed from the case's atoms
-    (triage/decisions.py), which include the derived quantities such as the age at onset."""
+    (triage/engine/decisions.py), which include the derived quantities such as the age at onset."""
     engine = engine_for(rulebook)
     plan = plan_for(rulebook)[0]
     return _run_key(engine, engine.key_of(plan.bits(facts_of(rulebook, answers))))
@@ -748,7 +711,7 @@ def assess(answers: Mapping[str, Any], rulebook: Rulebook, *, source: str = "ans
     """Assess one case. Raises AnswersError for answers that do not fit the questionnaire.
 
     With the decision cache (the default; ``cache=False`` or TRIAGE_NO_CACHE=1 turns it off) the
-    engine and the cross-check run once per distinct atom vector (triage/decisions.py); the
+    engine and the cross-check run once per distinct atom vector (triage/engine/decisions.py); the
     result is the same, byte for byte."""
     if not cache_enabled(cache):
         valid = rulebook.questionnaire.validate(answers, source=source)

@@ -1,5 +1,5 @@
-"""The plain-Python cross-check of an engine result, shared by the engine (engine.py) and by the
-engine results kept on disk (engine_store.py).
+"""The plain-Python cross-check of an engine result, shared by the engine (engine/rete.py) and by the
+engine results kept on disk (engine/store.py).
 
 The experta engine's result for a case (which rules fired, in order, and what they concluded) is
 trusted only once it is checked against the rules themselves, evaluated in plain Python on the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from .conditions import evaluate_with_evidence
+from ..conditions import evaluate_with_evidence
 
 
 class EngineInconsistency(RuntimeError):

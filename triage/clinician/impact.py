@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .errors import AnswersError, RulebookError, TriageError
+from ..errors import AnswersError, RulebookError, TriageError
 
 SCALARS = ("urgency", "duration_class")
 LISTS = ("red_flags", "causes", "stretches")
@@ -136,7 +136,7 @@ def compare(old_rulebook, new_rulebook, cases_path: str, *, input_format: str = 
 
     `workers` processes share the cases (0: one per usable core), each with its own decision
     caches; the result is the same whatever their number."""
-    from .batch import open_rows, usable_cpus
+    from ..batch import open_rows, usable_cpus
 
     impact = Impact(old_name or old_rulebook.directory, new_name or new_rulebook.directory,
                     cases_path)
@@ -177,8 +177,8 @@ _LIMITS = None  # the reading limits (reading.limits()), read once per compariso
 def _compare_row(row) -> tuple:
     """("error", message) | ("same",) | ("changed", old outcome, new outcome) for one parsed
     row."""
-    from .decisions import plan_for
-    from .engine import assess_outcome
+    from ..engine import plan_for
+    from ..engine import assess_outcome
 
     if row.error is not None:
         return ("error", row.error)
@@ -195,7 +195,7 @@ def _compare_row(row) -> tuple:
     for label, rulebook in (("old", old_rulebook), ("new", new_rulebook)):
         try:
             if getattr(row, "stopped", False):  # a record that stopped at an emergency
-                from .batch import stopped_assessment
+                from ..batch import stopped_assessment
 
                 result = stopped_assessment(row.answers, rulebook, f"{label} rules")
                 outcome = {key: getattr(result, key) for key in FIELDS}
@@ -226,8 +226,8 @@ def _compare_chunk(rows: list) -> list:
 
 
 def _init(setup) -> None:
-    from .decisions import cache_enabled
-    from .reading import limits
+    from ..engine import cache_enabled
+    from ..reading import limits
 
     global _SETUP, _SAME_QUESTIONS, _LIMITS
     _LIMITS = limits()  # the environment is read once, not once per row
@@ -249,7 +249,7 @@ def _init_pool_worker(setup) -> None:
 
 def _compared(rows, setup, workers: int):
     """(case id, line) and the comparison of each row, in input order."""
-    from .batch import _chunks
+    from ..batch import _chunks
 
     if workers <= 1:
         _init(setup)

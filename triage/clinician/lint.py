@@ -12,7 +12,7 @@ directory that loads is then checked for what the loader cannot see:
 * a rule never reviewed, or last reviewed longer ago than the rulebook's review period.
 
 "Can never fire" is decided soundly and simply: the condition is split into alternatives the way
-the engine splits it (engine._nnf, engine._dnf), and an alternative is impossible only when its
+the engine splits it (conditions.nnf, conditions.dnf), and an alternative is impossible only when its
 tests on one question cannot all hold at once (values of a choice, a range of numbers, answered
 against unanswered), or when it needs a conclusion that no rule able to fire draws. Anything the
 check cannot decide counts as possible, so it never reports a rule that can fire.
@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conditions import AnswerTest, CountTest, Not, Unanswered, iter_leaves, parameters_used
-from .errors import RulebookError
+from ..conditions import AnswerTest, CountTest, Not, Unanswered, iter_leaves, parameters_used
+from ..errors import RulebookError
 from .review import TooComplex, check_examples, literal_alternatives, phrase, review_due
 
 
@@ -69,8 +69,8 @@ class LintReport:
 
 def lint_directory(directory=None, *, today: _dt.date | None = None) -> LintReport:
     """Load the rules of `directory` (default: the shipped ones) and check them."""
-    from .resources import rules_dir
-    from .rulebook import _display, load_rulebook
+    from ..resources import rules_dir
+    from ..rulebook import _display, load_rulebook
 
     shown = str(directory) if directory is not None else _display(rules_dir())
     try:
@@ -83,7 +83,7 @@ def lint_directory(directory=None, *, today: _dt.date | None = None) -> LintRepo
 
 def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
     """Every problem of a loaded rulebook, in file order."""
-    from .rulebook import _display
+    from ..rulebook import _display
 
     today = today or _dt.date.today()
     problems: list[Problem] = []
@@ -111,7 +111,7 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
                     for leaf in iter_leaves(rule.when) if isinstance(leaf, AnswerTest)
                     and leaf.question in rulebook.derived}
     used |= {p for name in read_derived for p in _params_of(rulebook.derived[name])}
-    from .engine import REVIEW_PARAMETERS  # read by the assessment's review_in_days
+    from ..engine import REVIEW_PARAMETERS  # read by the assessment's review_in_days
 
     used |= set(REVIEW_PARAMETERS)
     for name in rulebook.derived:
@@ -147,7 +147,7 @@ def _emergency_screen_problems(rulebook, meta: str) -> list[Problem]:
 
 
 def _params_of(quantity) -> list[str]:
-    from .conditions import expression_parameters
+    from ..conditions import expression_parameters
 
     return expression_parameters(quantity.expression)
 
@@ -192,8 +192,8 @@ def _outcome_problems(rulebook) -> list[Problem]:
     """Answers on which the rules as a whole give no complete assessment (no urgency, not exactly
     one duration class, self-care with every stretch avoided), found by assessing every example;
     one line per kind of failure, at the first example that shows it."""
-    from .engine import assess
-    from .errors import AnswersError
+    from ..engine import assess
+    from ..errors import AnswersError
 
     seen: dict[str, list] = {}
     for rule in rulebook.rules:
@@ -258,10 +258,10 @@ def never_firing(rulebook) -> dict[str, str]:
 
 def _impossible(rule, rulebook, possible) -> str | None:
     """Why no alternative of the rule's condition can hold, or None if one might."""
-    from .engine import _dnf, _nnf
+    from ..conditions import dnf, nnf
 
     why: list[str] = []
-    for conjunction in _dnf(_nnf(rule.when)):
+    for conjunction in dnf(nnf(rule.when)):
         reason = _conjunction_impossible(conjunction, rulebook, possible)
         if reason is None:
             return None
@@ -292,7 +292,7 @@ def _conjunction_impossible(conjunction, rulebook, possible) -> str | None:
     answer_conditions = [atom[1] for atom in conjunction if atom[0] == "answers"]
     if not answer_conditions:
         return None
-    from .conditions import All
+    from ..conditions import All
 
     try:
         alternatives = literal_alternatives(All(tuple(answer_conditions)), split_unanswered=True)

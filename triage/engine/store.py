@@ -3,7 +3,7 @@
 Importing experta and building the engine's Rete network cost a `triage assess` about a third
 of its time, for one case. A case's engine result (the rules that fired, in order, what they
 concluded, and the outcome that follows) depends on its answers only through its atom vector
-(triage/decisions.py), so it can be kept: one small JSON file per atom vector, in a folder named
+(triage/engine/decisions.py), so it can be kept: one small JSON file per atom vector, in a folder named
 after a SHA-256 of everything a result depends on:
 
 * the rulebook's own cache key (rules_cache.py: every rule file, the rules directory, the working
@@ -11,7 +11,7 @@ after a SHA-256 of everything a result depends on:
   folder, never a stale result;
 * the modules that run the engine and make its outcome (``_ENGINE_SOURCES``), and every module
   of experta and frozendict as installed, each by path, modification time and size: what Python
-  itself checks before running a module's compiled code (rules_cache.source_stamp), so a new
+  itself checks before running a module's compiled code (cachedir.source_stamp), so a new
   triage or an upgraded experta is a new folder.
 
 How a stored result is trusted: exactly as a result the engine decided earlier in the same
@@ -36,7 +36,7 @@ import os
 import weakref
 from typing import Any, Mapping
 
-from . import rules_cache
+from .. import cachedir, rules_cache
 from .crosscheck import EngineInconsistency, check_fired_rules
 from .decisions import EngineResult, cache_enabled, cached_decision, make_decision
 
@@ -44,8 +44,8 @@ FORMAT = 3
 KEEP_ENTRIES = 4096
 # what an engine result depends on beyond the rulebook (whose key covers rulebook.py,
 # conditions.py, questionnaire.py and rules_cache.py)
-_ENGINE_SOURCES = ("engine.py", "decisions.py", "_experta.py", "contract.py", "crosscheck.py",
-                   "engine_store.py")
+_ENGINE_SOURCES = ("rete.py", "decisions.py", "crosscheck.py", "store.py",
+                   os.path.join(os.pardir, "_experta.py"), os.path.join(os.pardir, "contract.py"))
 _LIBRARIES = ("experta", "frozendict")
 
 # id(rulebook) -> (weak reference to it, the digest naming its folder, or None); see
@@ -60,14 +60,14 @@ def assess(answers: Mapping[str, Any], rulebook, *, source: str = "answers",
     decide it. The same Assessment, field for field."""
     folder = _folder(rulebook) if cache_enabled(cache) else None
     if folder is None:
-        from .engine import assess as engine_assess
+        from .rete import assess as engine_assess
 
         return engine_assess(answers, rulebook, source=source, cache=cache)
 
     def stored_or_decided(valid, plan, bits, facts):
         decision = _stored_decision(folder, rulebook, plan, facts, bits)
         if decision is None:
-            from .engine import decide  # the engine runs, and cross-checks its own result
+            from .rete import decide  # the engine runs, and cross-checks its own result
 
             decision = decide(valid, rulebook, plan, bits, facts)
             _write(folder, bits, decision.result)
@@ -97,7 +97,7 @@ def _stored_decision(folder: str, rulebook, plan, facts, bits: int):
 
 
 def _evaluator(condition):
-    from .conditions import evaluate
+    from ..conditions import evaluate
 
     return lambda answers, findings: evaluate(condition, answers, findings)
 
@@ -107,7 +107,7 @@ def _evaluator(condition):
 def _folder(rulebook) -> str | None:
     """Where the results for `rulebook` are kept: None when it was not loaded through the rulebook
     cache, or the cache is off."""
-    if not rules_cache.enabled():
+    if not cachedir.enabled():
         return None
     entry = _KEYS.get(id(rulebook))
     if entry is None or entry[0]() is not rulebook:
@@ -126,17 +126,17 @@ def _folder(rulebook) -> str | None:
 
         entry = _KEYS[number] = (weakref.ref(rulebook, forget), key)
     # the folder is looked up each time (it follows TRIAGE_CACHE_DIR), the digest once
-    return None if entry[1] is None else os.path.join(rules_cache.cache_folder(),
+    return None if entry[1] is None else os.path.join(cachedir.cache_folder(),
                                                       f"engine-{entry[1]}")
 
 
 def _key(rules_key: str) -> str:
     import importlib.util
 
-    digest = rules_cache.sha256(f"{FORMAT}\0{rules_key}\0".encode())
+    digest = cachedir.sha256(f"{FORMAT}\0{rules_key}\0".encode())
     here = os.path.dirname(os.path.realpath(__file__))
     for name in _ENGINE_SOURCES:
-        digest.update(rules_cache.source_stamp(os.path.join(here, name)))
+        digest.update(cachedir.source_stamp(os.path.join(here, name)))
     for library in _LIBRARIES:
         spec = importlib.util.find_spec(library)
         if spec is None or not spec.origin:
@@ -146,7 +146,7 @@ def _key(rules_key: str) -> str:
                   for name in names if name.endswith(".py")]
                  if spec.submodule_search_locations else [spec.origin])
         for path in sorted(files):
-            digest.update(rules_cache.source_stamp(path))
+            digest.update(cachedir.source_stamp(path))
     return digest.hexdigest()[:40]
 
 
@@ -159,7 +159,7 @@ def _read(folder: str, bits: int, rules_by_id: Mapping, plan) -> EngineResult | 
                 or not isinstance(fired, list) or not isinstance(findings, dict)
                 or not isinstance(outcome, dict)):
             return None
-        # the findings must be exactly what the fired rules conclude (engine.py: _rhs)
+        # the findings must be exactly what the fired rules conclude (engine/rete.py: _rhs)
         concluded: dict[str, set] = {}
         for rule_id in fired:
             for kind, value in rules_by_id[rule_id].then:
