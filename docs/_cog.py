@@ -121,3 +121,23 @@ def layer_table(out) -> None:
             kind = "package" if path.is_dir() else "module"
             sentence = sentence.replace("shared/contract.md", "the triage policy").replace('|', '/')
             out(f"| {number} | `{module}` ({kind}) | {sentence} |")
+
+
+def vignette_summary(out) -> None:
+    """How many vignettes each file of tests/cases holds, and the coverage `triage rules test`
+    reports for them."""
+    import re
+    from pathlib import Path
+
+    from triage.cli import main_group
+    from triage.clinician.vignettes import load_vignettes
+
+    cases = Path(__file__).resolve().parent.parent / "tests" / "cases"
+    files = sorted(cases.glob("*.yaml"))
+    counts = {path.name: len(load_vignettes(path)) for path in files}
+    result = CliRunner().invoke(main_group, ["rules", "test", str(cases)])
+    coverage = re.search(r"Coverage: (\d+) of (\d+) active rules", result.output)
+    out(f"{sum(counts.values())} cases in {len(files)} files ("
+        + ", ".join(f"`{name}` {n}" for name, n in counts.items()) + "). "
+        f"Together they make {coverage[1]} of the {coverage[2]} active rules fire "
+        "(`triage rules test tests/cases` reports the coverage).")

@@ -6,7 +6,7 @@ directory holding a copy of examples/, at a terminal width of 80 columns, and wh
 exactly what the page shows. A block of commands with no output shown (a list of commands to try)
 is run too, each line by a real shell with `triage` on its PATH, and must exit 0, or with the
 code its comment names ("(exit 2)"); the scratch directory then also holds answers.json and
-answers.yaml (the desk worker's answers) and rest.txt (the rest of the desk worker's answers, one a
+answers.yaml (the desk worker's answers), tests/cases (the vignettes) and rest.txt (the rest of the desk worker's answers, one a
 line, after the first three). The rules guide's blocks (rules/README.md, shown in the site as
 docs/rules/README.md) are its worked example, run step by step by tests/test_rules_cli.py.
 An HTML comment on the line before a block can say how to run it:
@@ -197,6 +197,7 @@ def test_each_command_to_try_runs(index, scratch):
     page, block, command = SHELL[index]
     # the commands before it in the same block run first (a later one may read what they wrote)
     earlier = [c for p, b, c in SHELL[:index] if (p, b) == (page, block)]
+    shutil.copytree(ROOT / "tests" / "cases", scratch / "tests" / "cases")  # the vignettes
     shutil.copy(ROOT / "examples" / "desk_worker.yaml", scratch / "answers.yaml")
     from triage.questionnaire import read_answers_file
     import json
