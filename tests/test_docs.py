@@ -172,3 +172,21 @@ def test_the_readme_set_up_commands_are_the_ones_that_run():
     assert install == "python3 -m venv .venv && .venv/bin/pip install ."
     assert f"```console\n$ {command}\n" in readme
     assert len(readme.splitlines()) <= 260, "the README is meant to be read in five minutes"
+
+
+def test_the_example_report_the_docs_show_is_current(tmp_path):
+    """examples/report.md is what `triage report` writes today for examples/desk_worker.yaml (on
+    the date examples/report.sh fixes): run `bash examples/report.sh` after changing the report
+    or the rules, so the examples the docs link are current."""
+    from click.testing import CliRunner
+
+    from triage.cli import main_group
+
+    script = (ROOT / "examples" / "report.sh").read_text(encoding="utf-8")
+    date = re.search(r"^DATE=(\S+)", script, re.M)[1]
+    out = tmp_path / "report.md"
+    done = CliRunner().invoke(main_group, ["report", str(ROOT / "examples" / "desk_worker.yaml"),
+                                           "-o", str(out), "--date", date])
+    assert done.exit_code == 0, done.output
+    assert out.read_text(encoding="utf-8") == (ROOT / "examples" / "report.md").read_text(
+        encoding="utf-8"), "examples/report.md is stale: run bash examples/report.sh"
