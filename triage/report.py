@@ -278,6 +278,8 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
+        if section.id == ACTIVITIES_SECTION:
+            continue  # one line of the clinician's summary (_activities_line)
         rows, unknown, blank, unasked, no, not_applicable = [], [], [], [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
@@ -325,6 +327,25 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
             sections.append({"title": section.title, "rows": rows,
                              "unknown": unknown, "blank": blank, "not_asked": unasked})
     return sections
+
+
+ACTIVITIES_SECTION = "activities"  # rules/questionnaire.yaml: activities the pain makes hard
+
+
+def _activities_line(answers) -> str | None:
+    """The activities named at the first visit with their scores (issue 25), in one line."""
+    named = []
+    for n in range(1, 4):
+        name = answers.get(f"activity_{n}")
+        if isinstance(name, str) and name.strip():
+            score = answers.get(f"activity_{n}_score")
+            named.append(" ".join(name.split())
+                         + (f" {_number(score)}/10" if isinstance(score, (int, float))
+                            and not isinstance(score, bool) else " (not scored)"))
+    if not named:
+        return None
+    return ("Activities the pain makes hard (0 = cannot do, 10 = as before): "
+            + "; ".join(named) + ".")
 
 
 def _listing(items: list[str]) -> str:
@@ -423,6 +444,9 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
         text = "; ".join(key)
         lines.append(text[:1].upper() + text[1:] + ".")
 
+    activities = _activities_line(answers)
+    if activities:
+        lines.append(activities)
     causes = [line.label for line in wording.causes(a, rulebook)
               if not line.rule_out]  # the warning signs have their own line above
     if causes and a.urgency not in NO_STRETCHES_AT:  # on one-page reports, said once, above
