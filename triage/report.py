@@ -543,7 +543,9 @@ def _follow_up_facts(follow_up) -> dict | None:
     return {"series": list(follow_up.series), "header": header, "rows": rows,
             "activity_names": names, "key": KEY,
             "text_table": course_text(follow_up.series).split("\n\n")[0].split("\n"),
-            "summary": summary, "escalated": follow_up.escalated, "why": list(follow_up.why),
+            "summary": summary + "".join(" " + r.text for r in follow_up.reasons
+                                         if r.id == "FU-KEPT"),
+            "escalated": follow_up.escalated, "why": list(follow_up.why),
             "latest": latest}
 
 
