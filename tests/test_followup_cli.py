@@ -289,3 +289,12 @@ def test_a_check_in_in_a_real_terminal(tmp_path):
     assert child.exitstatus == 0
     [entry] = check_ins(tmp_path)["check_ins"]
     assert entry["answers"]["activity_2_score"] == 9
+
+
+def test_an_emergency_from_an_earlier_check_in_shows_again_without_a_new_check_in(tmp_path):
+    # never lowered: the chest pain reported at the first check-in still stands
+    follow_up(tmp_path, ["y"])
+    result = follow_up(tmp_path, ["n"])
+    assert result.exit_code == 0, result.output
+    assert "EMERGENCY" in result.output and "still stands" in result.output
+    assert len(check_ins(tmp_path)["check_ins"]) == 1

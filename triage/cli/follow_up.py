@@ -214,6 +214,11 @@ class FollowUpFlow(_Flow):
 
     def stopped_note(self) -> None:
         console, session = self.console, self.session
+        if not session.given:
+            console.say(console.wrap(f"A warning sign from an earlier check-in still stands, so "
+                                     f"nothing new was asked. The check-ins are in "
+                                     f"{session.path}."))
+            return
         console.say(console.wrap(f"The check-in stopped here. Its {len(session.answers)} answers "
                                  f"are saved in {session.path}; the first visit's answers are "
                                  f"unchanged in {self.session_path}."))
