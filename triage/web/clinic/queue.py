@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from typing import Any
 
-from sqlalchemy import DateTime, and_, case, func, or_, select, union
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from ...assessment import Assessment, Reason
-from ..db import PatientSession, utcnow
+from ..db import LISTED, QUEUE_AT, PatientSession, utcnow
 from .audit import as_utc
 from .models import STATUSES, Contact, Review, User, Workflow
 
@@ -31,11 +31,12 @@ URGENCY_LABELS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon",
                   "self_care": "Self-care"}
 REVIEWED_FILTERS = ("all", "no", "yes")
 # a listed session without an urgency is one whose emergency was taken back and that is not
-# finished: ranked with the emergencies (it was shown the emergency advice)
-_RANK = case({u: n for n, u in enumerate(URGENCIES)}, value=PatientSession.urgency, else_=0)
+# finished: ranked with the emergencies (it was shown the emergency advice). The rank is a
+# column the database keeps (db.QUEUE_RANK_SQL), and the order below is the one index
+# ix_patient_sessions_queue holds: the queue page reads it in order, sorting nothing.
+_RANK = PatientSession.queue_rank
 # typed, so that a time compared with it is bound as the column's are (SQLite keeps text)
-_WHEN = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at,
-                      type_=DateTime(timezone=True))
+_WHEN = QUEUE_AT
 
 
 @dataclass
@@ -104,8 +105,7 @@ def _submissions(rows) -> list[Submission]:
     return out
 
 
-_LISTED = or_(PatientSession.submitted_at.is_not(None),
-              PatientSession.emergency_corrected_at.is_not(None))
+_LISTED = LISTED  # the very condition of the queue's partial indexes (db.py)
 
 
 def _base_query():
@@ -219,9 +219,12 @@ def _after(key: str):
         return None
     if moment.tzinfo is None:
         return None
-    return or_(_RANK > rank_n,
-               and_(_RANK == rank_n, _WHEN < moment),
-               and_(_RANK == rank_n, _WHEN == moment, PatientSession.id > identifier))
+    # "rank >= n" adds nothing to the condition but lets the database start reading the
+    # queue's index at rank n instead of filtering it from its first row
+    return and_(_RANK >= rank_n,
+                or_(_RANK > rank_n,
+                    and_(_RANK == rank_n, _WHEN < moment),
+                    and_(_RANK == rank_n, _WHEN == moment, PatientSession.id > identifier)))
 
 
 def queue_page(db: Session, filters: Filters, *, after: str = "", size: int | None = None,
