@@ -88,8 +88,10 @@ class PatientSession(Base):
     # urgency, an emergency the patient took back before finishing, 0), kept by the database
     # itself on every insert and update (a generated column, revision 0105_queue_order), so
     # that the queue's order is read from an index instead of computed and sorted on every row
-    # (PostgreSQL stores it; SQLite computes it when read, and stores it in the index)
-    queue_rank: Mapped[int | None] = mapped_column(SmallInteger, Computed(QUEUE_RANK_SQL))
+    # (PostgreSQL stores it; the revision makes it VIRTUAL in SQLite, computed when read and
+    # kept in the index)
+    queue_rank: Mapped[int | None] = mapped_column(SmallInteger,
+                                                   Computed(QUEUE_RANK_SQL, persisted=True))
 
 
 # A session the clinic's queue lists: submitted, or an emergency the patient took back.

@@ -40,10 +40,12 @@ LISTED = "submitted_at IS NOT NULL OR emergency_corrected_at IS NOT NULL"
 def upgrade() -> None:
     # not in batch mode: on SQLite a batch copies the table, and dropping the old copy deletes
     # (ON DELETE CASCADE, foreign keys on) every review, note, contact and workflow row of it.
-    # SQLite adds a generated column only as VIRTUAL (computed when read, stored in the index);
-    # PostgreSQL only as STORED; persisted=None lets each take its own
+    # SQLite adds a generated column only as VIRTUAL (computed when read, and kept in the
+    # index); PostgreSQL has STORED ones only (18 has VIRTUAL ones too, which it cannot index)
+    stored = op.get_bind().dialect.name != "sqlite"
     op.add_column("patient_sessions", sa.Column("queue_rank", sa.SmallInteger(),
-                                                sa.Computed(RANK), nullable=True))
+                                                sa.Computed(RANK, persisted=stored),
+                                                nullable=True))
     where = {"postgresql_where": sa.text(LISTED), "sqlite_where": sa.text(LISTED)}
     op.create_index("ix_patient_sessions_queue", "patient_sessions",
                     ["queue_rank", sa.text("coalesce(submitted_at, emergency_corrected_at) DESC"),
