@@ -83,11 +83,11 @@ def test_the_queue_page_and_the_counts_are_read_from_their_indexes(engine):
     filters = clinic_queue.Filters()
     order = (clinic_queue._RANK, clinic_queue._WHEN.desc(), PatientSession.id)
     page = clinic_queue._narrowed([PatientSession.id], filters).order_by(*order).limit(51)
-    later = page.where(clinic_queue._after(key))
+    rest_of_rank, later_ranks = clinic_queue._after(key)
     counts = clinic_queue._narrowed([PatientSession.urgency, sa.func.count()], filters) \
         .group_by(PatientSession.urgency)
     with engine.begin() as connection:
-        for statement in (page, later):
+        for statement in (page, page.where(rest_of_rank), page.where(later_ranks)):
             plan = _plan(connection, statement)
             assert "ix_patient_sessions_queue" in plan, plan
             assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
@@ -161,3 +161,25 @@ def test_the_revision_fills_the_rank_keeps_every_row_and_downgrades(database_url
     with Session(engine) as db:
         assert stored_ranks(db)["c"] == 3
     engine.dispose()
+
+
+def test_keyset_pages_cross_equal_times_and_ranks_in_the_queue_order(engine):
+    """Every page starts at its key, read from the index in two ranges (the rest of the key's
+    rank, then the ranks after it): with submissions at the very same moment, and pages that
+    end in the middle of a rank and at its end, each is listed once, in the queue's order."""
+    with Session(engine) as db:
+        same = utcnow() - dt.timedelta(minutes=5)
+        for n in range(7):
+            row = add_submission(db, CASES["urgent" if n < 4 else "soon"], minutes_ago=0)
+            row.submitted_at = same if n % 3 else same - dt.timedelta(minutes=n)
+        db.commit()
+        expected = [s.id for s in clinic_queue.queue(db)]
+        for size in (1, 2, 3, 4):
+            seen, key = [], ""
+            while True:
+                found, key = clinic_queue.queue_page(db, clinic_queue.Filters(), after=key,
+                                                     size=size)
+                seen += [s.id for s in found]
+                if key is None:
+                    break
+            assert seen == expected, size
