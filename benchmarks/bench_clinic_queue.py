@@ -135,11 +135,19 @@ def main() -> int:
                 deep = client.get(url_next.group(1).replace("&amp;", "&")).text
             deep_url = re.search(r'<a href="([^"]+)">Next page</a>', deep).group(1) \
                 .replace("&amp;", "&")
+            import datetime as dt
+
+            week_ago = (dt.date.today() - dt.timedelta(days=7)).isoformat()
             cases = {
                 "queue, first page": ("/clinic", {}),
                 "queue, page 21 (keyset)": (deep_url, {}),
-                "queue, urgent and new only": ("/clinic", {"urgency": "urgent",
-                                                           "status": "new"}),
+                "filter: emergency": ("/clinic", {"urgency": "emergency"}),
+                "filter: self-care": ("/clinic", {"urgency": "self_care"}),
+                "filter: urgent and new": ("/clinic", {"urgency": "urgent", "status": "new"}),
+                "filter: status new": ("/clinic", {"status": "new"}),
+                "filter: not reviewed": ("/clinic", {"reviewed": "no"}),
+                "filter: assigned to nobody": ("/clinic", {"assignee": "nobody"}),
+                "filter: the last 7 days": ("/clinic", {"since": week_ago}),
                 "search by reference": ("/clinic", {"q": reference}),
                 "search by name": ("/clinic", {"q": name.lower()}),
             }
@@ -153,7 +161,7 @@ def main() -> int:
                 if label.startswith("search") and reference not in response.text:
                     shown = response.text.count('class="queue__row')
                     print(f"{label}: the submission was NOT found ({shown} rows shown)")
-                print(f"{label:32s} median {statistics.median(times):6.1f} ms   "
+                print(f"{label:28s} median {statistics.median(times):6.1f} ms   "
                       f"p95 {p95(times):6.1f} ms")
         print(f"load average after: {os.getloadavg()}")
         app.state.engine.dispose()
