@@ -140,6 +140,9 @@ class Filters:
 def _filtered(query, filters: Filters, keyring=None):
     if filters.urgencies:
         query = query.where(PatientSession.urgency.in_(filters.urgencies))
+        # the same again as ranks (it narrows nothing more): the database then reads those
+        # ranks' ranges of the queue's index, in order, instead of sorting the urgency's rows
+        query = query.where(_RANK.in_(sorted({URGENCIES.index(u) for u in filters.urgencies})))
     if filters.reviewed == "yes":
         query = query.where(Review.submission_id.is_not(None))
     elif filters.reviewed == "no":
