@@ -29,7 +29,8 @@ PATIENT_SESSIONS = PatientSession.__table__
 _COLUMNS = tuple(column.name for column in PATIENT_SESSIONS.columns)
 # what an insert writes: not the columns the database computes itself (queue_rank, db.py),
 # which refuse a value
-_WRITTEN = tuple(column.name for column in PATIENT_SESSIONS.columns if column.computed is None)
+_WRITTEN = tuple(column.name for column in PATIENT_SESSIONS.columns
+                 if column.computed is None)
 _BY_TOKEN = select(PATIENT_SESSIONS).where(PATIENT_SESSIONS.c.token_hash == bindparam("hash"))
 _BY_RESUME_CODE = select(PATIENT_SESSIONS).where(
     PATIENT_SESSIONS.c.resume_code_hash == bindparam("hash"))
