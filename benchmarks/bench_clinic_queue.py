@@ -25,9 +25,11 @@ cores 4 to 6 times oversubscribed by other work), median / p95 in ms, SQL's shar
     search by reference           22 (8)   /   58 (21)         25 (5)   /  45 (19)
     search by name                20 (6)   /   55 (21)         22 (7)   /  38 (12)
 
-The unfiltered page's SQL no longer sorts or reads the table (under 40 ms median, was ~500);
-its p95 under that load is mostly Python rendering waiting for a core, and did not show the
-200 ms target: re-run on an idle machine. docs/administrators/queue-performance.md has more.
+The unfiltered page's SQL no longer sorts or reads the table (under 40 ms median, was ~500).
+Its p95 depends on the other work: another run (load 11.2) gave the first page 74 / 170 ms,
+page 21 91 / 169, emergency 96 / 151, self-care 64 / 125, the searches 25 / 64 and 21 / 54
+(under 200 ms), a third (load 12.8) 302 / 574 for the first page. Re-run on an idle machine;
+docs/administrators/queue-performance.md has every run.
 """
 from __future__ import annotations
 
