@@ -16,7 +16,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, create_engine, event
+from sqlalchemy import (JSON, Computed, DateTime, ForeignKey, Index, SmallInteger, String,
+                        create_engine, event, func, or_)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -50,6 +51,12 @@ class Base(DeclarativeBase):
     type_annotation_map = {_dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
 
 
+# The clinic's queue order's rank, as SQL (the same text is in revision 0105_queue_order; the
+# urgencies as in triage/web/clinic/queue.py's URGENCIES, most urgent first)
+QUEUE_RANK_SQL = ("CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 WHEN 'soon' THEN 2 "
+                  "WHEN 'self_care' THEN 3 ELSE 0 END")
+
+
 class PatientSession(Base):
     """One patient's run of the questionnaire in a browser.
 
@@ -77,6 +84,30 @@ class PatientSession(Base):
     # 0104_clinic_workflow, clinic/contact.py)
     reference: Mapped[str | None] = mapped_column(String(12), unique=True, index=True,
                                                   default=None)
+    # the urgency's place in the clinic's queue (emergency 0, urgent 1, soon 2, self-care 3; no
+    # urgency, an emergency the patient took back before finishing, 0), kept by the database
+    # itself on every insert and update (a generated column, revision 0105_queue_order), so
+    # that the queue's order is read from an index instead of computed and sorted on every row
+    # (PostgreSQL stores it; the revision makes it VIRTUAL in SQLite, computed when read and
+    # kept in the index)
+    queue_rank: Mapped[int | None] = mapped_column(SmallInteger,
+                                                   Computed(QUEUE_RANK_SQL, persisted=True))
+
+
+# A session the clinic's queue lists: submitted, or an emergency the patient took back.
+LISTED = or_(PatientSession.submitted_at.is_not(None),
+             PatientSession.emergency_corrected_at.is_not(None))
+# when a listed session arrived, as the queue sorts it (newest first within a rank)
+QUEUE_AT = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at,
+                         type_=DateTime(timezone=True))
+# The queue's order, read in order from one index (revision 0105_queue_order): its first page,
+# and each later page from its key, without sorting 100,000 rows; only the listed sessions
+# (a partial index: a patient's unfinished session is not in it).
+Index("ix_patient_sessions_queue", PatientSession.queue_rank, QUEUE_AT.desc(), PatientSession.id,
+      postgresql_where=LISTED, sqlite_where=LISTED)
+# The queue's counts per urgency, from this small index alone (no table rows read).
+Index("ix_patient_sessions_listed_urgency", PatientSession.urgency,
+      postgresql_where=LISTED, sqlite_where=LISTED)
 
 
 class MovedToken(Base):

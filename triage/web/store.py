@@ -27,6 +27,10 @@ RESUME_LENGTH = 10  # 50 bits; with the attempts limit, far beyond guessing
 
 PATIENT_SESSIONS = PatientSession.__table__
 _COLUMNS = tuple(column.name for column in PATIENT_SESSIONS.columns)
+# what an insert writes: not the columns the database computes itself (queue_rank, db.py),
+# which refuse a value
+_WRITTEN = tuple(column.name for column in PATIENT_SESSIONS.columns
+                 if column.computed is None)
 _BY_TOKEN = select(PATIENT_SESSIONS).where(PATIENT_SESSIONS.c.token_hash == bindparam("hash"))
 _BY_RESUME_CODE = select(PATIENT_SESSIONS).where(
     PATIENT_SESSIONS.c.resume_code_hash == bindparam("hash"))
@@ -98,7 +102,7 @@ class PatientRows:
         return row
 
     def add(self, row: PatientRow) -> None:
-        self.connection.execute(_INSERT, {name: getattr(row, name) for name in _COLUMNS})
+        self.connection.execute(_INSERT, {name: getattr(row, name) for name in _WRITTEN})
         row._changed.clear()
         self._rows.append(row)
 
