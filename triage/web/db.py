@@ -77,6 +77,18 @@ class PatientSession(Base):
     # 0104_clinic_workflow, clinic/contact.py)
     reference: Mapped[str | None] = mapped_column(String(12), unique=True, index=True,
                                                   default=None)
+    # follow-up check-ins (revision 0106_follow_up, web/follow_up.py): the follow-up code's
+    # SHA-256 (never the code), the review date the patient was given, and what the latest
+    # check-in found, so that the clinic's queue ranks and filters without reading every check-in
+    follow_up_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                            default=None)
+    follow_up_due_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
+    follow_up_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+    follow_up_urgency: Mapped[str | None] = mapped_column(String(16), default=None)
+    follow_up_course: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    # the newest check-in that escalated to urgent or emergency: it ranks the submission in the
+    # queue as if it had arrived then, with that urgency
+    escalated_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
 
 
 class MovedToken(Base):
@@ -89,6 +101,29 @@ class MovedToken(Base):
     session_id: Mapped[str] = mapped_column(
         ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
     moved_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+
+
+class CheckIn(Base):
+    """One follow-up check-in of a submission (revision 0106_follow_up): begun with the follow-up
+    code (the browser then holds ``token_hash``'s token in a cookie), answered one question per
+    page into ``answers`` (pain, change, activities, the warning signs re-asked), and completed
+    with the re-triaged outcome: ``urgency`` and ``outcome`` (triage.followup's review, as JSON).
+    Deleted with its submission (ON DELETE CASCADE), so it is kept exactly as long as the
+    submission is."""
+
+    __tablename__ = "follow_up_check_ins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                   default=None)
+    started_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    urgency: Mapped[str | None] = mapped_column(String(16), default=None)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 # --------------------------------------------------------------------------- engines
