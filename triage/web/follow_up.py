@@ -176,9 +176,8 @@ def _emergency(request: Request, row, session: Session, check_in: dict):
     from ..followup import CheckIn, updated_answers
 
     today = utcnow().date()
-    answers = updated_answers(dict(row.answers or {}),
-                              [CheckIn(today, {k: v for k, v in session.given.items()})],
-                              first_visit=first_visit(row))
+    answers = updated_answers(dict(row.answers or {}), [CheckIn(today, dict(session.given))],
+                              request.app.state.rulebook, first_visit=first_visit(row))
     answers = {k: v for k, v in answers.items() if v is not None}
     return emergency_of(answers, request.app.state.rulebook, source="check-in")
 
