@@ -509,8 +509,14 @@ class SeriesPoint:
     def change_label(self) -> str | None:
         return GRC_LABELS.get(self.change) if self.change else None
 
+    @property
+    def date_label(self) -> str:
+        """1 Dec 2026."""
+        return f"{self.date.day} {self.date:%b %Y}"
+
     def to_dict(self) -> dict:
-        return {"date": self.date.isoformat(), "label": self.label, "pain": self.pain,
+        return {"date": self.date.isoformat(), "date_label": self.date_label,
+                "label": self.label, "pain": self.pain,
                 "psfs_mean": self.psfs_mean,
                 "activities": [{"name": name, "score": score} for name, score in self.activities],
                 "change": self.change, "change_label": self.change_label}
@@ -542,15 +548,16 @@ def series_of(first_answers: Mapping[str, Any], check_ins: Sequence[CheckIn],
 class FollowUpOutcome:
     """What the check-ins change: see ``review_check_in``."""
     __slots__ = ("assessment", "first", "escalated", "why", "improved", "improvement_why",
-                 "review_date", "missed", "new_signs", "series")
+                 "review_date", "missed", "new_signs", "series", "reasons")
 
     def __init__(self, assessment, first, escalated, why, improved, improvement_why,
-                 review_date, missed, new_signs, series):
+                 review_date, missed, new_signs, series, reasons=()):
         self.assessment, self.first, self.escalated, self.why = assessment, first, escalated, \
             tuple(why)
         self.improved, self.improvement_why = improved, improvement_why
         self.review_date, self.missed = review_date, missed
         self.new_signs, self.series = tuple(new_signs), tuple(series)
+        self.reasons = tuple(reasons)  # the follow-up's own reasons (Reason, ids FU-...)
 
     @property
     def urgency(self) -> str:
@@ -562,6 +569,7 @@ class FollowUpOutcome:
                 "improvement_why": self.improvement_why,
                 "review_date": self.review_date.isoformat() if self.review_date else None,
                 "missed": self.missed, "new_signs": list(self.new_signs),
+                "reasons": [r.to_dict() for r in self.reasons],
                 "assessment": self.assessment.to_dict(),
                 "series": [p.to_dict() for p in self.series]}
 
@@ -608,7 +616,9 @@ def review_check_in(first_answers: Mapping[str, Any], check_ins: Sequence[CheckI
 
     The outcome's assessment is the re-triage of the first visit's answers updated by every
     check-in, with its urgency raised to the highest of the first visit's and of the review
-    after each check-in (never lowered), and the follow-up's own reasons added (ids FU-...)."""
+    after each check-in (never lowered). Its reasons are the rules' own; the follow-up's
+    reasons (ids FU-...) are the outcome's ``reasons``, and ``why`` says in plain words why the
+    urgency went up."""
     from .engine import assess
 
     questionnaire = rulebook.questionnaire
@@ -639,11 +649,8 @@ def review_check_in(first_answers: Mapping[str, Any], check_ins: Sequence[CheckI
     assert latest is not None
     urgency = next(u for u, r in URGENCY_RANK.items() if r == best_rank)
     retriaged = latest["assessment"]
-    reasons = list(retriaged.reasons)
-    why: list[str] = []
-    if best_step is not None:
-        why = list(best_step["why"])
-    reasons += [Reason(rid, text) for rid, text in latest["reasons"]]
+    why: list[str] = list(best_step["why"]) if best_step is not None else []
+    reasons = [Reason(rid, text) for rid, text in latest["reasons"]]
     if urgency != latest["urgency"]:
         earlier = "the first visit" if best_step is None else \
             f"the check-in of {best_step['date'].isoformat()}"
@@ -651,13 +658,14 @@ def review_check_in(first_answers: Mapping[str, Any], check_ins: Sequence[CheckI
                                          f"as after {earlier}: a check-in never lowers it (a "
                                          f"clinician can)."))
     assessment = retriaged.replace(
-        urgency=urgency, reasons=reasons,
+        urgency=urgency,
         stretches=[] if urgency in NO_STRETCHES_AT else list(retriaged.stretches),
         review_in_days=_review_days(rulebook, urgency, retriaged))
     improved, improvement_why = improvement(given_first, typed[-1])
     return FollowUpOutcome(assessment, first, best_rank > URGENCY_RANK[first.urgency], why,
                            improved, improvement_why, due, missed,
-                           _new_signs(given_first, latest["answers"], questionnaire), series)
+                           _new_signs(given_first, latest["answers"], questionnaire), series,
+                           reasons)
 
 
 def _review_days(rulebook, urgency: str, retriaged: Assessment) -> int | None:

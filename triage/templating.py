@@ -50,6 +50,9 @@ def environment(markdown: bool = False) -> jinja2.Environment:
         auto_reload=False,
         bytecode_cache=_bytecode_cache(),
     )
+    from .chart import course_svg  # the course chart of a follow-up (the `course` macro)
+
+    env.globals["course_svg"] = course_svg
     return env
 
 
