@@ -526,11 +526,17 @@ def check_in_result(request: Request):
             return _see("/follow-up/emergency")
         outcome = _outcome_of(request, db, row, check_in)
         day = _as_utc(check_in["completed_at"]).date()
-        facts = report_facts(outcome.assessment, request.app.state.rulebook,
-                             today=check_in["completed_at"])
         review_day = outcome.review_date
+        early = review_day is not None and day < review_day
+        # the dates the advice gives: an early check-in that changed nothing keeps the first
+        # visit's review date; otherwise they count from the check-in
+        facts = report_facts(outcome.assessment, request.app.state.rulebook,
+                             today=row.submitted_at if early and not outcome.escalated
+                             else check_in["completed_at"])
+        first = report_facts(outcome.first, request.app.state.rulebook,
+                             today=row.submitted_at)["verdict"]
         return render(request, "web/follow_up_result.html.j2", report=facts, outcome=outcome,
-                      first_label=request.app.state.rulebook.label("urgency", row.urgency),
-                      early=review_day is not None and day < review_day,
+                      first_label=first["label"],
+                      early=early,
                       review=long_date(review_day) if review_day else None,
                       reference=row.reference, series=list(outcome.series))
