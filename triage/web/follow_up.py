@@ -335,7 +335,7 @@ def check_in_page(request: Request):
         return render(request, "web/follow_up_check_in.html.j2",
                       first=long_date(first_visit(row)), review=long_date(day),
                       early=today < day, days_early=(day - today).days,
-                      urgency=request.app.state.rulebook.label("urgency", row.urgency),
+                      urgency=_verdict_label(row.urgency),
                       activities=[a.name for a in activities_of(dict(row.answers or {}))],
                       earlier=len(earlier), start=_next_url(session),
                       started=bool(check_in["answers"]), reference=row.reference)
@@ -431,6 +431,13 @@ def check_in_finish(request: Request):
             _notify(request, row, notify)
         return _see("/follow-up/emergency" if check_in["urgency"] == "emergency"
                     else "/follow-up/result")
+
+
+def _verdict_label(urgency: str) -> str:
+    """"Self-care", "Soon": the result's name as the result page shows it (triage.report)."""
+    from ..report import VERDICTS
+
+    return VERDICTS[urgency]["label"]
 
 
 def _rank(urgency: str | None) -> int:
