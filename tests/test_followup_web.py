@@ -497,3 +497,37 @@ def test_the_clinic_course_is_behind_the_clinic_sign_in(sqlite_app):
                 AuditEvent.action == "view_answers",
                 AuditEvent.submission_id == submission.id)).all()
             assert {e.actor for e in views} == {"alice", "root-admin"}
+
+
+def test_an_escalated_check_in_reopens_a_closed_reviewed_submission(sqlite_app):
+    """An escalation arrives as a new submission would: a review made before it no longer
+    counts, and a closed case is new again (its earlier review and status stay in the trail)."""
+    add_staff(sqlite_app)
+    with TestClient(sqlite_app) as client:
+        person = Person(client)
+        person.get_code(person.first_visit())
+        submission = only_submission(sqlite_app)
+        clinic = TestClient(sqlite_app)
+        sign_in(clinic)
+        url = f"/clinic/submissions/{submission.id}"
+        token = re.search(r'name="csrf_token" value="([^"]+)"', clinic.get(url).text).group(1)
+        clinic.post(url + "/review", data={"csrf_token": token})
+        clinic.post(url + "/workflow", data={"csrf_token": token, "status": "closed"})
+        assert submission.reference in clinic.get("/clinic?reviewed=yes").text
+        assert submission.reference not in clinic.get("/clinic?status=new").text
+        client.cookies.clear()
+        person.check_in({**UNCHANGED, "leg_weakness": "worsening"})
+        assert submission.reference in clinic.get("/clinic?reviewed=no").text
+        assert submission.reference not in clinic.get("/clinic?reviewed=yes").text
+        assert submission.reference in clinic.get("/clinic?status=new").text
+        page = clinic.get(url)
+        assert "before the check-in that escalated it" in text_of(page.text)
+        assert "Mark reviewed" in page.text
+        clinic.post(url + "/review", data={"csrf_token": token})
+        assert submission.reference in clinic.get("/clinic?reviewed=yes").text
+        with sqlite_app.state.db() as db:
+            statuses = [(e.actor, e.detail) for e in db.scalars(select(AuditEvent).where(
+                AuditEvent.action == "status").order_by(AuditEvent.id))]
+            assert statuses == [("alice", "closed"), ("system", "new (a check-in escalated it)")]
+            reviews = db.scalars(select(AuditEvent).where(AuditEvent.action == "review")).all()
+            assert len(reviews) == 2

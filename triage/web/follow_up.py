@@ -476,10 +476,31 @@ def _complete(request: Request, db: PatientRows, row, check_in: dict) -> str | N
     row.follow_up_urgency = outcome.urgency
     row.follow_up_course = course
     notify = outcome.urgency in NOTIFIED and outcome.escalated
+    _audit(db, "check_in", row.id, request)
     if notify:
         row.escalated_at = now
-    _audit(db, "check_in", row.id, request)
+        _reopen(db, row.id, request)
     return outcome.urgency if notify else None
+
+
+def _reopen(db: PatientRows, submission_id: str, request: Request) -> None:
+    """An escalated check-in arrives as a new submission does: a status the clinic set (closed,
+    booked, ...) goes back to "new" (an audit event, actor "system"), and a review made before it
+    no longer counts (clinic/queue.py). The assignee stays."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from .clinic import audit
+    from .clinic.models import Workflow
+
+    table = Workflow.__table__
+    changed = db.connection.execute(
+        update(table).where(table.c.submission_id == submission_id, table.c.status != "new")
+        .values(status="new", changed_at=utcnow(), changed_by_id=None)).rowcount
+    if changed:
+        with OrmSession(bind=db.connection) as orm:
+            audit.record(orm, "status", "system", submission_id=submission_id,
+                         detail="new (a check-in escalated it)")
+            orm.flush()
 
 
 def _notify(request: Request, row, urgency: str | None) -> None:

@@ -79,6 +79,12 @@ class Submission:
         """When the queue takes it to have arrived: its newest escalation, else its submission."""
         return self.escalated_at or self.submitted_at
 
+    @property
+    def review_before_escalation(self) -> bool:
+        """Reviewed, but before a check-in escalated it: the review does not cover it."""
+        return (self.reviewed_at is not None and self.escalated_at is not None
+                and self.reviewed_at < self.escalated_at)
+
     def missed(self, now: _dt.datetime | None = None) -> bool:
         """Its review date has passed with no check-in on or after it (triage.followup's
         missed_check_in)."""
@@ -197,10 +203,13 @@ def _filtered(query, filters: Filters, keyring=None):
         query = query.where(PatientSession.follow_up_course == "worse")
     elif filters.follow_up == "missed":
         query = query.where(_missed())
+    # a review made before a check-in escalated the submission does not cover it (issue 25)
+    stale = and_(PatientSession.escalated_at.is_not(None),
+                 Review.reviewed_at < PatientSession.escalated_at)
     if filters.reviewed == "yes":
-        query = query.where(Review.submission_id.is_not(None))
+        query = query.where(Review.submission_id.is_not(None), ~stale)
     elif filters.reviewed == "no":
-        query = query.where(Review.submission_id.is_(None))
+        query = query.where(or_(Review.submission_id.is_(None), stale))
     if filters.statuses:
         status = func.coalesce(Workflow.status, "new")
         query = query.where(status.in_(filters.statuses))
@@ -360,9 +369,15 @@ def submission(db: Session, submission_id: str) -> Submission | None:
 
 
 def mark_reviewed(db: Session, submission_id: str, user: User) -> bool:
-    """Record that `user` reviewed it now; False when someone already had (that review stays)."""
-    if db.get(Review, submission_id) is not None:
-        return False
+    """Record that `user` reviewed it now; False when someone already had (that review stays),
+    unless a check-in escalated the submission since (then the review is made again)."""
+    review = db.get(Review, submission_id)
+    if review is not None:
+        escalated = db.get(PatientSession, submission_id).escalated_at
+        if escalated is None or as_utc(review.reviewed_at) >= as_utc(escalated):
+            return False
+        review.user_id, review.reviewed_at = user.id, utcnow()
+        return True
     db.add(Review(submission_id=submission_id, user_id=user.id, reviewed_at=utcnow()))
     return True
 

@@ -325,7 +325,7 @@ def queue_page(request: Request):
             "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
             "submitted_iso": s.submitted_at.isoformat(),
             "ago": clinic_queue.how_long_ago(s.submitted_at, now),
-            "reviewed_by": s.reviewed_by,
+            "reviewed_by": s.reviewed_by, "review_stale": s.review_before_escalation,
             "reviewed_at": s.reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if s.reviewed_at
             else None,
             "reference": s.reference, "status": s.status, "assignee": s.assignee,
