@@ -493,8 +493,11 @@ def _answers_the_rules_tell_apart(rulebook) -> dict:
                 cuts.setdefault(leaf.question, set()).add(leaf.operand)
     values = {}
     for q in rulebook.questionnaire.questions.values():
-        if q.type == "text":
-            continue  # the person's notes are theirs; the page count is about what the rules say
+        if q.type == "text" or q.section == "activities":
+            # the person's notes are theirs; the page count is about what the rules say (the
+            # activities of issue 25 are read by no rule, and their scores are shown only beside
+            # an activity's name, which is text)
+            continue
         if q.type in ("bool", "choice"):
             values[q.id] = list(q.values)
             continue

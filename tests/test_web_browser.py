@@ -204,6 +204,7 @@ def visit_every_page_type(page, server):
     answer_until(page, DESK_WORKER, stop_at="notes")
     yield "question-text"
     answer_by_mouse(page, QUESTIONNAIRE.questions["notes"], DESK_WORKER["notes"])
+    answer_until(page, DESK_WORKER)  # the activities after the notes (issue 25), left blank
     yield "check-answers"
     page.goto(server.url + "/save")
     yield "save"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 from .conditions import show_value
-from .errors import OutputError, TriageError
+from .errors import AnswersError, OutputError, TriageError
 from .fileio import atomic_write
 from .questionnaire import Question, Questionnaire, read_answers_file
 
@@ -241,9 +241,11 @@ class Session:
     ``AnswerStore``, or a file name (a ``FileStore``)."""
 
     def __init__(self, rulebook, store: AnswerStore | str | os.PathLike,
-                 given: Mapping[str, Any] | None = None):
+                 given: Mapping[str, Any] | None = None, *,
+                 questionnaire: Questionnaire | None = None):
         self.rulebook = rulebook
-        self.questionnaire: Questionnaire = rulebook.questionnaire
+        # the rulebook's questionnaire, or another set of questions (a follow-up check-in's)
+        self.questionnaire: Questionnaire = questionnaire or rulebook.questionnaire
         self.store: AnswerStore = store if _is_answer_store(store) else FileStore(store)
         self.order = [qid for section in self.questionnaire.sections for qid in section.questions]
         self.section_title = {qid: section.title for section in self.questionnaire.sections
@@ -560,3 +562,135 @@ def questionnaire_as_dict(questionnaire: Questionnaire) -> dict:
             items.append(item)
         sections.append({"id": section.id, "title": section.title, "questions": items})
     return {"version": questionnaire.version, "sections": sections}
+
+
+# --------------------------------------------------------------------------- follow-up check-ins
+#
+# `triage ask --follow-up SESSION` (issue 25): the check-in's questions (triage/followup.py) asked
+# in the same flow, the answers kept as they are given in a check-ins file beside the session
+# file (SESSION-check-ins.json), never in the session file itself, which stays the first visit's
+# answers and valid input for `triage assess`. The file holds the first visit's date, the plan id,
+# every finished check-in, and the check-in being answered ("draft"), so Ctrl-C, the end of
+# input or a crash loses nothing and the next run continues it.
+
+def check_ins_path(session_path: str | os.PathLike) -> Path:
+    """The check-ins file of a session file: my-back.json -> my-back-check-ins.json."""
+    path = Path(session_path)
+    stem = path.stem if path.suffix else path.name
+    return path.with_name(f"{stem}-check-ins.json")
+
+
+class CheckInStore(FileStore):
+    """A check-ins file as the store of one check-in: ``load`` gives the answers of the check-in
+    being answered (the draft), ``save`` writes the whole file with the draft replaced, at once.
+    `record` is the followup.FollowUpRecord of the finished check-ins; `date` the draft's date."""
+
+    def __init__(self, path: str | os.PathLike, record, date: _dt.date,
+                 draft: Mapping[str, Any] | None = None):
+        super().__init__(path)
+        self.record = record
+        self.date = date
+        self.draft: dict = dict(draft or {})
+
+    def load(self) -> Any:
+        return dict(self.draft)
+
+    def save(self, answers: dict) -> None:
+        self.draft = dict(answers)
+        self._write(draft=True)
+
+    def finish(self):
+        """The draft becomes a check-in of the record, and the file is written without a draft.
+        Returns the record."""
+        from .followup import CheckIn
+
+        self.record = self.record.with_check_in(CheckIn(self.date, self.draft))
+        self.draft = {}
+        self._write(draft=False)
+        return self.record
+
+    def _write(self, *, draft: bool) -> None:
+        from .followup import follow_up_to_dict
+
+        data = follow_up_to_dict(self.record)
+        if draft:
+            data["draft"] = {"date": self.date.isoformat(), "answers": self.draft}
+        FileStore.save(self, data)
+
+
+def open_check_ins(path: str | os.PathLike, *, first_visit: _dt.date | None,
+                   today: _dt.date):
+    """The record and draft of a check-ins file: (record, draft date or None, draft answers).
+    A file that does not exist starts a new record dated `first_visit`. Raises AnswersError
+    (one line) for a file that is not a check-ins file."""
+    from .followup import FollowUpRecord, follow_up_from_dict, new_plan_id, _parse_date
+
+    if not Path(path).exists():
+        if first_visit is None:
+            raise TriageError("the date of the first visit is not known", file=str(path))
+        return FollowUpRecord(first_visit, (), new_plan_id()), None, {}
+    raw = read_answers_file(str(path))
+    record = follow_up_from_dict(raw, source=str(path))
+    if not record.plan_id:
+        record = FollowUpRecord(record.first_visit, record.check_ins, new_plan_id())
+    draft = raw.get("draft") if isinstance(raw, Mapping) else None
+    if not draft:
+        return record, None, {}
+    if not isinstance(draft, Mapping) or not isinstance(draft.get("answers", {}), Mapping):
+        raise AnswersError("'draft' must hold a date and the answers so far", file=str(path),
+                           where="draft")
+    return record, _parse_date(draft.get("date"), source=str(path), where="draft"), \
+        dict(draft.get("answers") or {})
+
+
+class CheckInSession(Session):
+    """One check-in, asked like the questionnaire (going back, help, the summary), its answers
+    saved to a ``CheckInStore`` after every one. `first_answers`: the first visit's answers."""
+
+    def __init__(self, rulebook, store: CheckInStore, first_answers: Mapping[str, Any],
+                 given: Mapping[str, Any] | None = None):
+        from .followup import check_in_questionnaire
+
+        self.first_answers = dict(first_answers)
+        questions = check_in_questionnaire(rulebook, first_answers)
+        typed = questions.parse_given(dict(given or {}), source=store.name)
+        super().__init__(rulebook, store, typed, questionnaire=questions)
+
+    @property
+    def follow_up(self):
+        """The followup.FollowUpRecord: the first visit's date and the finished check-ins."""
+        return self.store.record
+
+    @property
+    def date(self) -> _dt.date:
+        return self.store.date
+
+    def check_ins(self) -> list:
+        """The finished check-ins and this one as it stands."""
+        from .followup import CheckIn
+
+        return [*self.follow_up.check_ins, CheckIn(self.date, self.answers)]
+
+    def updated_answers(self) -> dict:
+        from .followup import updated_answers
+
+        return updated_answers(self.first_answers, self.check_ins(), self.rulebook,
+                               first_visit=self.follow_up.first_visit)
+
+    def emergency(self):
+        """The assessment if the first visit's answers updated by this check-in so far make it an
+        emergency (a new emergency sign stops the check-in, as it stops the first visit)."""
+        return emergency_of(self.updated_answers(), self.rulebook, source=self.path)
+
+    def finish(self):
+        """Keep this check-in in the record (the file is written at once) and review it: the
+        followup.FollowUpOutcome."""
+        from .followup import review_check_in
+
+        self.store.draft = {qid: self.given[qid] for qid in self.order if qid in self.given}
+        record = self.store.finish()
+        return review_check_in(self.first_answers, record.check_ins, self.rulebook, self.date,
+                               first_visit=record.first_visit)
+
+    def assessment(self):  # pragma: no cover - the flow uses finish()
+        return self.finish().assessment

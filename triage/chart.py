@@ -160,3 +160,58 @@ def _marker(kind: str, x: float, y: float, css: str, label: str | None = None,
                 f'stroke-width="2"{data}>{title}</circle>')
     return (f'<rect class="{css}" x="{round(x - 4, 1)}" y="{round(y - 4, 1)}" width="8" '
             f'height="8" fill="#000" stroke="#000" stroke-width="1"{data}>{title}</rect>')
+
+
+# --------------------------------------------------------------------------- the same as text
+
+NOT_GIVEN = "-"
+
+
+def _activities(point: Any) -> list[tuple[str, Any]]:
+    out = []
+    for item in point_value(point, "activities") or ():
+        if isinstance(item, dict):
+            out.append((item.get("name"), item.get("score")))
+        else:
+            out.append((item[0], item[1]))
+    return out
+
+
+def course_rows(series: Iterable[Any]) -> tuple[list[str], list[list[str]], list[str]]:
+    """The course as a table of strings: (header, rows, activity names). A score not given is
+    "-"; the activities are columns A1, A2, A3 (their names are the third item)."""
+    points = sorted(series, key=point_date)
+    names = [name for name, _ in _activities(points[0])] if points else []
+    header = ["Date", "Visit", "Pain", "Activities", *[f"A{i}" for i in
+                                                       range(1, len(names) + 1)], "Change"]
+    rows = []
+    for p in points:
+        pain, mean = point_value(p, "pain"), point_value(p, "psfs_mean")
+        change = point_value(p, "change_label")
+        rows.append([short_date(point_date(p)), str(point_value(p, "label")),
+                     NOT_GIVEN if pain is None else _fmt(pain),
+                     NOT_GIVEN if mean is None else _fmt(mean),
+                     *[NOT_GIVEN if score is None else _fmt(score) for _, score in _activities(p)],
+                     change or NOT_GIVEN])
+    return header, rows, names
+
+
+def course_text(series: Iterable[Any]) -> str:
+    """The course as an aligned plain-text table with a key, for a terminal or the text report:
+    pain and activities out of 10 ("-": not given)."""
+    header, rows, names = course_rows(series)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
+             for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines + [""] + course_key(names))
+
+
+KEY = ("Pain: 0 (none) to 10 (worst), lower is better. Activities: the mean of the activity "
+       "scores, 0 (cannot do it) to 10 (as before the back pain), higher is better. "
+       "\"-\": not given.")
+
+
+def course_key(names: list[str]) -> list[str]:
+    """The key under a text table of the course: the scales, and each activity's name."""
+    return [KEY] + [f"A{i}: {name}" for i, name in enumerate(names, start=1)]

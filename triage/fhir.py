@@ -208,7 +208,7 @@ def _flatten(node, kind):
 
 
 def response_resource(answers: Mapping, questionnaire, *, identifier: str | None = None,
-                      authored: str | None = None) -> dict:
+                      authored: str | None = None, url: str = CANONICAL_URL) -> dict:
     """Validated answers as a FHIR R4 QuestionnaireResponse to ``questionnaire_resource``: one
     group per section, one item per answered question (the value type follows the question's
     type, a choice is its answerOption's coding). ``answers_from_response`` reads it back to the
@@ -236,7 +236,7 @@ def response_resource(answers: Mapping, questionnaire, *, identifier: str | None
         if _FHIR_ID.fullmatch(identifier):
             resource["id"] = identifier
         resource["identifier"] = {"system": SUBMISSION_SYSTEM, "value": identifier}
-    resource.update({"questionnaire": f"{CANONICAL_URL}|{questionnaire.version}",
+    resource.update({"questionnaire": f"{url}|{questionnaire.version}",
                      "status": "completed"})
     if authored is not None:
         resource["authored"] = authored
@@ -248,6 +248,110 @@ def collection_bundle(resources: list[dict]) -> dict:
     """A FHIR R4 Bundle of type ``collection`` holding the given resources."""
     return {"resourceType": "Bundle", "type": "collection",
             "entry": [{"resource": resource} for resource in resources]}
+
+
+# --------------------------------------------------------------------------- follow-up (issue 25)
+#
+# A QuestionnaireResponse cannot point at another one (R4: basedOn is CarePlan | ServiceRequest,
+# partOf is Observation | Procedure), so the first visit and its check-ins are linked the way FHIR
+# links the steps of a plan: one CarePlan (the follow-up plan: its period from the first visit,
+# one activity per check-in, the first on the review date), and every QuestionnaireResponse, the
+# first visit's and each check-in's, is ``basedOn`` it; all share one anonymous Patient as their
+# subject. One Bundle (type collection) per person.
+
+CHECK_IN_URL = "urn:triage:Questionnaire:lower-back-pain-check-in"
+FOLLOW_UP_SYSTEM = "urn:triage:follow-up"  # identifier system of the plan and its responses
+
+
+def follow_up_bundle(first_answers: Mapping, record, rulebook, *, today=None) -> dict:
+    """The first visit and its check-ins (a followup.FollowUpRecord) as one FHIR R4 Bundle:
+    Patient, CarePlan, the first visit's QuestionnaireResponse and one per check-in, each
+    ``basedOn`` the CarePlan. Check-ins dated after `today` are left out."""
+    import datetime as _dt
+
+    from .engine import assess
+    from .followup import (check_in_questionnaire, new_plan_id, parse_check_in, review_date,
+                           review_check_in)
+
+    today = today or _dt.date.today()
+    questionnaire = rulebook.questionnaire
+    plan_id = record.plan_id if record.plan_id and _FHIR_ID.fullmatch(record.plan_id) \
+        else new_plan_id()
+    patient_id = f"{plan_id}-p"[:64]
+    plan_ref = {"reference": f"CarePlan/{plan_id}"}
+    subject = {"reference": f"Patient/{patient_id}"}
+    first = assess(first_answers, rulebook, source="first visit")
+    check_ins = sorted((c for c in record.check_ins if c.date <= today), key=lambda c: c.date)
+    outcome = review_check_in(first_answers, check_ins, rulebook, today,
+                              first_visit=record.first_visit)
+    due = review_date(record.first_visit, first)
+    activities = []
+    if due is not None:
+        done = any(c.date >= due for c in check_ins)
+        activities.append({"detail": {
+            "status": "completed" if done else "scheduled",
+            "description": (f"Check-in on or after {due.isoformat()}, the first visit's review "
+                            f"date ({first.review_in_days} days)"),
+            "scheduledPeriod": {"start": due.isoformat()}}})
+    plan = {
+        "resourceType": "CarePlan", "id": plan_id,
+        "identifier": [{"system": FOLLOW_UP_SYSTEM, "value": plan_id}],
+        "status": "active", "intent": "plan",
+        "title": "Follow-up of lower back pain",
+        "description": (f"Check-ins after a triage on {record.first_visit.isoformat()} "
+                        f"({first.urgency}); now {outcome.urgency}"
+                        + (", escalated" if outcome.escalated else "") + "."),
+        "subject": subject,
+        "period": {"start": record.first_visit.isoformat()},
+        "created": record.first_visit.isoformat(),
+    }
+    if activities:
+        plan["activity"] = activities
+    first_response = response_resource(
+        questionnaire.validate(first_answers, source="first visit"), questionnaire,
+        authored=record.first_visit.isoformat())
+    resources = [{"resourceType": "Patient", "id": patient_id, "active": True}, plan,
+                 _based_on(first_response, f"{plan_id}-0", plan_ref, subject)]
+    questions = check_in_questionnaire(rulebook, first_answers)
+    for n, check_in in enumerate(check_ins, start=1):
+        answers = parse_check_in(check_in.answers, rulebook, first_answers,
+                                 source=f"check-in {n}")
+        response = response_resource(answers, questions, authored=check_in.date.isoformat(),
+                                     url=CHECK_IN_URL)
+        resources.append(_based_on(response, f"{plan_id}-{n}", plan_ref, subject))
+    return collection_bundle(resources)
+
+
+def _based_on(response: dict, rid: str, plan_ref: dict, subject: dict) -> dict:
+    """`response` with its id and identifier, based on the plan, about the subject (FHIR's
+    element order kept: id first)."""
+    out = {"resourceType": "QuestionnaireResponse", "id": rid[:64],
+           "identifier": {"system": FOLLOW_UP_SYSTEM, "value": rid},
+           "basedOn": [dict(plan_ref)]}
+    out.update({k: v for k, v in response.items() if k not in ("resourceType", "id",
+                                                                "identifier")})
+    out["subject"] = dict(subject)
+    return out
+
+
+def check_in_questionnaire_resource(questions) -> dict:
+    """A check-in's questions (followup.check_in_questionnaire) as a FHIR R4 Questionnaire."""
+    resource = questionnaire_resource(questions)
+    resource.update({"id": RESOURCE_ID + "-check-in", "url": CHECK_IN_URL,
+                     "name": "TriageLowerBackPainCheckIn",
+                     "title": "Lower back pain follow-up check-in",
+                     "description": ("A check-in after a lower back pain triage: the emergency "
+                                     "signs again, the pain now, a global rating of change, "
+                                     "the activities named at the first visit scored 0-10, and "
+                                     "every other warning sign. Which warning-sign questions "
+                                     "apply follows from the first visit's answers (its skip "
+                                     "logic), so this form has no enableWhen. Not a "
+                                     "diagnosis.")})
+    for group in resource["item"]:
+        for item in group["item"]:
+            item.pop("enableWhen", None)
+            item.pop("enableBehavior", None)
+    return resource
 
 
 # --------------------------------------------------------------------------- import

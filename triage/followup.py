@@ -412,7 +412,7 @@ def updated_answers(first_answers: Mapping[str, Any], check_ins: Sequence[CheckI
         if isinstance(weeks, (int, float)) and not isinstance(weeks, bool):
             days = (latest.date - first_visit).days
             if days > 0:
-                total = round(weeks + days / 7, 2)
+                total = round(weeks + days / 7, 1)
                 answers["duration_weeks"] = int(total) if float(total).is_integer() else total
     return answers
 

@@ -278,6 +278,8 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
     questionnaire = rulebook.questionnaire
     sections = []
     for section in questionnaire.sections:
+        if section.id == ACTIVITIES_SECTION:
+            continue  # one line of the clinician's summary (_activities_line)
         rows, unknown, blank, unasked, no, not_applicable = [], [], [], [], [], []
         for qid in section.questions:
             question = questionnaire.questions[qid]
@@ -325,6 +327,25 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
             sections.append({"title": section.title, "rows": rows,
                              "unknown": unknown, "blank": blank, "not_asked": unasked})
     return sections
+
+
+ACTIVITIES_SECTION = "activities"  # rules/questionnaire.yaml: activities the pain makes hard
+
+
+def _activities_line(answers) -> str | None:
+    """The activities named at the first visit with their scores (issue 25), in one line."""
+    named = []
+    for n in range(1, 4):
+        name = answers.get(f"activity_{n}")
+        if isinstance(name, str) and name.strip():
+            score = answers.get(f"activity_{n}_score")
+            named.append(" ".join(name.split())
+                         + (f" {_number(score)}/10" if isinstance(score, (int, float))
+                            and not isinstance(score, bool) else " (not scored)"))
+    if not named:
+        return None
+    return ("Activities the pain makes hard (0 = cannot do, 10 = as before): "
+            + "; ".join(named) + ".")
 
 
 def _listing(items: list[str]) -> str:
@@ -423,6 +444,9 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
         text = "; ".join(key)
         lines.append(text[:1].upper() + text[1:] + ".")
 
+    activities = _activities_line(answers)
+    if activities:
+        lines.append(activities)
     causes = [line.label for line in wording.causes(a, rulebook)
               if not line.rule_out]  # the warning signs have their own line above
     if causes and a.urgency not in NO_STRETCHES_AT:  # on one-page reports, said once, above
@@ -493,9 +517,43 @@ def _rationale(rule) -> str:
     return _SENTENCE_END.split(" ".join(rule.rationale.split()), maxsplit=1)[0]
 
 
-def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
-                 ) -> dict[str, Any]:
-    """Everything a report says, as plain values: the one source for every format."""
+def _follow_up_facts(follow_up) -> dict | None:
+    """The course since the first visit (issue 25), from a ``followup.FollowUpOutcome``: None
+    without one or before any check-in."""
+    if follow_up is None or len(follow_up.series) < 2:
+        return None
+    from .chart import KEY, course_rows, course_text
+
+    header, rows, names = course_rows(follow_up.series)
+    first_day = follow_up.series[0].date
+    first_label = VERDICTS[follow_up.first.urgency]["label"].lower()
+    label = VERDICTS[follow_up.urgency]["label"].lower()
+    checks = len(follow_up.series) - 1
+    if follow_up.escalated:
+        summary = (f"At the first visit on {_long_date(first_day)} the advice was {first_label}. "
+                   f"After {checks} check-in{'s' if checks != 1 else ''} it is now {label}.")
+    else:
+        summary = (f"At the first visit on {_long_date(first_day)} the advice was {first_label}. "
+                   f"After {checks} check-in{'s' if checks != 1 else ''} it is still {label}.")
+    latest = ""
+    if follow_up.improved is True:
+        latest = f"Better at the latest check-in: {follow_up.improvement_why}."
+    elif follow_up.improved is False:
+        latest = f"Not clearly better at the latest check-in: {follow_up.improvement_why}."
+    return {"series": list(follow_up.series), "header": header, "rows": rows,
+            "activity_names": names, "key": KEY,
+            "text_table": course_text(follow_up.series).split("\n\n")[0].split("\n"),
+            "summary": summary + "".join(" " + r.text for r in follow_up.reasons
+                                         if r.id == "FU-KEPT"),
+            "escalated": follow_up.escalated, "why": list(follow_up.why),
+            "latest": latest}
+
+
+def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None,
+                 follow_up=None) -> dict[str, Any]:
+    """Everything a report says, as plain values: the one source for every format.
+    `follow_up`: a ``followup.FollowUpOutcome`` whose course the report shows (its chart and
+    table), when there has been a check-in; `assessment` is then its re-triaged assessment."""
     from . import __version__
 
     stopped = not_reached(assessment, rulebook)
@@ -566,6 +624,7 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
         "tool_version": __version__,
         "not_this": NOT_THIS,
         "paper": PAPER_SIZES.get((paper or "").lower(), "auto"),
+        "follow_up": _follow_up_facts(follow_up),
     }
 
 
@@ -586,25 +645,27 @@ def markdown_escape(text: str) -> str:
 
 
 def render_report(assessment: Assessment, rulebook, fmt: str = "html", *, today=None,
-                  paper: str | None = None, reference: str | None = None) -> str:
+                  paper: str | None = None, reference: str | None = None,
+                  follow_up=None) -> str:
     """The report as text in `fmt`: "html", "markdown" or "text"; `reference`: the web
-    submission's reference, printed under the title (issue 24)."""
+    submission's reference, printed under the title (issue 24); `follow_up`: a
+    ``followup.FollowUpOutcome``, whose course since the first visit the report shows."""
     from .templating import environment
 
     if fmt not in TEMPLATES:
         raise TriageError(f"unknown report format '{fmt}' (use one of: "
                           f"{', '.join(TEMPLATES)}; PDF is written with write_report)")
-    facts = report_facts(assessment, rulebook, today=today, paper=paper)
+    facts = report_facts(assessment, rulebook, today=today, paper=paper, follow_up=follow_up)
     facts["reference"] = reference
     template = environment(markdown=fmt == "markdown").get_template(TEMPLATES[fmt])
     return template.render(report=facts, md=markdown_escape)
 
 
 def render_pdf(assessment: Assessment, rulebook, *, today=None, paper: str | None = None,
-               reference: str | None = None) -> bytes:
+               reference: str | None = None, follow_up=None) -> bytes:
     """The HTML report printed to PDF by WeasyPrint (the optional 'pdf' extra)."""
     html = render_report(assessment, rulebook, "html", today=today, paper=paper,
-                         reference=reference)
+                         reference=reference, follow_up=follow_up)
     return html_to_pdf(html)
 
 
@@ -657,7 +718,8 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
 
 
 def write_report(path: str | os.PathLike, assessment: Assessment, rulebook,
-                 fmt: str | None = None, *, today=None, paper: str | None = None) -> str:
+                 fmt: str | None = None, *, today=None, paper: str | None = None,
+                 follow_up=None) -> str:
     """Write the report to `path` ('-' for standard output) atomically; return the format used.
 
     The format comes from the suffix (.html/.htm, .md, .txt, .pdf) unless `fmt` is given. Raises
@@ -668,9 +730,11 @@ def write_report(path: str | os.PathLike, assessment: Assessment, rulebook,
 
     fmt = format_for_path(path, fmt)
     if fmt == "pdf":
-        data: str | bytes = render_pdf(assessment, rulebook, today=today, paper=paper)
+        data: str | bytes = render_pdf(assessment, rulebook, today=today, paper=paper,
+                                       follow_up=follow_up)
     else:
-        data = render_report(assessment, rulebook, fmt, today=today, paper=paper)
+        data = render_report(assessment, rulebook, fmt, today=today, paper=paper,
+                             follow_up=follow_up)
     try:
         atomic_write(path, data)
     except OutputError as exc:

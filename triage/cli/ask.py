@@ -91,13 +91,26 @@ def _isatty(stream) -> bool:
                       "  triage ask\n"
                       "  triage ask --save my-back.json --report my-back.html\n"
                       "  triage ask --resume my-back.json\n"
-                      "  triage ask --save out.json < lines.txt   (one answer a line)\n\n"
+                      "  triage ask --save out.json < lines.txt   (one answer a line)\n"
+                      "  triage ask --follow-up my-back.json --report my-back.html\n"
+                      "  triage ask --follow-up my-back.json --first-visit 2026-12-01\n\n"
                       "At any question: ? shows the help and why it is asked, < goes back, Enter "
                       "takes the answer shown in brackets (or leaves an optional question "
                       "unanswered), Ctrl-C stops and keeps your answers.\n\n"
                       "Answers are saved after every question, by default in "
                       "./triage-session-DATE-TIME.json, in the answers format that "
-                      "`triage assess` reads.")
+                      "`triage assess` reads.\n\n"
+                      "Follow-up check-ins (--follow-up SESSION): for a first visit whose advice "
+                      "was self-care or soon, on or after its review date (or any time before "
+                      "it). It asks the emergency signs first, the pain now, how it has changed, "
+                      "the activities named at the first visit, and every other warning sign. "
+                      "Check-ins are kept beside the session, in SESSION-check-ins.json (or the "
+                      "--save file), saved after every answer; the session file itself is never "
+                      "changed, so `triage assess SESSION` still reads it. A new warning sign "
+                      "re-triages at once; no clear improvement by the review date turns "
+                      "self-care into soon; the advice is never lowered. "
+                      "`triage report SESSION --follow-up -o FILE` writes the report with the "
+                      "course, and with --format fhir a FHIR Bundle of them.")
 @click.option("--save", "save_path", metavar="FILE",
               help="Session file to save the answers in as you go (JSON; written atomically). "
                    "Default: a new triage-session-DATE-TIME.json here, or the --resume file.")
@@ -109,20 +122,47 @@ def _isatty(stream) -> bool:
 @click.option("--overwrite", is_flag=True,
               help="Let --save replace an existing file (otherwise it is refused, so that no "
                    "saved session is lost).")
+@click.option("--follow-up", "follow_up_path", metavar="SESSION",
+              help="Check in after a first visit: SESSION is the session file that `triage ask "
+                   "--save` wrote. The check-ins are kept in SESSION-check-ins.json (or the "
+                   "--save file).")
+@click.option("--date", "check_in_date", metavar="YYYY-MM-DD",
+              help="With --follow-up: the date of this check-in (default: today), e.g. to enter "
+                   "one made on paper.")
+@click.option("--first-visit", "first_visit", metavar="YYYY-MM-DD",
+              help="With --follow-up, at the first check-in: the date of the first visit "
+                   "(default: the date the session file was last saved).")
 @click.option("--color/--no-color", "color", default=None,
               help="Colour the output (default: only on a terminal, and never with NO_COLOR set).")
 @rules_option
 @fail_on_input_errors
-def ask(save_path, resume_path, report_path, overwrite, color, rules_dir):
-    """Answer the questionnaire, then see the assessment (urgency first) and why."""
+def ask(save_path, resume_path, report_path, overwrite, follow_up_path, check_in_date,
+        first_visit, color, rules_dir):
+    """Answer the questionnaire, then see the assessment (urgency first) and why; or, with
+    --follow-up, check in after a first visit."""
     if sys.stdin is None:
         raise InputError("standard input is closed: triage ask reads the answers from it "
                          "(a terminal, or one answer a line from a pipe)")
+    if follow_up_path is None:
+        for option, value in (("--date", check_in_date), ("--first-visit", first_visit)):
+            if value is not None:
+                raise click.BadParameter("only with --follow-up SESSION", param_hint=option)
+    elif resume_path is not None:
+        raise click.BadParameter("a check-in continues by itself: run the same --follow-up "
+                                 "again (--resume is for the first visit's questions)",
+                                 param_hint="--resume")
     _tolerate_bad_bytes()
     console = Console(color)
     rulebook = load_rules(rules_dir)
     if report_path is not None:
         _check_report_path(report_path)
+    if follow_up_path is not None:
+        from .follow_up import run_follow_up
+
+        run_follow_up(console, rulebook, follow_up_path, save_path=save_path,
+                      report_path=report_path, check_in_date=check_in_date,
+                      first_visit=first_visit, rules_dir=rules_dir)
+        return
     for option, value in (("--save", save_path), ("--resume", resume_path)):
         if value == "-":
             raise click.BadParameter("standard input and output carry the questions and answers; "
@@ -543,6 +583,11 @@ class _Flow:
         for rule_id, reason in zip(screen.rule_ids, screen.reasons):
             console.say(console.wrap(f"{rule_id}  {reason}", "  ", "    "))
         console.say()
+        self.stopped_note()
+
+    def stopped_note(self) -> None:
+        """The last lines of the emergency screen: where the answers are."""
+        console, session = self.console, self.session
         if session.required_answered:
             console.say(console.wrap(f"The questionnaire stopped here. Your "
                                      f"{len(session.answers)} answers are saved in "
