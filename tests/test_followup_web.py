@@ -484,6 +484,10 @@ def test_the_clinic_course_is_behind_the_clinic_sign_in(sqlite_app):
             sign_in(clinic, name)
             page = clinic.get(url)
             assert page.status_code == 200 and "Check-in 1" in text_of(page.text)
+            assert f'href="{url}/report?course=1"' in page.text
+            report = clinic.get(url + "/report?course=1")
+            assert report.status_code == 200 and "Check-in 1" in report.text
+            assert "<svg" in report.text
         # a disabled account is refused at once
         clinic = TestClient(sqlite_app)
         sign_in(clinic, "alice")
@@ -531,3 +535,17 @@ def test_an_escalated_check_in_reopens_a_closed_reviewed_submission(sqlite_app):
             assert statuses == [("alice", "closed"), ("system", "new (a check-in escalated it)")]
             reviews = db.scalars(select(AuditEvent).where(AuditEvent.action == "review")).all()
             assert len(reviews) == 2
+
+
+def test_the_report_after_a_check_in_shows_the_course(sqlite_app):
+    with TestClient(sqlite_app) as client:
+        person = Person(client)
+        person.get_code(person.first_visit())
+        client.cookies.clear()
+        result = person.check_in(IMPROVED)
+        assert 'href="/follow-up/report"' in result.text
+        report = client.get("/follow-up/report")
+        assert report.status_code == 200
+        assert "script-src" not in report.headers["content-security-policy"]
+        assert "Check-in 1" in report.text and "<svg" in report.text
+        assert 'href="/follow-up/result"' in report.text  # the way back

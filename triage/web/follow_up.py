@@ -568,3 +568,28 @@ def check_in_result(request: Request):
                       early=early,
                       review=long_date(review_day) if review_day else None,
                       reference=row.reference, series=list(outcome.series))
+
+
+@router.get("/follow-up/report")
+def check_in_report(request: Request):
+    """The report after this check-in: the re-triaged result with the course since the first
+    visit (the same document as `triage report ANSWERS --follow-up`)."""
+    from fastapi.responses import HTMLResponse
+
+    from ..report import render_report
+    from .patient import REPORT_POLICY, _with_report_nav
+
+    with _db(request) as db:
+        row, check_in = _current(request, db)
+        if check_in["completed_at"] is None:
+            return _see("/follow-up/check-in")
+        outcome = _outcome_of(request, db, row, check_in)
+        html = render_report(outcome.assessment, request.app.state.rulebook, "html",
+                             today=_as_utc(check_in["completed_at"]).date(),
+                             reference=row.reference, follow_up=outcome)
+        back = ("/follow-up/emergency" if check_in["urgency"] == "emergency"
+                else "/follow-up/result")
+        html = _with_report_nav(html, back, False).replace(
+            "Back to your emergency advice" if back.endswith("emergency") else
+            "Back to your result", "Back to your check-in")
+        return HTMLResponse(html, headers={"content-security-policy": REPORT_POLICY})

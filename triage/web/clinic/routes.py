@@ -429,22 +429,31 @@ def submission_page(request: Request, submission_id: str):
                  **_course(request, found))
 
 
+def _follow_up_outcome(request: Request, found, views=None):
+    """triage.followup's review of the submission's completed check-ins as of the newest one;
+    None when it has none."""
+    from ...followup import CheckIn, review_check_in
+
+    if views is None:
+        with request.app.state.db() as db:
+            views = clinic_queue.check_ins(db, found.id)
+    if not views:
+        return None
+    return review_check_in(found.answers, [CheckIn(v.at.date(), v.answers) for v in views],
+                           request.app.state.rulebook, max(v.at.date() for v in views),
+                           first_visit=found.submitted_at.date())
+
+
 def _course(request: Request, found) -> dict:
     """The follow-up of a submission for its page (issue 25): each completed check-in with its
     stored outcome, and the course (pain and function over time) for the chart and its table."""
-    from ...followup import CheckIn, review_check_in
-
     with request.app.state.db() as db:
         views = clinic_queue.check_ins(db, found.id)
     if not views and found.follow_up_due_at is None:
         return {"check_ins": [], "series": None, "follow_up_due": None}
     rulebook = request.app.state.rulebook
-    series = None
-    if views:
-        outcome = review_check_in(
-            found.answers, [CheckIn(v.at.date(), v.answers) for v in views], rulebook,
-            max(v.at.date() for v in views), first_visit=found.submitted_at.date())
-        series = list(outcome.series)
+    outcome = _follow_up_outcome(request, found, views)
+    series = list(outcome.series) if outcome is not None else None
     shown = []
     for v in views:
         shown.append({
@@ -471,8 +480,14 @@ def report_page(request: Request, submission_id: str):
     user, found, refusal = _viewed(request, submission_id, "view_report")
     if refusal is not None:
         return refusal
-    html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
-                         today=found.submitted_at.date(), reference=found.reference)
+    outcome = _follow_up_outcome(request, found) if request.query_params.get("course") else None
+    if outcome is not None:  # the newest result with the course since the first visit
+        html = render_report(outcome.assessment, request.app.state.rulebook, "html",
+                             today=max(p.date for p in outcome.series),
+                             reference=found.reference, follow_up=outcome)
+    else:
+        html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
+                             today=found.submitted_at.date(), reference=found.reference)
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
         + "'" for m in _STYLE.finditer(html))
