@@ -26,7 +26,6 @@ Every check-in is an audit event (``check_in``, actor "patient"), without answer
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -446,8 +445,8 @@ def _rank(urgency: str | None) -> int:
 
 def course_of(outcome, check_in_answers: dict, previous_urgency: str | None) -> str:
     """How the clinic's queue describes a check-in: "worse" when its urgency went up from the
-    one before (the first visit or the last check-in), or the person rates their back worse; "better"
-    when triage.followup finds it improved; else "same"."""
+    one before (the first visit or the last check-in), or the person rates their back worse;
+    "better" when triage.followup finds it improved; else "same"."""
     if _rank(outcome.urgency) > _rank(previous_urgency):
         return "worse"
     if check_in_answers.get("global_change") in WORSE_CHANGES:
