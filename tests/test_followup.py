@@ -333,7 +333,7 @@ def _course_html(series) -> str:
 def _chart_values(html: str) -> dict:
     """The values the chart plots, read back from the SVG: each marker's y turned into a score
     by the y-axis' own tick labels (0 and 10), keyed by series and date."""
-    svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
+    svg = re.search(r'<svg[^>]*class="course-chart".*?</svg>', html, re.S).group(0)
     root = ET.fromstring(svg)
     ns = {"s": "http://www.w3.org/2000/svg"}
     ticks = {int(t.text): float(t.get("y")) for t in root.iterfind(".//s:text", ns)
@@ -451,3 +451,19 @@ def test_the_check_in_questionnaire_is_a_valid_fhir_questionnaire():
     links = {i["linkId"] for g in resource["item"] for i in g["item"]}
     assert set(QUESTIONNAIRE.red_flag_questions) <= links
     assert not any("enableWhen" in i for g in resource["item"] for i in g["item"])
+
+
+def test_the_report_shows_the_course_and_the_follow_up_reason():
+    from triage.report import render_report
+
+    outcome = review(check_in(pain_score=5, global_change="same", activity_1_score=4))
+    for fmt in ("html", "markdown", "text"):
+        text = render_report(outcome.assessment, RULEBOOK, fmt, today=REVIEW, follow_up=outcome)
+        assert "Since the first visit" in text or "SINCE THE FIRST VISIT" in text
+        assert "FU-NO-IMPROVEMENT" in text
+        assert "putting on socks" in text
+    html = render_report(outcome.assessment, RULEBOOK, "html", today=REVIEW, follow_up=outcome)
+    assert _chart_values(html)[0] == _table_values(html)
+    # without a check-in the report is as before
+    plain = render_report(assess(FIRST, RULEBOOK), RULEBOOK, "html", today=REVIEW)
+    assert "Since the first visit" not in plain and '<figure class="course"' not in plain

@@ -580,7 +580,7 @@ class FollowUpOutcome:
 
 def _typed_check_ins(check_ins: Sequence[CheckIn], questions: Questionnaire) -> list[CheckIn]:
     out = []
-    for i, check_in in enumerate(sorted(check_ins, key=lambda c: c.date)):
+    for check_in in sorted(check_ins, key=lambda c: c.date):
         answers = _parse_with(questions, check_in.answers,
                               f"check-in of {check_in.date.isoformat()}")
         out.append(CheckIn(check_in.date, answers))
@@ -639,7 +639,7 @@ def review_check_in(first_answers: Mapping[str, Any], check_ins: Sequence[CheckI
                                (), series)
 
     best_rank = URGENCY_RANK[first.urgency]
-    best_step = None  # (index, urgency) of the review that set the highest urgency
+    best_step = None  # the review (after some check-in) that set the highest urgency, if any
     step = None
     for k in range(1, len(typed) + 1):
         step = _review_step(given_first, typed[:k], rulebook, first, due, first_visit)

@@ -549,6 +549,25 @@ def _follow_up_facts(follow_up) -> dict | None:
             "latest": latest}
 
 
+FOLLOW_UP_RATIONALE = {
+    "FU-RESCREEN": "A warning sign new at a check-in counts as it would at a first visit, and "
+                   "stays counted (docs/clinicians/follow-up.md).",
+    "FU-NO-IMPROVEMENT": "Self-care lasts until the review date; not clearly better by then "
+                         "(pain down by 2 points or 30%, Ostelo et al. 2008; a rating of better; "
+                         "or activities up by 2 points) means book an appointment.",
+    "FU-KEPT": "A check-in never lowers the urgency; a clinician can.",
+}
+
+
+def _follow_up_reasons(follow_up) -> list[dict]:
+    """The follow-up's own reasons (ids FU-...), after the rules' in the report's list."""
+    if follow_up is None or len(follow_up.series) < 2:
+        return []
+    return [{"id": r.id, "title": r.text.rstrip("."), "evidence": "",
+             "rationale": FOLLOW_UP_RATIONALE.get(r.id, ""), "note": ""}
+            for r in follow_up.reasons]
+
+
 def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None,
                  follow_up=None) -> dict[str, Any]:
     """Everything a report says, as plain values: the one source for every format.
@@ -612,7 +631,7 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
         "clinician": _clinician_summary(a, rulebook) + (
             [f"Not asked: the questions stopped at the emergency before {len(stopped)} more "
              f"question{'s' if len(stopped) != 1 else ''}."] if stopped else []),
-        "reasons": _reasons(a, rulebook),
+        "reasons": _reasons(a, rulebook) + _follow_up_reasons(follow_up),
         "safety_net": [{"level": level, "title": title, "signs": signs}  # rules/rulebook.yaml
                        for level, title, signs in wording.safety_net(rulebook, a, day)],
         "answers": _answers_table(answers, rulebook, stopped),
