@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the example reports (linked from the README):
+# Regenerate the example reports (linked from docs/patients/report.md):
 #   examples/report.html  examples/report.md  examples/report.pdf
 #     the self-care report of examples/desk_worker.yaml;
 #   examples/report-<urgency>.png

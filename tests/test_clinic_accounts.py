@@ -255,7 +255,8 @@ def test_the_database_keeps_only_a_hash_of_the_session_token(db):
 
 
 def test_the_triage_command_can_run_from_a_fresh_process(db_url):
-    """`python -m triage users add` from a script, as the README shows for the first admin."""
+    """`python -m triage users add` from a script, as the deployment guide
+    (docs/administrators/deployment.md) shows for the first admin."""
     result = subprocess.run([sys.executable, "-m", "triage", "users", "add", "admin", "--role",
                              "admin", "--database", db_url], input=PASSWORD + "\n",
                             capture_output=True, text=True, timeout=120)

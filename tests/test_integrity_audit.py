@@ -121,7 +121,7 @@ def test_sqlite_refuses_replace_on_an_audit_row(tmp_path):
 
 
 def test_the_app_role_of_the_deployment_guide_cannot_rewrite_the_trail(postgres_cluster):
-    """README "PostgreSQL: a table owner and an app role": the schema belongs to `triage_owner`,
+    """docs/administrators/postgresql.md ("a table owner and an app role"): the schema belongs to `triage_owner`,
     the server connects as `triage_app`, which may only INSERT and SELECT the audit trail."""
     from fastapi.testclient import TestClient
 
@@ -160,7 +160,8 @@ def test_the_app_role_of_the_deployment_guide_cannot_rewrite_the_trail(postgres_
     assert _verify(owner_url).exit_code == 0
 
 
-# the grants of the README's deployment section (kept equal by test_readme_grants below)
+# the grants of the deployment guide, docs/administrators/postgresql.md (kept equal by
+# test_the_deployment_guide_grants_these below)
 README_GRANTS = """GRANT USAGE ON SCHEMA public TO triage_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON patient_sessions, patient_moved_tokens, clinic_users,
   clinic_sessions, clinic_reviews, clinic_contacts, clinic_workflow, clinic_notes TO triage_app;
@@ -169,11 +170,11 @@ GRANT SELECT, INSERT ON audit_events TO triage_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO triage_app;"""
 
 
-def test_readme_grants():
+def test_the_deployment_guide_grants_these():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert README_GRANTS in readme
+    guide = Path(__file__).resolve().parent.parent / "docs" / "administrators" / "postgresql.md"
+    assert README_GRANTS in guide.read_text()
 
 
 # --------------------------------------------------------------------------- printing

@@ -57,7 +57,7 @@ def site(database_url):
 # --------------------------------------------------------------------------- the API's reader
 
 @pytest.mark.parametrize("body, words", [
-    # the CLI's depth limit (README "Limits", TRIAGE_MAX_DEPTH): was a RecursionError, a 500
+    # the CLI's depth limit (docs/integrators/limits.md, TRIAGE_MAX_DEPTH): was a RecursionError, a 500
     (b"[" * 100_000 + b"]" * 100_000, "nested more than"),
     (b'{"age": ' + b"[" * 50 + b"]" * 50 + b"}", "nested more than"),
     # the CLI's digits limit (TRIAGE_MAX_INT_DIGITS): 40 digits were a 500

@@ -1,5 +1,5 @@
 """The Python versions the project claims are the same everywhere a user reads them: the README's
-sentence, pyproject's classifiers and `requires-python` (so pip refuses a version nobody checked,
+sentence, the docs' install section (docs/index.md), pyproject's classifiers and `requires-python` (so pip refuses a version nobody checked,
 instead of failing half-way through installing the web framework, as 3.10 did)."""
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def _readme_versions() -> list[str]:
                       (ROOT / "README.md").read_text(), re.MULTILINE)
     assert match, "the README names the Python versions it was checked on"
     return list(match.groups())
+
+
+def test_the_docs_name_the_same_versions_as_the_readme():
+    match = re.search(r"^Python (3\.\d+), (3\.\d+) and (3\.\d+) \(each checked",
+                      (ROOT / "docs" / "index.md").read_text(), re.MULTILINE)
+    assert match, "docs/index.md names the Python versions it was checked on"
+    assert list(match.groups()) == _readme_versions()
 
 
 def test_readme_classifiers_and_requires_python_name_the_same_versions():

@@ -1,8 +1,15 @@
-"""The README's console examples are what the program prints (issue 10, item 14).
+"""The console examples of README.md and of the docs site (docs/) are what the program prints
+(issue 10, item 14; issue 23: the docs' examples are run as the README's are).
 
-Every ```console block of README.md that shows output is run here, in a scratch directory holding
-a copy of examples/, at a terminal width of 80 columns, and what it prints must be exactly what the
-README shows. An HTML comment on the line before a block can say how to run it:
+Every ```console block of README.md and docs/**/*.md that shows output is run here, in a scratch
+directory holding a copy of examples/, at a terminal width of 80 columns, and what it prints must be
+exactly what the page shows. A block of commands with no output shown (a list of commands to try)
+is run too, each line by a real shell with `triage` on its PATH, and must exit 0, or with the
+code its comment names ("(exit 2)"); the scratch directory then also holds answers.json and
+answers.yaml (the desk worker's answers), tests/cases (the vignettes) and rest.txt (the rest of the desk worker's answers, one a
+line, after the first three). The rules guide's blocks (rules/README.md, shown in the site as
+docs/rules/README.md) are its worked example, run step by step by tests/test_rules_cli.py.
+An HTML comment on the line before a block can say how to run it:
 
     <!-- console-example: input="34\nfemale\n2\nn\n" lines="1-3,10-16" without="weasyprint" -->
 
@@ -13,7 +20,7 @@ README shows. An HTML comment on the line before a block can say how to run it:
 * `setup`: `my-rules` makes ./rules, a copy of the shipped rules, and ./my-rules, the same with
   chronic_weeks 13 (the change rules/README.md walks through).
 
-To regenerate the README's examples after the program changed:
+To regenerate the pages' examples after the program changed:
 
     python tests/test_readme_console.py --write
 """
@@ -31,9 +38,25 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+# the pages of the site that are the project's own (docs/examples and docs/rules link to the
+# repository's examples/ and rules/ folders)
+PAGES = [README] + sorted(path for path in (ROOT / "docs").rglob("*.md")
+                          if path.relative_to(ROOT / "docs").parts[0] not in ("examples", "rules"))
 BLOCK = re.compile(r"(?:<!-- console-example:(?P<directive>[^\n]*?)-->\n)?"
                    r"(?P<fence>```console\n)(?P<body>.*?)```", re.S)
 OPTION = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*")')
+
+
+def shell_examples(text: str) -> list[tuple[int, str]]:
+    """(block number, command) for each command of each console block that shows no output: a
+    list of commands to try (a block may sit indented in a list)."""
+    out = []
+    for number, match in enumerate(BLOCK.finditer(text)):
+        lines = [line.strip() for line in match["body"].splitlines() if line.strip()]
+        commands = [line for line in lines if line.startswith("$ ")]
+        if commands and len(commands) == len(lines) and not (len(lines) == 1 and match["directive"]):
+            out += [(number, line[2:]) for line in commands]
+    return out
 
 
 def examples(text: str):
@@ -45,7 +68,7 @@ def examples(text: str):
             continue
         commands = [line for line in lines if line.startswith("$ ")]
         if len(commands) != 1 or (len(lines) == 1 and match["directive"] is None):
-            continue  # a list of commands to try, with nothing printed to compare
+            continue  # a list of commands to try, with nothing printed to compare: shell_examples
         options = {key: ast.literal_eval(value)
                    for key, value in OPTION.findall(match["directive"] or "")}
         out.append((match, options, lines[0][2:], "\n".join(lines[1:])))
@@ -109,7 +132,14 @@ def shown(output: str, lines: str | None) -> str:
     return "\n".join(keep)
 
 
-EXAMPLES = examples(README.read_text(encoding="utf-8"))
+def _name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+EXAMPLES = [(page, *example) for page in PAGES
+            for example in examples(page.read_text(encoding="utf-8"))]
+SHELL = [(page, block, command) for page in PAGES
+         for block, command in shell_examples(page.read_text(encoding="utf-8"))]
 
 
 @pytest.fixture
@@ -118,30 +148,88 @@ def scratch(tmp_path):
     return tmp_path
 
 
-def test_the_readme_has_console_examples_to_check():
-    commands = [command for _, _, command, _ in EXAMPLES]
+def _desk_worker_lines() -> list[str]:
+    """What a person types to give examples/desk_worker.yaml's answers, question by question."""
+    from triage.questionnaire import read_answers_file
+    from triage.rulebook import load_rulebook
+
+    questionnaire = load_rulebook().questionnaire
+    answers = read_answers_file(str(ROOT / "examples" / "desk_worker.yaml"))
+    lines, so_far = [], {}
+    for section in questionnaire.sections:
+        for qid in section.questions:
+            if questionnaire.is_skipped(qid, so_far):
+                continue
+            value = answers.get(qid)
+            lines.append({True: "y", False: "n", None: ""}.get(value, str(value))
+                         if isinstance(value, (bool, type(None))) else str(value))
+            if value is not None:
+                so_far[qid] = value
+    return lines
+
+
+def test_the_pages_have_console_examples_to_check():
+    commands = [command for _, _, _, command, _ in EXAMPLES]
     assert any(c.startswith("triage ask") for c in commands)
     assert any(c.startswith("triage assess") for c in commands)
     assert len(commands) >= 5
+    assert any(page == README for page, *_ in EXAMPLES), "README.md shows no example"
+    assert any(page != README for page, *_ in EXAMPLES), "the docs show no example"
 
 
 @pytest.mark.parametrize("index", range(len(EXAMPLES)),
-                         ids=[command for _, _, command, _ in EXAMPLES])
-def test_each_console_example_prints_what_the_readme_shows(index, scratch, monkeypatch):
-    _, options, command, expected = EXAMPLES[index]
+                         ids=[f"{_name(page)}: {command}" for page, _, _, command, _ in EXAMPLES])
+def test_each_console_example_prints_what_the_page_shows(index, scratch, monkeypatch):
+    page, _, options, command, expected = EXAMPLES[index]
     printed = shown(run_example(command, options, scratch, monkeypatch), options.get("lines"))
     assert printed == expected, (
-        f"$ {command}\n--- the README shows:\n{expected}\n--- the program prints:\n{printed}\n"
+        f"$ {command}\n--- {_name(page)} shows:\n{expected}\n--- the program prints:\n{printed}\n"
         f"(regenerate with: python tests/test_readme_console.py --write)")
 
 
+@pytest.mark.parametrize("index", range(len(SHELL)),
+                         ids=[f"{_name(page)}: {command}" for page, _, command in SHELL])
+def test_each_command_to_try_runs(index, scratch):
+    """The commands shown without output, run in order of the page by a real shell."""
+    import os
+    import subprocess
+
+    page, block, command = SHELL[index]
+    # the commands before it in the same block run first (a later one may read what they wrote)
+    earlier = [c for p, b, c in SHELL[:index] if (p, b) == (page, block)]
+    shutil.copytree(ROOT / "tests" / "cases", scratch / "tests" / "cases")  # the vignettes
+    shutil.copy(ROOT / "examples" / "desk_worker.yaml", scratch / "answers.yaml")
+    from triage.questionnaire import read_answers_file
+    import json
+
+    answers = read_answers_file(str(ROOT / "examples" / "desk_worker.yaml"))
+    (scratch / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
+    (scratch / "rest.txt").write_text("".join(line + "\n" for line in _desk_worker_lines()[3:])
+                                      + "\n", encoding="utf-8")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+           "COLUMNS": "80", "NO_COLOR": "1"}
+    for before in earlier:
+        subprocess.run(["bash", "-c", before], cwd=scratch, env=env, capture_output=True,
+                       timeout=120)
+    expected = int(re.search(r"\(exit (\d+)\)", command)[1]) if "(exit " in command else 0
+    done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == expected, (
+        f"{_name(page)}: $ {command}\nexit {done.returncode}, expected {expected}\n{done.stderr}")
+
+
 def write_readme() -> int:  # pragma: no cover - a maintainer's tool
-    """Rewrite README.md's console examples from what the program prints now."""
+    """Rewrite the console examples of README.md and docs/ from what the program prints now."""
+    return sum(write_page(page) for page in PAGES) * 0
+
+
+def write_page(page: Path) -> int:  # pragma: no cover - a maintainer's tool
     import tempfile
 
     from _pytest.monkeypatch import MonkeyPatch
 
-    text = README.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     changed = 0
     for match, options, command, expected in reversed(examples(text)):
         with tempfile.TemporaryDirectory() as directory:
@@ -156,9 +244,9 @@ def write_readme() -> int:  # pragma: no cover - a maintainer's tool
             changed += 1
             start = match.start("body")
             text = text[:start] + f"$ {command}\n{printed}\n" + text[match.end("body"):]
-    README.write_text(text, encoding="utf-8")
-    print(f"{changed} example(s) rewritten in {README}")
-    return 0
+    page.write_text(text, encoding="utf-8")
+    print(f"{changed} example(s) rewritten in {_name(page)}")
+    return changed
 
 
 if __name__ == "__main__":  # pragma: no cover

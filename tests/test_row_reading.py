@@ -1,6 +1,6 @@
 """A batch row read by the fast reader (`reading.parse_row`, orjson for the usual flat row) is
 read exactly as the standard reader (`reading.parse_json`) reads it: the same value, or the same
-error message. What is at stake is the hostile-input promise of the README ("Limits"): a key given
+error message. What is at stake is the hostile-input promise of docs/integrators/limits.md: a key given
 twice is an error, never a later answer quietly replacing an earlier one; an overlong number is
 refused, never read as a rounded float."""
 from __future__ import annotations

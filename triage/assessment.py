@@ -51,7 +51,7 @@ class Assessment(Record):
         return self.urgency != "self_care"
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of contract section 2, plus compatible extensions (see the README)."""
+        """The JSON of contract section 2, plus compatible extensions (docs/integrators/assessment-json.md)."""
         return {
             "urgency": self.urgency,
             "duration_class": self.duration_class,

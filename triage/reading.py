@@ -15,7 +15,7 @@ wrong answer:
   (YAML 1.1 would read ``042`` as 34 and ``1:30`` as 90);
 * **nesting depth** and **integer digits** are capped.
 
-The limits can be raised with environment variables (README, "Limits").
+The limits can be raised with environment variables (docs/integrators/limits.md).
 """
 from __future__ import annotations
 

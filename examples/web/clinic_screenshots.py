@@ -1,4 +1,4 @@
-"""Screenshots of the clinic's pages, linked from the README: the queue at desktop and phone width
+"""Screenshots of the clinic's pages, linked from the docs (docs/administrators/clinic.md): the queue at desktop and phone width
 and one submission. Fictional patients, a throwaway SQLite database, `triage serve` on 127.0.0.1,
 Debian's Chromium through Playwright (the test extra).
 

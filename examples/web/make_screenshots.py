@@ -102,7 +102,7 @@ def journey(page, base: str, width: str) -> None:
     page.goto(base + "/check-answers")
     with page.expect_navigation():
         page.click("form[action='/submit'] button")
-    shoot(page, "result", width)  # self-care (the README links it by this name)
+    shoot(page, "result", width)  # self-care (the docs link it by this name)
     if width == "phone":
         page.goto(base + "/report")
         shoot(page, "report", width)

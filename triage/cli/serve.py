@@ -111,7 +111,7 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
 @click.option("--migrate-only", is_flag=True,
               help="Bring the database's schema up to date and stop, serving nothing: for a "
                    "deployment whose server role may not change the schema (run this as the "
-                   "tables' owner, see README).")
+                   "tables' owner, see docs/administrators/postgresql.md).")
 @click.option("--wait-for-database", type=click.IntRange(min=0), default=30, show_default=True,
               metavar="SECONDS",
               help="At start, wait this long for a database server that does not answer yet "
@@ -120,8 +120,8 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
               show_envvar=True, default=False, show_default=True,
               help="At the end, ask patients for their name, date of birth, phone or email "
                    "(with their consent), for the clinic to contact them. They are encrypted "
-                   "with the key in TRIAGE_CONTACT_KEY (see README, \"Patients' contact "
-                   "details\").")
+                   "with the key in TRIAGE_CONTACT_KEY (see "
+                   "docs/administrators/contact-details.md).")
 @click.option("--clinic-retention-days", type=click.IntRange(min=1), default=None,
               envvar="TRIAGE_CLINIC_RETENTION_DAYS", show_envvar=True,
               help="Delete a submission the clinic received (with its contact details, status, "

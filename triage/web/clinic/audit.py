@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..db import utcnow
 from .models import AuditEvent
 
-# action -> what it means, for `triage audit --help` and the README
+# action -> what it means, for `triage audit --help` and the docs
 ACTIONS = {
     "sign_in": "signed in",
     "sign_in_failed": "a wrong name or password",
