@@ -12,7 +12,7 @@ figures with it. Target: p95 under 200 ms. Each line also gives the request's ti
 Measured 2026-12-08 (2 shared cores, AMD EPYC; PostgreSQL 15.18; load average 8 to 12, i.e. the
 cores 4 to 6 times oversubscribed by other work), median / p95 in ms, SQL's share in brackets:
 
-    request                      before 0105_queue_order      after it
+    request                      before 0106_queue_order      after it
     queue, first page            592 (509) / 1030 (897)       109 (38) / 381 (123)
     queue, page 21 (keyset)      578 (506) /  922 (810)       101 (37) / 245 (84)
     filter: emergency            292 (230) /  826 (456)       113 (43) / 189 (110)

@@ -1,4 +1,4 @@
-"""Issue 24, item 3: the queue's order comes from an index (revision 0105_queue_order), on SQLite
+"""Issue 24, item 3: the queue's order comes from an index (revision 0106_queue_order), on SQLite
 and PostgreSQL. The queue must list exactly what it listed before: the stored urgency rank
 follows the urgency through every change a submission goes through, the queue page and the
 counts per urgency are read from their indexes (no sort of every row: what made the unfiltered
@@ -16,8 +16,8 @@ from clinic_support import CASES, add_submission, one_per_urgency
 from triage.web.clinic import queue as clinic_queue
 from triage.web.db import PatientSession, make_engine, migrate, utcnow
 
-PREVIOUS = "0104_clinic_workflow"
-REVISION = "0105_queue_order"
+PREVIOUS = "0105_follow_up"
+REVISION = "0106_queue_order"
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def test_the_queue_page_and_the_counts_are_read_from_their_indexes(engine):
     order = (clinic_queue._RANK, clinic_queue._WHEN.desc(), PatientSession.id)
     page = clinic_queue._narrowed([PatientSession.id], filters).order_by(*order).limit(51)
     rest_of_rank, later_ranks = clinic_queue._after(key)
-    counts = clinic_queue._narrowed([PatientSession.urgency, sa.func.count()], filters) \
-        .group_by(PatientSession.urgency)
+    counts = clinic_queue._narrowed([clinic_queue._URGENCY, sa.func.count()], filters) \
+        .group_by(clinic_queue._URGENCY)
     with engine.begin() as connection:
         for statement in (page, page.where(rest_of_rank), page.where(later_ranks)):
             plan = _plan(connection, statement)
@@ -115,7 +115,8 @@ def test_the_revision_fills_the_rank_keeps_every_row_and_downgrades(database_url
     now = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
     rows = {"e": "emergency", "u": "urgent", "s": "soon", "c": "self_care", "x": None}
     with engine.begin() as connection:
-        _at(config, connection, PREVIOUS)
+        # before both revisions of this round: 0105_follow_up adds columns the rank reads
+        _at(config, connection, "0104_clinic_workflow")
         for n, (identifier, urgency) in enumerate(rows.items()):
             connection.execute(sa.text(
                 "INSERT INTO patient_sessions (id, token_hash, answers, created_at, updated_at, "

@@ -125,7 +125,8 @@ def _migrate_when_reachable(engine, seconds: int) -> None:
 @click.option("--clinic-retention-days", type=click.IntRange(min=1), default=None,
               envvar="TRIAGE_CLINIC_RETENTION_DAYS", show_envvar=True,
               help="Delete a submission the clinic received (with its contact details, status, "
-                   "notes and review) this many days after its last change. Default: as "
+                   "notes, review and follow-up check-ins) this many days after its last change "
+                   "(a check-in is a change). Default: as "
                    "--retention-days. Unfinished sessions follow --retention-days.")
 @click.option("--rotate-contact-key", is_flag=True,
               help="Encrypt every stored contact detail again with the first key of "

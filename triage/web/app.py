@@ -219,7 +219,8 @@ def app_from_env() -> FastAPI:
 
 def purge_expired(app: FastAPI, *, now: _dt.datetime | None = None) -> int:
     """Delete the unfinished sessions not changed for ``retention_days``, and the clinic's
-    submissions (with their contact details, status, notes and review) not changed for
+    submissions (with their contact details, status, notes, review and follow-up check-ins, by
+    ON DELETE CASCADE; a completed check-in changes its submission) not changed for
     ``clinic_retention_days`` (when unset, ``retention_days``); returns how many. The audit
     trail stays: it holds ids, never answers."""
     from sqlalchemy import and_, or_

@@ -51,10 +51,12 @@ class Base(DeclarativeBase):
     type_annotation_map = {_dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
 
 
-# The clinic's queue order's rank, as SQL (the same text is in revision 0105_queue_order; the
-# urgencies as in triage/web/clinic/queue.py's URGENCIES, most urgent first)
-QUEUE_RANK_SQL = ("CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 WHEN 'soon' THEN 2 "
-                  "WHEN 'self_care' THEN 3 ELSE 0 END")
+# The clinic's queue order's rank, as SQL (the same text is in revision 0106_queue_order; the
+# urgencies as in triage/web/clinic/queue.py's URGENCIES, most urgent first). A submission is
+# ranked by its newest follow-up check-in's urgency when it has one (never below the first
+# visit's: triage.followup), else by the first visit's.
+QUEUE_RANK_SQL = ("CASE COALESCE(follow_up_urgency, urgency) WHEN 'emergency' THEN 0 "
+                  "WHEN 'urgent' THEN 1 WHEN 'soon' THEN 2 WHEN 'self_care' THEN 3 ELSE 0 END")
 
 
 class PatientSession(Base):
@@ -84,9 +86,21 @@ class PatientSession(Base):
     # 0104_clinic_workflow, clinic/contact.py)
     reference: Mapped[str | None] = mapped_column(String(12), unique=True, index=True,
                                                   default=None)
+    # follow-up check-ins (revision 0105_follow_up, web/follow_up.py): the follow-up code's
+    # SHA-256 (never the code), the review date the patient was given, and what the latest
+    # check-in found, so that the clinic's queue ranks and filters without reading every check-in
+    follow_up_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                            default=None)
+    follow_up_due_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
+    follow_up_at: Mapped[_dt.datetime | None] = mapped_column(default=None)
+    follow_up_urgency: Mapped[str | None] = mapped_column(String(16), default=None)
+    follow_up_course: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    # the newest check-in that escalated to urgent or emergency: it ranks the submission in the
+    # queue as if it had arrived then, with that urgency
+    escalated_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
     # the urgency's place in the clinic's queue (emergency 0, urgent 1, soon 2, self-care 3; no
     # urgency, an emergency the patient took back before finishing, 0), kept by the database
-    # itself on every insert and update (a generated column, revision 0105_queue_order), so
+    # itself on every insert and update (a generated column, revision 0106_queue_order), so
     # that the queue's order is read from an index instead of computed and sorted on every row
     # (PostgreSQL stores it; the revision makes it VIRTUAL in SQLite, computed when read and
     # kept in the index)
@@ -97,16 +111,20 @@ class PatientSession(Base):
 # A session the clinic's queue lists: submitted, or an emergency the patient took back.
 LISTED = or_(PatientSession.submitted_at.is_not(None),
              PatientSession.emergency_corrected_at.is_not(None))
-# when a listed session arrived, as the queue sorts it (newest first within a rank)
-QUEUE_AT = func.coalesce(PatientSession.submitted_at, PatientSession.emergency_corrected_at,
-                         type_=DateTime(timezone=True))
-# The queue's order, read in order from one index (revision 0105_queue_order): its first page,
+# when a listed session arrived, as the queue sorts it (newest first within a rank): a check-in
+# that escalated to urgent or emergency makes it arrive again, then (issue 25)
+QUEUE_AT = func.coalesce(PatientSession.escalated_at, PatientSession.submitted_at,
+                         PatientSession.emergency_corrected_at, type_=DateTime(timezone=True))
+# the urgency the queue lists a submission with: its newest check-in's, else the first visit's
+QUEUE_URGENCY = func.coalesce(PatientSession.follow_up_urgency, PatientSession.urgency)
+# The queue's order, read in order from one index (revision 0106_queue_order): its first page,
 # and each later page from its key, without sorting 100,000 rows; only the listed sessions
 # (a partial index: a patient's unfinished session is not in it).
 Index("ix_patient_sessions_queue", PatientSession.queue_rank, QUEUE_AT.desc(), PatientSession.id,
       postgresql_where=LISTED, sqlite_where=LISTED)
 # The queue's counts per urgency, from this small index alone (no table rows read).
-Index("ix_patient_sessions_listed_urgency", PatientSession.urgency,
+# (both columns, not the coalesce of them: an index-only scan needs the columns themselves)
+Index("ix_patient_sessions_listed_urgency", PatientSession.follow_up_urgency, PatientSession.urgency,
       postgresql_where=LISTED, sqlite_where=LISTED)
 
 
@@ -120,6 +138,29 @@ class MovedToken(Base):
     session_id: Mapped[str] = mapped_column(
         ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
     moved_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+
+
+class CheckIn(Base):
+    """One follow-up check-in of a submission (revision 0105_follow_up): begun with the follow-up
+    code (the browser then holds ``token_hash``'s token in a cookie), answered one question per
+    page into ``answers`` (pain, change, activities, the warning signs re-asked), and completed
+    with the re-triaged outcome: ``urgency`` and ``outcome`` (triage.followup's review, as JSON).
+    Deleted with its submission (ON DELETE CASCADE), so it is kept exactly as long as the
+    submission is."""
+
+    __tablename__ = "follow_up_check_ins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                   default=None)
+    started_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[_dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[_dt.datetime | None] = mapped_column(default=None, index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    urgency: Mapped[str | None] = mapped_column(String(16), default=None)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 # --------------------------------------------------------------------------- engines

@@ -469,6 +469,9 @@ def submit(request: Request, csrf_token: str = ""):
         row.submitted_at = utcnow()
         row.urgency = result.urgency
         row.assessment = result.to_dict()
+        from .follow_up import on_submitted
+
+        on_submitted(row)  # the review date of a self-care or soon result (follow_up.py)
         db.commit()
         if not (was_emergency and result.urgency == "emergency"):
             _notify(request, row)
@@ -539,8 +542,10 @@ def result_page(request: Request):
             return _see(_next_url(_flow(request, row)))
         result = _assessment(request, row)
         facts = report_facts(result, request.app.state.rulebook)
+        from .follow_up import offer
+
         return render(request, "web/result.html.j2", report=facts, pdf=_pdf_available(),
-                      reference=row.reference,
+                      reference=row.reference, follow_up=offer(row),
                       contact=_asks_contact(request) and not _has_contact(db, row))
 
 

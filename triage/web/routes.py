@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import api, patient
+from . import api, follow_up, patient  # noqa: F401  (follow_up: its pages on patient.router)
 from .pages import render
 
 

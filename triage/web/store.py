@@ -191,3 +191,28 @@ def is_expired(row: PatientRow, retention_days: int, now: _dt.datetime | None = 
     if updated.tzinfo is None:  # SQLite gives back naive times; they were stored as UTC
         updated = updated.replace(tzinfo=_dt.timezone.utc)
     return updated < (now or utcnow()) - _dt.timedelta(days=retention_days)
+
+
+# --------------------------------------------------------------------------- follow-up codes
+
+FOLLOW_UP_COOKIE = "triage_follow_up"
+_BY_FOLLOW_UP_CODE = select(PATIENT_SESSIONS).where(
+    PATIENT_SESSIONS.c.follow_up_code_hash == bindparam("hash"))
+_LOCKED[_BY_FOLLOW_UP_CODE] = _BY_FOLLOW_UP_CODE.with_for_update()
+
+
+def give_follow_up_code(row: PatientRow) -> str:
+    """A new follow-up code for a submission, in the resume code's alphabet and shape
+    (XXXXX-XXXXX); only its SHA-256 is stored, and any earlier code stops working. Like every
+    change to the row, it moves ``updated_at`` (PatientRows.commit), from which the clinic's
+    retention counts."""
+    code = new_resume_code()
+    row.follow_up_code_hash = digest(normalise_resume_code(code))
+    return code
+
+
+def find_by_follow_up_code(db: PatientRows, code: str) -> PatientRow | None:
+    normal = normalise_resume_code(code)
+    if len(normal) != RESUME_LENGTH:
+        return None
+    return db._find(_BY_FOLLOW_UP_CODE, digest(normal))

@@ -52,6 +52,11 @@ ACTIONS = {
     "emergency_corrected": "a patient shown the emergency advice changed an answer so that it no "
                            "longer is one",
     "resume_code_failed": "a resume code that matched no session (rate-limited per address)",
+    # follow-up check-ins (actor "patient"), issue 25
+    "follow_up_code_failed": "a follow-up code that matched no submission (rate-limited per "
+                             "address)",
+    "check_in": "a patient completed a follow-up check-in of the submission (its answers and "
+                "outcome are not in the trail)",
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from ...assessment import Assessment, Reason
-from ..db import LISTED, QUEUE_AT, PatientSession, utcnow
+from ..db import LISTED, QUEUE_AT, QUEUE_URGENCY, PatientSession, utcnow
 from .audit import as_utc
 from .models import STATUSES, Contact, Review, User, Workflow
 
@@ -30,6 +30,10 @@ URGENCIES = ("emergency", "urgent", "soon", "self_care")
 URGENCY_LABELS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon",
                   "self_care": "Self-care"}
 REVIEWED_FILTERS = ("all", "no", "yes")
+# A submission is listed with its newest follow-up check-in's urgency, which is never below the
+# first visit's (triage.followup), and a check-in that escalated to urgent or emergency ranks it
+# as if it had arrived then (issue 25): the clinic sees it as a new submission.
+_URGENCY = QUEUE_URGENCY
 # a listed session without an urgency is one whose emergency was taken back and that is not
 # finished: ranked with the emergencies (it was shown the emergency advice). The rank is a
 # column the database keeps (db.QUEUE_RANK_SQL), and the order below is the one index
@@ -37,6 +41,8 @@ REVIEWED_FILTERS = ("all", "no", "yes")
 _RANK = PatientSession.queue_rank
 # typed, so that a time compared with it is bound as the column's are (SQLite keeps text)
 _WHEN = QUEUE_AT
+FOLLOW_UP_FILTERS = ("", "worse", "missed")
+FOLLOW_UP_LABELS = {"": "Anyone", "worse": "Check-in worse", "missed": "Check-in missed"}
 
 
 @dataclass
@@ -56,6 +62,38 @@ class Submission:
     status: str = "new"
     assignee: str | None = None
     rank: int = 0  # the urgency's place in the queue's order (for the next page's key)
+    # follow-up check-ins (issue 25): the review date given, the newest check-in's time,
+    # urgency and course (better, same, worse), the newest escalation to urgent or emergency
+    follow_up_due_at: _dt.datetime | None = None
+    follow_up_at: _dt.datetime | None = None
+    follow_up_urgency: str | None = None
+    follow_up_course: str | None = None
+    escalated_at: _dt.datetime | None = None
+
+    @property
+    def listed_urgency(self) -> str:
+        """The urgency the queue lists it with: the newest check-in's, else the first visit's."""
+        return self.follow_up_urgency or self.urgency
+
+    @property
+    def listed_at(self) -> _dt.datetime:
+        """When the queue takes it to have arrived: its newest escalation, else its submission."""
+        return self.escalated_at or self.submitted_at
+
+    @property
+    def review_before_escalation(self) -> bool:
+        """Reviewed, but before a check-in escalated it: the review does not cover it."""
+        return (self.reviewed_at is not None and self.escalated_at is not None
+                and self.reviewed_at < self.escalated_at)
+
+    def missed(self, now: _dt.datetime | None = None) -> bool:
+        """Its review date has passed with no check-in on or after it (triage.followup's
+        missed_check_in)."""
+        if self.follow_up_due_at is None:
+            return False
+        today = _dt.datetime.combine((now or utcnow()).date(), _dt.time(), _dt.timezone.utc)
+        return self.follow_up_due_at < today and (
+            self.follow_up_at is None or self.follow_up_at < self.follow_up_due_at)
 
     @property
     def corrected(self) -> bool:
@@ -101,8 +139,18 @@ def _submissions(rows) -> list[Submission]:
             corrected_at=as_utc(corrected) if corrected else None,
             finished=patient.submitted_at is not None, reference=patient.reference,
             sealed_contact=sealed, status=status or "new", assignee=assignee,
-            rank=URGENCIES.index(patient.urgency) if patient.urgency in URGENCIES else 0))
+            follow_up_due_at=_utc_or_none(getattr(patient, "follow_up_due_at", None)),
+            follow_up_at=_utc_or_none(getattr(patient, "follow_up_at", None)),
+            follow_up_urgency=getattr(patient, "follow_up_urgency", None),
+            follow_up_course=getattr(patient, "follow_up_course", None),
+            escalated_at=_utc_or_none(getattr(patient, "escalated_at", None))))
+        listed = out[-1].listed_urgency
+        out[-1].rank = URGENCIES.index(listed) if listed in URGENCIES else 0
     return out
+
+
+def _utc_or_none(moment):
+    return as_utc(moment) if moment is not None else None
 
 
 _LISTED = LISTED  # the very condition of the queue's partial indexes (db.py)
@@ -130,23 +178,41 @@ class Filters:
     since: _dt.date | None = None  # submitted on or after this day (UTC)
     until: _dt.date | None = None  # submitted on or before this day (UTC)
     search: str = ""  # a reference, a name or a patient number
+    follow_up: str = ""  # "worse": the newest check-in got worse; "missed": review date passed
 
     @property
     def any(self) -> bool:
         return bool(self.urgencies or self.reviewed != "all" or self.statuses or self.assignee
-                    or self.since or self.until or self.search)
+                    or self.since or self.until or self.search or self.follow_up)
+
+
+def _missed(now: _dt.datetime | None = None):
+    """The review date (kept as midnight UTC of its day) is before today, and no check-in was
+    made on or after it."""
+    today = _dt.datetime.combine((now or utcnow()).date(), _dt.time(), _dt.timezone.utc)
+    return and_(PatientSession.follow_up_due_at.is_not(None),
+                PatientSession.follow_up_due_at < today,
+                or_(PatientSession.follow_up_at.is_(None),
+                    PatientSession.follow_up_at < PatientSession.follow_up_due_at))
 
 
 def _filtered(query, filters: Filters, keyring=None):
     if filters.urgencies:
-        query = query.where(PatientSession.urgency.in_(filters.urgencies))
+        query = query.where(_URGENCY.in_(filters.urgencies))
         # the same again as ranks (it narrows nothing more): the database then reads those
         # ranks' ranges of the queue's index, in order, instead of sorting the urgency's rows
         query = query.where(_RANK.in_(sorted({URGENCIES.index(u) for u in filters.urgencies})))
+    if filters.follow_up == "worse":
+        query = query.where(PatientSession.follow_up_course == "worse")
+    elif filters.follow_up == "missed":
+        query = query.where(_missed())
+    # a review made before a check-in escalated the submission does not cover it (issue 25)
+    stale = and_(PatientSession.escalated_at.is_not(None),
+                 Review.reviewed_at < PatientSession.escalated_at)
     if filters.reviewed == "yes":
-        query = query.where(Review.submission_id.is_not(None))
+        query = query.where(Review.submission_id.is_not(None), ~stale)
     elif filters.reviewed == "no":
-        query = query.where(Review.submission_id.is_(None))
+        query = query.where(or_(Review.submission_id.is_(None), stale))
     if filters.statuses:
         status = func.coalesce(Workflow.status, "new")
         query = query.where(status.in_(filters.statuses))
@@ -206,7 +272,7 @@ def queue(db: Session, *, urgencies: list[str] | None = None, reviewed: str = "a
 
 def page_key(s: Submission) -> str:
     """Where the next page starts: after this submission, in the queue's order."""
-    return f"{s.rank}.{s.submitted_at.isoformat()}.{s.id}"
+    return f"{s.rank}.{s.listed_at.isoformat()}.{s.id}"
 
 
 def _after(key: str):
@@ -257,18 +323,52 @@ def queue_page(db: Session, filters: Filters, *, after: str = "", size: int | No
 def counts(db: Session, filters: Filters, keyring=None) -> dict[str, int]:
     """How many submissions of each urgency the filters (apart from urgency) leave."""
     filters = dataclass_replace(filters, urgencies=())
-    query = _filtered(_narrowed([PatientSession.urgency, func.count()], filters), filters,
-                      keyring)
-    found = dict(db.execute(query.group_by(PatientSession.urgency)).all())
+    query = _filtered(_narrowed([_URGENCY, func.count()], filters), filters, keyring)
+    found = dict(db.execute(query.group_by(_URGENCY)).all())
     return {u: found.get(u, 0) for u in URGENCIES}
 
 
 def newest_submitted(db: Session) -> _dt.datetime | None:
     """When the newest submission arrived (what the queue polls to notice new ones)."""
     # submitted_at alone, through its index: a correction is not a new arrival (the emergency
-    # it corrects arrived, and was noticed, when it was submitted)
-    newest = db.execute(select(func.max(PatientSession.submitted_at))).scalar()
-    return as_utc(newest) if newest else None
+    # it corrects arrived, and was noticed, when it was submitted); a check-in that escalated to
+    # urgent or emergency is one (issue 25)
+    submitted = db.execute(select(func.max(PatientSession.submitted_at))).scalar()
+    escalated = db.execute(select(func.max(PatientSession.escalated_at))).scalar()
+    found = [as_utc(t) for t in (submitted, escalated) if t is not None]
+    return max(found) if found else None
+
+
+@dataclass
+class CheckInView:
+    """One completed check-in as the clinic's submission page shows it."""
+
+    at: _dt.datetime
+    urgency: str
+    escalated: bool
+    why: list[str]
+    improved: bool | None
+    improvement_why: str
+    new_signs: list[str]
+    answers: dict
+
+
+def check_ins(db: Session, submission_id: str) -> list[CheckInView]:
+    """The submission's completed check-ins, oldest first, with their stored outcomes."""
+    from ..db import CheckIn
+
+    rows = db.scalars(select(CheckIn).where(CheckIn.submission_id == submission_id,
+                                            CheckIn.completed_at.is_not(None))
+                      .order_by(CheckIn.completed_at, CheckIn.id)).all()
+    out = []
+    for row in rows:
+        outcome = row.outcome or {}
+        out.append(CheckInView(
+            at=as_utc(row.completed_at), urgency=row.urgency or "",
+            escalated=bool(outcome.get("escalated")), why=list(outcome.get("why") or []),
+            improved=outcome.get("improved"), improvement_why=outcome.get("improvement_why") or "",
+            new_signs=list(outcome.get("new_signs") or []), answers=dict(row.answers or {})))
+    return out
 
 
 def submission(db: Session, submission_id: str) -> Submission | None:
@@ -281,9 +381,15 @@ def submission(db: Session, submission_id: str) -> Submission | None:
 
 
 def mark_reviewed(db: Session, submission_id: str, user: User) -> bool:
-    """Record that `user` reviewed it now; False when someone already had (that review stays)."""
-    if db.get(Review, submission_id) is not None:
-        return False
+    """Record that `user` reviewed it now; False when someone already had (that review stays),
+    unless a check-in escalated the submission since (then the review is made again)."""
+    review = db.get(Review, submission_id)
+    if review is not None:
+        escalated = db.get(PatientSession, submission_id).escalated_at
+        if escalated is None or as_utc(review.reviewed_at) >= as_utc(escalated):
+            return False
+        review.user_id, review.reviewed_at = user.id, utcnow()
+        return True
     db.add(Review(submission_id=submission_id, user_id=user.id, reviewed_at=utcnow()))
     return True
 

@@ -274,7 +274,9 @@ def _filters(params, user: User) -> clinic_queue.Filters:
         statuses=tuple(v for v in params.getlist("status") if v in STATUSES),
         assignee=user.name if assignee == "me" else assignee,
         since=_date(params.get("since")), until=_date(params.get("until")),
-        search=" ".join(str(params.get("q") or "").split())[:100])
+        search=" ".join(str(params.get("q") or "").split())[:100],
+        follow_up=(params.get("follow_up") if params.get("follow_up") in
+                   clinic_queue.FOLLOW_UP_FILTERS else ""))
 
 
 def _contact(request: Request, s):
@@ -307,6 +309,7 @@ def queue_page(request: Request):
                             f"status={','.join(filters.statuses) or 'all'}"
                             f"{' assignee=' + filters.assignee if filters.assignee else ''}"
                             f"{' search' if filters.search else ''}"
+                            f"{' follow_up=' + filters.follow_up if filters.follow_up else ''}"
                             f"{' page>1' if after else ''} shown={len(submissions)}")
         db.commit()
     now = utcnow()
@@ -314,14 +317,15 @@ def queue_page(request: Request):
     for s in submissions:
         contact = _contact(request, s)
         rows.append({
-            "id": s.id, "urgency": s.urgency, "age": s.age,
+            "id": s.id, "urgency": s.listed_urgency, "age": s.age,
+            "follow_up": _follow_up_line(s, now),
             "duration": clinic_queue.duration_words(s.duration_weeks),
             **_findings(rulebook, s),
             "corrected": s.corrected, "finished": s.finished,
             "submitted": s.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
             "submitted_iso": s.submitted_at.isoformat(),
             "ago": clinic_queue.how_long_ago(s.submitted_at, now),
-            "reviewed_by": s.reviewed_by,
+            "reviewed_by": s.reviewed_by, "review_stale": s.review_before_escalation,
             "reviewed_at": s.reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if s.reviewed_at
             else None,
             "reference": s.reference, "status": s.status, "assignee": s.assignee,
@@ -338,7 +342,27 @@ def queue_page(request: Request):
                            if next_key else None),
                  first_url=f"{PREFIX}?{urlencode(query)}" if after else None,
                  newest=newest.isoformat() if newest else "",
-                 contacts=keyring is not None, filtered=filters.any)
+                 contacts=keyring is not None, filtered=filters.any,
+                 follow_up_filters=clinic_queue.FOLLOW_UP_LABELS)
+
+
+def _follow_up_line(s, now) -> dict | None:
+    """What the queue says of a submission's follow-up (issue 25): the newest check-in's course,
+    whether it escalated, or that the review date passed without one; None: no check-in due."""
+    if s.follow_up_due_at is None and s.follow_up_at is None:
+        return None
+    due = s.follow_up_due_at.strftime("%Y-%m-%d") if s.follow_up_due_at else None
+    if s.missed(now):
+        return {"kind": "missed", "words": f"Check-in missed (due {due})"}
+    if s.follow_up_at is not None:
+        words = {"worse": "Check-in: worse", "better": "Check-in: better",
+                 "same": "Check-in: no better"}.get(s.follow_up_course or "", "Checked in")
+        if s.follow_up_urgency and s.follow_up_urgency != s.urgency:
+            words += (f", now {clinic_queue.URGENCY_LABELS[s.follow_up_urgency].lower()} (was "
+                      f"{clinic_queue.URGENCY_LABELS.get(s.urgency, s.urgency).lower()})")
+        return {"kind": s.follow_up_course or "same",
+                "words": words + ", " + clinic_queue.how_long_ago(s.follow_up_at, now)}
+    return {"kind": "due", "words": f"Check-in due {due}"}
 
 
 def updates(request: Request):
@@ -401,7 +425,48 @@ def submission_page(request: Request, submission_id: str):
                  formats=exports.FORMATS, just_reviewed=request.query_params.get("reviewed"),
                  contact=_contact(request, found), statuses=STATUSES,
                  status_labels=clinic_queue.STATUS_LABELS, staff=staff, notes=notes,
-                 changed=request.query_params.get("changed"))
+                 changed=request.query_params.get("changed"),
+                 **_course(request, found))
+
+
+def _follow_up_outcome(request: Request, found, views=None):
+    """triage.followup's review of the submission's completed check-ins as of the newest one;
+    None when it has none."""
+    from ...followup import CheckIn, review_check_in
+
+    if views is None:
+        with request.app.state.db() as db:
+            views = clinic_queue.check_ins(db, found.id)
+    if not views:
+        return None
+    return review_check_in(found.answers, [CheckIn(v.at.date(), v.answers) for v in views],
+                           request.app.state.rulebook, max(v.at.date() for v in views),
+                           first_visit=found.submitted_at.date())
+
+
+def _course(request: Request, found) -> dict:
+    """The follow-up of a submission for its page (issue 25): each completed check-in with its
+    stored outcome, and the course (pain and function over time) for the chart and its table."""
+    with request.app.state.db() as db:
+        views = clinic_queue.check_ins(db, found.id)
+    if not views and found.follow_up_due_at is None:
+        return {"check_ins": [], "series": None, "follow_up_due": None}
+    rulebook = request.app.state.rulebook
+    outcome = _follow_up_outcome(request, found, views)
+    series = list(outcome.series) if outcome is not None else None
+    shown = []
+    for v in views:
+        shown.append({
+            "at": v.at.strftime("%Y-%m-%d %H:%M UTC"), "ago": clinic_queue.how_long_ago(v.at),
+            "urgency": v.urgency, "escalated": v.escalated, "why": v.why,
+            "improved": v.improved, "improvement_why": v.improvement_why,
+            "new_signs": [rulebook.questionnaire.questions[q].text
+                          if q in rulebook.questionnaire.questions else q
+                          for q in v.new_signs]})
+    return {"check_ins": shown, "series": series,
+            "follow_up_due": (found.follow_up_due_at.strftime("%Y-%m-%d")
+                              if found.follow_up_due_at else None),
+            "follow_up_missed": found.missed()}
 
 
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
@@ -415,8 +480,14 @@ def report_page(request: Request, submission_id: str):
     user, found, refusal = _viewed(request, submission_id, "view_report")
     if refusal is not None:
         return refusal
-    html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
-                         today=found.submitted_at.date(), reference=found.reference)
+    outcome = _follow_up_outcome(request, found) if request.query_params.get("course") else None
+    if outcome is not None:  # the newest result with the course since the first visit
+        html = render_report(outcome.assessment, request.app.state.rulebook, "html",
+                             today=max(p.date for p in outcome.series),
+                             reference=found.reference, follow_up=outcome)
+    else:
+        html = render_report(found.to_assessment(), request.app.state.rulebook, "html",
+                             today=found.submitted_at.date(), reference=found.reference)
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
         + "'" for m in _STYLE.finditer(html))

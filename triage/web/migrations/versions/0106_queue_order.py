@@ -6,7 +6,8 @@ submissions in PostgreSQL, and counting them per urgency read the whole table ag
 
 * ``patient_sessions.queue_rank``: the urgency's place in the queue (emergency 0, urgent 1,
   soon 2, self-care 3; none, an emergency the patient took back before finishing, 0). A
-  generated column: the database computes it from ``urgency`` itself, on every insert and
+  generated column: the database computes it from the urgency itself (the newest check-in's,
+  else the first visit's), on every insert and
   update, so it can never disagree with it; adding it fills it for every existing row;
 * ``ix_patient_sessions_queue``: (rank, time of arrival newest first, id) over the listed
   sessions only (submitted, or an emergency taken back): the queue's order, read in order;
@@ -17,8 +18,8 @@ SQLite (3.31 or newer; 3.35 to downgrade) has generated columns too: VIRTUAL the
 ALTER TABLE, without copying the table), STORED in PostgreSQL. The downgrade drops the indexes
 and the column; nothing else is lost.
 
-Revision ID: 0105_queue_order
-Revises: 0104_clinic_workflow
+Revision ID: 0106_queue_order
+Revises: 0105_follow_up
 Create Date: 2026-12-08
 """
 from __future__ import annotations
@@ -26,14 +27,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0105_queue_order"
-down_revision = "0104_clinic_workflow"
+revision = "0106_queue_order"
+down_revision = "0105_follow_up"
 branch_labels = None
 depends_on = None
 
 # written out here, not imported: a revision stays what it was when the code changes
-RANK = ("CASE urgency WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 WHEN 'soon' THEN 2 "
+# a submission is ranked by its newest follow-up check-in's urgency when it has one (0105)
+URGENCY = "coalesce(follow_up_urgency, urgency)"
+RANK = (f"CASE {URGENCY} WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 WHEN 'soon' THEN 2 "
         "WHEN 'self_care' THEN 3 ELSE 0 END")
+# a check-in that escalated to urgent or emergency makes the submission arrive again, then
+ARRIVED = "coalesce(escalated_at, submitted_at, emergency_corrected_at)"
 LISTED = "submitted_at IS NOT NULL OR emergency_corrected_at IS NOT NULL"
 
 
@@ -48,9 +53,11 @@ def upgrade() -> None:
                                                 nullable=True))
     where = {"postgresql_where": sa.text(LISTED), "sqlite_where": sa.text(LISTED)}
     op.create_index("ix_patient_sessions_queue", "patient_sessions",
-                    ["queue_rank", sa.text("coalesce(submitted_at, emergency_corrected_at) DESC"),
+                    ["queue_rank", sa.text(f"{ARRIVED} DESC"),
                      "id"], **where)
-    op.create_index("ix_patient_sessions_listed_urgency", "patient_sessions", ["urgency"],
+    # both columns, not the expression: PostgreSQL reads an expression index's rows from the table
+    op.create_index("ix_patient_sessions_listed_urgency", "patient_sessions",
+                    ["follow_up_urgency", "urgency"],
                     **where)
 
 
