@@ -415,13 +415,19 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
                        ("better_with_exercise", "pain eases with exercise rather than rest"),
                        ("osteoporosis", "known osteoporosis"),
                        ("long_term_steroids", "long-term steroids"),
-                       ("fear_of_movement", "avoids movement for fear of making it worse"),
-                       ("low_mood", "low mood or worry since the pain began")):
-        if answers.get(qid) is True and not _is_alarming(questions[qid], True):
+                       ("fear_of_harm", "avoids moving for fear of harming the back"),
+                       ("pain_worry", "often thinks the pain will never get better"),
+                       ("mood_low", "low mood on most days for two weeks"),
+                       ("hard_to_move_about", "finds walking far or washing and dressing hard")):
+        if qid in questions and answers.get(qid) is True \
+                and not _is_alarming(questions[qid], True):
             key.append(words)
     if key:
         text = "; ".join(key)
         lines.append(text[:1].upper() + text[1:] + ".")
+    risk = risk_facts(a, rulebook)
+    if risk is not None:
+        lines.append(risk["clinician"])
 
     causes = [line.label for line in wording.causes(a, rulebook)
               if not line.rule_out]  # the warning signs have their own line above
@@ -493,6 +499,45 @@ def _rationale(rule) -> str:
     return _SENTENCE_END.split(" ".join(rule.rationale.split()), maxsplit=1)[0]
 
 
+def risk_facts(a: Assessment, rulebook) -> dict | None:
+    """The risk screen's band for the report (triage/instrument.py): its label, what it means
+    for the person, sources, and a line for the clinician; None when the rulebook has no active
+    screen or the urgency makes it irrelevant (urgent, emergency: risk_group null)."""
+    instrument = getattr(rulebook, "instrument", None)
+    if instrument is None or a.urgency in ("urgent", "emergency"):
+        return None
+    caveat = "" if instrument.validated else (
+        "This short screen is the tool's own and has not been validated: treat it as a guide.")
+    if a.risk_group is None:
+        unanswered = [_humanise(i.question, rulebook).lower() for i in instrument.items
+                      if i.question not in a.answers]
+        return {"band": None, "label": "Not scored",
+                "advice": "Some of the questions about how you are coping were not answered, "
+                          "so the tool could not tell your risk of a slow recovery.",
+                "references": [], "caveat": caveat,
+                "clinician": f"Risk screen ({instrument.id}): not scored"
+                             + (f"; not answered: {_listing(unanswered)}." if unanswered
+                                else ".")}
+    band = next(b for b in instrument.bands if b.band == a.risk_group)
+    scores = instrument.score(a.answers)
+    shown = (" (" + ", ".join(f"{k} {v}" for k, v in scores.items()) + ")") if scores else ""
+    return {"band": band.band, "label": band.label, "advice": band.advice,
+            "references": list(band.references), "caveat": caveat,
+            "clinician": f"Risk screen ({instrument.id}, "
+                         f"{'validated' if instrument.validated else 'not validated'}): "
+                         f"{band.band}{shown}."}
+
+
+def advice_facts(a: Assessment, rulebook) -> list[dict]:
+    """The self-management advice topics shown at this urgency (rules/advice.yaml)."""
+    from .advice import advice_for
+
+    return [{"id": t.id, "title": t.title, "points": list(t.points),
+             "sources": [s.text + (" (to confirm on the live page)" if s.confirm else "")
+                         for s in t.sources]}
+            for t in advice_for(rulebook, a.urgency)]
+
+
 def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None
                  ) -> dict[str, Any]:
     """Everything a report says, as plain values: the one source for every format."""
@@ -551,6 +596,8 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
                    for c in shown_causes],
         "posture_signs": [rulebook.label("posture_sign", s) for s in a.posture_signs],
         "plan": _stretch_plan(a, rulebook),
+        "risk": risk_facts(a, rulebook),
+        "advice": advice_facts(a, rulebook),
         "clinician": _clinician_summary(a, rulebook) + (
             [f"Not asked: the questions stopped at the emergency before {len(stopped)} more "
              f"question{'s' if len(stopped) != 1 else ''}."] if stopped else []),
