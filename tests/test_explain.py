@@ -109,7 +109,7 @@ def test_explain_a_draft_rule_is_shown_but_does_not_run(tmp_path, answers_file):
     shutil.copytree(rules_dir(), copy)
     path = copy / "urgency.yaml"
     text = path.read_text()
-    old = ("  - id: UR-PSYCH-01\n    title: High risk of a slow recovery on the risk screen\n"
+    old = ("  - id: UR-PSYCH-01\n    title: High risk of a slow recovery\n"
            "    category: urgency\n    status: active")
     assert old in text
     path.write_text(text.replace(old, old.replace("status: active", "status: draft")))

@@ -77,7 +77,7 @@ def test_list_table_and_filters():
 
 
 def test_list_shows_a_draft_rule(copy):
-    head = "  - id: UR-PSYCH-01\n    title: High risk of a slow recovery on the risk screen\n"
+    head = "  - id: UR-PSYCH-01\n    title: High risk of a slow recovery\n"
     edit(copy / "urgency.yaml", head + "    category: urgency\n    status: active",
          head + "    category: urgency\n    status: draft")
     rows = json.loads(run("rules", "list", "--format", "json", "--status", "draft",

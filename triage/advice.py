@@ -10,10 +10,11 @@ URGENCIES_SHOWN = ("self_care", "soon")  # advice to manage at home: not when se
 
 class Source(Record):
     # confirm: why the source still needs checking on its live page ("" when verified)
-    _fields = ("source", "section", "year", "confirm")
+    # cite: the short form for the printed report ("Pengel 2003, BMJ")
+    _fields = ("source", "section", "year", "confirm", "cite")
 
-    def __init__(self, source: str, section: str, year: str, confirm: str = ""):
-        fill(self, source, section, year, confirm)
+    def __init__(self, source: str, section: str, year: str, confirm: str = "", cite: str = ""):
+        fill(self, source, section, year, confirm, cite or source)
 
     @property
     def text(self) -> str:
@@ -67,7 +68,8 @@ def parse_advice(data, name: str) -> tuple:
                                     "it still needs checking)", file=name, where=where)
             sources.append(Source(" ".join(str(source["source"]).split()),
                                   " ".join(str(source["section"]).split()),
-                                  str(source["year"]), str(source.get("confirm", ""))))
+                                  str(source["year"]), str(source.get("confirm", "")),
+                                  " ".join(str(source.get("cite", "")).split())))
         points = raw["points"] if isinstance(raw["points"], list) else [raw["points"]]
         out.append(AdviceTopic(str(tid), " ".join(str(raw["title"]).split()),
                                tuple(" ".join(str(p).split()) for p in points), tuple(shown),

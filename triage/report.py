@@ -271,18 +271,22 @@ def as_asked(a: Assessment, rulebook) -> Assessment:
                      reasons=reasons)
 
 
-def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dict]:
+def _answers_table(answers: dict, rulebook, stopped: list[str] = (),
+                   leave_out: frozenset = frozenset()) -> list[dict]:
     """The answers given, by questionnaire section, so a clinician can check them. Each section
     lists its answers, then the questions left unanswered in one run (warning-sign questions
     apart: unknown, not no), so a short session does not fill a page with "not answered"."""
     questionnaire = rulebook.questionnaire
+    instrument = getattr(rulebook, "instrument", None)
+    screen_items = set(instrument.questions) if instrument is not None else set()
     sections = []
     for section in questionnaire.sections:
         rows, unknown, blank, unasked, no, not_applicable = [], [], [], [], [], []
+        screen_yes, screen_no = [], []  # the risk screen's yes/no items, each answer one run
         for qid in section.questions:
             question = questionnaire.questions[qid]
-            if question.type == "text":
-                continue  # the notes get their own place
+            if question.type == "text" or qid in leave_out:
+                continue  # the notes get their own place; left-out answers are shown elsewhere
             if qid in stopped and qid not in answers:
                 unasked.append(_humanise(qid, rulebook))
                 continue
@@ -293,6 +297,9 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 # policy version 3 asks over 30 warning signs: the reassuring answers of a
                 # section are one run, so the alarming and unknown ones stand out
                 no.append(_humanise(qid, rulebook))
+                continue
+            if qid in screen_items and question.type == "bool" and answers.get(qid) is not None:
+                (screen_yes if answers[qid] else screen_no).append(_humanise(qid, rulebook))
                 continue
             if answers.get(qid) is not None:  # "not sure" (None) is listed as unanswered
                 value = answers[qid]
@@ -307,6 +314,10 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
+        for label, items in (("Yes to", screen_yes), ("No to", screen_no)):
+            if items:
+                rows.append({"id": "", "label": label, "question": "risk screen questions",
+                             "answer": ", ".join(items), "state": "answered"})
         if no:
             alarming = any(row["state"] == "alarming" for row in rows)
             every = sum(1 for qid in section.questions
@@ -414,20 +425,12 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
     for qid, words in (("morning_stiffness", "morning stiffness over 30 minutes"),
                        ("better_with_exercise", "pain eases with exercise rather than rest"),
                        ("osteoporosis", "known osteoporosis"),
-                       ("long_term_steroids", "long-term steroids"),
-                       ("fear_of_harm", "avoids moving for fear of harming the back"),
-                       ("pain_worry", "often thinks the pain will never get better"),
-                       ("mood_low", "low mood on most days for two weeks"),
-                       ("hard_to_move_about", "finds walking far or washing and dressing hard")):
-        if qid in questions and answers.get(qid) is True \
-                and not _is_alarming(questions[qid], True):
+                       ("long_term_steroids", "long-term steroids")):
+        if answers.get(qid) is True and not _is_alarming(questions[qid], True):
             key.append(words)
     if key:
         text = "; ".join(key)
         lines.append(text[:1].upper() + text[1:] + ".")
-    risk = risk_facts(a, rulebook)
-    if risk is not None:
-        lines.append(risk["clinician"])
 
     causes = [line.label for line in wording.causes(a, rulebook)
               if not line.rule_out]  # the warning signs have their own line above
@@ -511,21 +514,54 @@ def risk_facts(a: Assessment, rulebook) -> dict | None:
     if a.risk_group is None:
         unanswered = [_humanise(i.question, rulebook).lower() for i in instrument.items
                       if i.question not in a.answers]
-        return {"band": None, "label": "Not scored",
+        return {"band": None, "label": "Not scored", "answers": _screen_answers(a, rulebook),
                 "advice": "Some of the questions about how you are coping were not answered, "
                           "so the tool could not tell your risk of a slow recovery.",
-                "references": [], "caveat": caveat,
+                "references": [], "caveat": caveat, "cites": [], "scores": "",
                 "clinician": f"Risk screen ({instrument.id}): not scored"
                              + (f"; not answered: {_listing(unanswered)}." if unanswered
                                 else ".")}
     band = next(b for b in instrument.bands if b.band == a.risk_group)
+    cites = []
+    for ref in band.references:  # "NICE NG59 (2016)": the short form for the printed report
+        year = re.search(r"\b(19|20)\d\d\b", ref)
+        cites.append(ref.split(",")[0] + (f" ({year.group(0)})" if year else ""))
     scores = instrument.score(a.answers)
-    shown = (" (" + ", ".join(f"{k} {v}" for k, v in scores.items()) + ")") if scores else ""
+    words = ", ".join(f"{k} {v}" for k, v in scores.items()) if scores else ""
+    shown = f" ({words})" if words else ""
     return {"band": band.band, "label": band.label, "advice": band.advice,
-            "references": list(band.references), "caveat": caveat,
+            "answers": _screen_answers(a, rulebook),
+            "references": list(band.references), "caveat": caveat, "cites": cites,
+            "scores": words,
             "clinician": f"Risk screen ({instrument.id}, "
                          f"{'validated' if instrument.validated else 'not validated'}): "
                          f"{band.band}{shown}."}
+
+
+def _shows_risk(a: Assessment, rulebook) -> bool:
+    return getattr(rulebook, "instrument", None) is not None and a.urgency not in (
+        "urgent", "emergency")
+
+
+def _screen_answers(a: Assessment, rulebook) -> str:
+    """The risk screen's answers in one line: 'Bothered by it: a lot; yes to fear of harm; ...'."""
+    instrument = rulebook.instrument
+    questions = rulebook.questionnaire.questions
+    parts, yes, no, blank = [], [], [], []
+    for item in instrument.items:
+        q = questions[item.question]
+        value = a.answers.get(q.id)
+        name = _humanise(q.id, rulebook)
+        if value is None:
+            blank.append(name)
+        elif q.type == "bool":
+            (yes if value else no).append(name)
+        else:
+            parts.append(f"{name}: {_answer_words(q, value)}")
+    parts += [f"yes to {', '.join(yes)}"] if yes else []
+    parts += [f"no to {', '.join(no)}"] if no else []
+    parts += [f"not answered: {', '.join(blank)}"] if blank else []
+    return "; ".join(parts)
 
 
 def advice_facts(a: Assessment, rulebook) -> list[dict]:
@@ -534,7 +570,8 @@ def advice_facts(a: Assessment, rulebook) -> list[dict]:
 
     return [{"id": t.id, "title": t.title, "points": list(t.points),
              "sources": [s.text + (" (to confirm on the live page)" if s.confirm else "")
-                         for s in t.sources]}
+                         for s in t.sources],
+             "cites": [s.cite for s in t.sources]}
             for t in advice_for(rulebook, a.urgency)]
 
 
@@ -604,7 +641,13 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
         "reasons": _reasons(a, rulebook),
         "safety_net": [{"level": level, "title": title, "signs": signs}  # rules/rulebook.yaml
                        for level, title, signs in wording.safety_net(rulebook, a, day)],
+        "advice_sources_note": ("Sources in short; the text and Markdown versions of this report "
+                                "give each in full, with its section."),
         "answers": _answers_table(answers, rulebook, stopped),
+        # the printed report shows the risk screen's answers beside its band, on the advice page
+        "answers_printed": _answers_table(
+            answers, rulebook, stopped,
+            frozenset(rulebook.instrument.questions) if _shows_risk(a, rulebook) else frozenset()),
         "not_asked": [_humanise(q, rulebook).lower() for q in stopped],
         "notes": notes,
         "date": day.isoformat(),
