@@ -230,7 +230,8 @@ def test_the_web_result_page_shows_the_band_and_the_advice():
     try:
         html = environment().get_template("web/result.html.j2").render(
             report=report_facts(a, SHIPPED), pdf=False, reference=None, contact=False,
-            csrf_field="csrf", csrf_token="t", request=None)
+            csrf_field="csrf", csrf_token="t", request=None, service_name="Back pain check",
+            emergency_number="999", back=None)
     except Exception as exc:  # the page's base needs more of a request: go through the app
         pytest.skip(f"result page not renderable outside the app: {exc}")
     flat = " ".join(html.split())
