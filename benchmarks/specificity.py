@@ -446,6 +446,10 @@ class Version:
             questionnaire = yaml.safe_load(f)
         self.questions = {q["id"]: q for section in questionnaire["sections"]
                           for q in section["questions"]}
+        # ids of earlier versions this code still reads (its questionnaire's `replaced:`), e.g.
+        # fear_of_movement and low_mood, read as the risk screen's fear_of_harm and mood_low
+        self.accepted = set(self.questions) | {entry["id"] for entry in
+                                               questionnaire.get("replaced") or []}
         self.rule_urgency = {}
         for path in sorted((self.tree / "rules").glob("*.yaml")):
             with open(path, encoding="utf-8") as f:
@@ -460,7 +464,7 @@ class Version:
         onto the version-2 id it replaced (yes to any part is yes), or left out."""
         out, dropped = {}, set()
         for qid, value in answers.items():
-            if qid in self.questions:
+            if qid in self.accepted:
                 out[qid] = value
             elif qid in REPLACED and REPLACED[qid] in self.questions:
                 old = REPLACED[qid]

@@ -63,10 +63,12 @@ def test_explain_one_rule_marks_each_condition(answers_file):
     result = run("explain", answers_file(answers), "--rule", "UR-PSYCH-01")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert "[not met]  Fires when all of:" in lines
-    assert '[met]        - "fear of movement" answered yes' in lines
-    assert '[not met]    - "low mood" answered yes' in lines
+    assert "[not met]  Fires when: the risk screen's band (risk_group) is high" in lines
     assert "It did not fire, so it did not conclude: urgency soon." in lines
+    # the risk screen's own reading: one distress point, the rest unanswered, so not scored
+    out = run("explain", answers_file(answers)).stdout
+    assert "Risk screen RISK-SCREEN-01 (not validated):" in out
+    assert "not scored: the unanswered items could change the band" in out
 
 
 def test_explain_a_rule_that_fired(answers_file):
@@ -107,7 +109,7 @@ def test_explain_a_draft_rule_is_shown_but_does_not_run(tmp_path, answers_file):
     shutil.copytree(rules_dir(), copy)
     path = copy / "urgency.yaml"
     text = path.read_text()
-    old = ("  - id: UR-PSYCH-01\n    title: Fear of movement with low mood\n"
+    old = ("  - id: UR-PSYCH-01\n    title: High risk of a slow recovery\n"
            "    category: urgency\n    status: active")
     assert old in text
     path.write_text(text.replace(old, old.replace("status: active", "status: draft")))

@@ -77,10 +77,9 @@ def test_list_table_and_filters():
 
 
 def test_list_shows_a_draft_rule(copy):
-    edit(copy / "urgency.yaml", "  - id: UR-PSYCH-01\n    title: Fear of movement with low mood\n"
-         "    category: urgency\n    status: active",
-         "  - id: UR-PSYCH-01\n    title: Fear of movement with low mood\n"
-         "    category: urgency\n    status: draft")
+    head = "  - id: UR-PSYCH-01\n    title: High risk of a slow recovery\n"
+    edit(copy / "urgency.yaml", head + "    category: urgency\n    status: active",
+         head + "    category: urgency\n    status: draft")
     rows = json.loads(run("rules", "list", "--format", "json", "--status", "draft",
                           "--rules", copy).stdout)
     assert [r["id"] for r in rows] == ["UR-PSYCH-01"]

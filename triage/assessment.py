@@ -17,6 +17,16 @@ NOT_A_DIAGNOSIS = ("This is not a diagnosis and not a substitute for a clinician
                    "triage of the answers given.")
 
 
+RISK_GROUP_IRRELEVANT = ("urgent", "emergency")
+
+
+def risk_group_of(urgency: str, band: str | None) -> str | None:
+    """The assessment's `risk_group`: the risk screen's band (low, medium, high), or None when the
+    screen is not scored (its unanswered items could change the band) or does not apply: at
+    urgent and emergency the person is seen first, and a risk of slow recovery changes nothing."""
+    return None if urgency in RISK_GROUP_IRRELEVANT else band
+
+
 class Reason(Record):
     _fields = ("id", "text")
 
@@ -31,20 +41,20 @@ class Reason(Record):
 class Assessment(Record):
     _fields = ("urgency", "duration_class", "red_flags", "causes", "stretches",
                "reasons", "unanswered_red_flags", "posture_signs", "avoided_stretches",
-               "rulebook_version", "answers", "review_in_days")
+               "rulebook_version", "answers", "review_in_days", "risk_group")
 
     def __init__(self, urgency: str, duration_class: str, red_flags: list, causes: list,
                  stretches: list, reasons: list, unanswered_red_flags: list = NEW,
                  posture_signs: list = NEW, avoided_stretches: list = NEW,
                  rulebook_version: str = "", answers: dict = NEW,
-                 review_in_days: int | None = None):
+                 review_in_days: int | None = None, risk_group: str | None = None):
         unanswered_red_flags = [] if unanswered_red_flags is NEW else unanswered_red_flags
         posture_signs = [] if posture_signs is NEW else posture_signs
         avoided_stretches = [] if avoided_stretches is NEW else avoided_stretches
         answers = {} if answers is NEW else answers
         fill(self, urgency, duration_class, red_flags, causes, stretches, reasons,
              unanswered_red_flags, posture_signs, avoided_stretches, rulebook_version, answers,
-             review_in_days)
+             review_in_days, risk_group)
 
     @property
     def see_professional(self) -> bool:
@@ -65,6 +75,7 @@ class Assessment(Record):
             "avoided_stretches": list(self.avoided_stretches),
             "rulebook_version": self.rulebook_version,
             "review_in_days": self.review_in_days,
+            "risk_group": self.risk_group,
         }
 
     def review_date(self, today=None):
@@ -118,6 +129,20 @@ def _wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> l
                          break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
 
 
+def risk_words(a: Assessment, rulebook) -> str:
+    """`risk_group` in words for the terminal: the band's label and its advice, or why there
+    is none; "" when there is no active risk screen or at urgent and emergency."""
+    instrument = getattr(rulebook, "instrument", None)
+    if instrument is None or a.urgency in RISK_GROUP_IRRELEVANT:
+        return ""
+    caveat = "" if instrument.validated else " (a short screen, not validated)"
+    if a.risk_group is None:
+        return (f"not scored{caveat}: some questions about how you are coping were not "
+                "answered")
+    band = next(b for b in instrument.bands if b.band == a.risk_group)
+    return f"{a.risk_group}: {band.label.lower()}{caveat}. {band.advice}"
+
+
 def format_text(assessment: Assessment, rulebook, *, width: int | None = None,
                 source: str | None = None) -> str:
     """Readable in a terminal, urgency first, wrapped to `width` (default: the terminal's).
@@ -159,6 +184,9 @@ def format_text(assessment: Assessment, rulebook, *, width: int | None = None,
     if not causes:
         causes = ["not clear from the answers; the clinician will look for it"]
     field_("Likely causes", causes)
+    risk = risk_words(a, rulebook)
+    if risk:
+        field_("Risk", [risk])
     if a.stretches:
         names = []
         for n, stretch_id in enumerate(a.stretches, start=1):

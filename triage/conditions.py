@@ -299,6 +299,18 @@ def parse_condition(raw: Any, vocab: Vocabulary, *, file: str | None = None,
 
     def parse_derived(name, value):
         quantity = vocab.derived[name]
+        if getattr(quantity, "type", "number") == "choice":  # e.g. risk_group (instrument.py)
+            if isinstance(value, dict) and set(value) == {"in"} and isinstance(value["in"], list) \
+                    and value["in"]:
+                for v in value["in"]:
+                    if not quantity.accepts(v):
+                        fail(f"'{v}' is not a value of '{name}' ({quantity.describe_values()})")
+                return AnswerTest(name, "in", tuple(value["in"]), None, quantity.reads)
+            if isinstance(value, dict) and set(value) == {"equals"}:
+                value = value["equals"]
+            if not quantity.accepts(value):
+                fail(f"'{value}' is not a value of '{name}' ({quantity.describe_values()})")
+            return AnswerTest(name, "equals", value, None, quantity.reads)
         if isinstance(value, dict) and len(value) == 1:
             (op, operand), = value.items()
             if op in COMPARISONS:

@@ -118,6 +118,87 @@ def _coding(q, value, label) -> dict:
     return {"system": ANSWER_SYSTEM + q.id, "code": value, "display": label}
 
 
+# --------------------------------------------------------------------------- scored instruments
+
+EXT_ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"  # R4/R4B core extension
+EXT_CALCULATED = ("http://hl7.org/fhir/uv/sdc/StructureDefinition/"
+                  "sdc-questionnaire-calculatedExpression")
+INSTRUMENT_URL = "urn:triage:Questionnaire:instrument:"  # + the instrument's id
+BOOL_CODES = ((True, "yes", "Yes"), (False, "no", "No"))
+
+
+def instrument_resource(instrument, questionnaire) -> dict:
+    """A scored instrument (triage/instrument.py) as a FHIR R4 Questionnaire: one choice item
+    per screen question, each answer option carrying its points in the core ``ordinalValue``
+    extension; the total and each subscale as read-only items computed by an SDC
+    ``calculatedExpression`` (FHIRPath summing the ordinal values); the bands, with their
+    conditions and thresholds, as display items and in the description. ``validated: false``
+    is said in the description. Yes/no questions become choices (yes, no) so each answer can
+    carry its points."""
+    from .conditions import describe, show_value
+
+    items = []
+    for item in instrument.items:
+        q = questionnaire.questions[item.question]
+        if q.type == "bool":
+            options = [(value, code, label) for value, code, label in BOOL_CODES]
+        else:
+            options = [(value, value, label) for value, label in q.choices]
+        items.append({
+            "linkId": q.id, "text": q.text, "type": "choice",
+            "answerOption": [{"valueCoding": {
+                "system": ANSWER_SYSTEM + q.id, "code": code, "display": label,
+                "extension": [{"url": EXT_ORDINAL, "valueDecimal": item.score(value)}]}}
+                for value, code, label in options],
+        })
+
+    def calculated(link_id: str, text: str, members) -> dict:
+        ids = " | ".join(f"'{m}'" for m in members)
+        return {
+            "linkId": link_id, "text": text, "type": "integer", "readOnly": True,
+            "extension": [{"url": EXT_CALCULATED, "valueExpression": {
+                "language": "text/fhirpath",
+                "expression": (f"%resource.repeat(item).where(linkId in ({ids}))"
+                               ".answer.value.ordinal().aggregate($this + $total, 0)")}}],
+        }
+
+    scores = [calculated("total", "Total score", instrument.questions)]
+    scores += [calculated(name, f"Subscale: {label}", members)
+               for name, (label, members) in instrument.subscales.items()]
+    parameters = "; ".join(f"{p.name} = {show_value(p.value)}"
+                           for p in instrument.parameters.values())
+    bands = [{"linkId": f"band-{b.band}", "type": "display",
+              "text": f"{b.band}: {b.label}, when {describe(b.when)}"
+                      + (f" ({parameters})" if parameters else "") + f". {b.advice}"}
+             for b in instrument.bands]
+    status = {"active": "active", "draft": "draft", "retired": "retired"}[instrument.status]
+    validated = ("Validated as published." if instrument.validated else
+                 "NOT VALIDATED: its questions and thresholds have not been tested against "
+                 "outcomes.")
+    return {
+        "resourceType": "Questionnaire",
+        "id": _fhir_id(instrument.id.lower()),
+        "url": INSTRUMENT_URL + instrument.id,
+        "version": str(instrument.version),
+        "name": "".join(ch for ch in instrument.id.title() if ch.isalnum()),
+        "title": instrument.title,
+        "status": status,
+        "subjectType": ["Patient"],
+        "description": (f"{validated} A band (low, medium, high) is given only when the answers "
+                        "decide it. Bands: " + "; ".join(
+                            f"{b.band} when {describe(b.when)}" for b in instrument.bands)
+                        + (f" ({parameters})." if parameters else ".")),
+        "copyright": instrument.licence,
+        "item": items + scores + [{"linkId": "bands", "type": "group",
+                                    "text": "Bands (risk_group)", "item": bands}],
+    }
+
+
+def _fhir_id(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9\-.]", "-", text)[:64]
+    return cleaned or "instrument"
+
+
 def enable_when(skip_if, *, where: str = "", types=None) -> tuple[str, list]:
     """(enableBehavior, enableWhen list) equivalent to "not skip_if". Raises RulebookError when the
     condition needs more than one flat all/any list. `types` (question id -> type) lets a number

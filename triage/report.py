@@ -271,20 +271,24 @@ def as_asked(a: Assessment, rulebook) -> Assessment:
                      reasons=reasons)
 
 
-def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dict]:
+def _answers_table(answers: dict, rulebook, stopped: list[str] = (),
+                   leave_out: frozenset = frozenset()) -> list[dict]:
     """The answers given, by questionnaire section, so a clinician can check them. Each section
     lists its answers, then the questions left unanswered in one run (warning-sign questions
     apart: unknown, not no), so a short session does not fill a page with "not answered"."""
     questionnaire = rulebook.questionnaire
+    instrument = getattr(rulebook, "instrument", None)
+    screen_items = set(instrument.questions) if instrument is not None else set()
     sections = []
     for section in questionnaire.sections:
         if section.id == ACTIVITIES_SECTION:
             continue  # one line of the clinician's summary (_activities_line)
         rows, unknown, blank, unasked, no, not_applicable = [], [], [], [], [], []
+        screen_yes, screen_no = [], []  # the risk screen's yes/no items, each answer one run
         for qid in section.questions:
             question = questionnaire.questions[qid]
-            if question.type == "text":
-                continue  # the notes get their own place
+            if question.type == "text" or qid in leave_out:
+                continue  # the notes get their own place; left-out answers are shown elsewhere
             if qid in stopped and qid not in answers:
                 unasked.append(_humanise(qid, rulebook))
                 continue
@@ -295,6 +299,9 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 # policy version 3 asks over 30 warning signs: the reassuring answers of a
                 # section are one run, so the alarming and unknown ones stand out
                 no.append(_humanise(qid, rulebook))
+                continue
+            if qid in screen_items and question.type == "bool" and answers.get(qid) is not None:
+                (screen_yes if answers[qid] else screen_no).append(_humanise(qid, rulebook))
                 continue
             if answers.get(qid) is not None:  # "not sure" (None) is listed as unanswered
                 value = answers[qid]
@@ -309,6 +316,10 @@ def _answers_table(answers: dict, rulebook, stopped: list[str] = ()) -> list[dic
                 continue
             rows.append({"id": qid, "label": _humanise(qid, rulebook), "question": question.text,
                          "answer": words, "state": state})
+        for label, items in (("Yes to", screen_yes), ("No to", screen_no)):
+            if items:
+                rows.append({"id": "", "label": label, "question": "risk screen questions",
+                             "answer": ", ".join(items), "state": "answered"})
         if no:
             alarming = any(row["state"] == "alarming" for row in rows)
             every = sum(1 for qid in section.questions
@@ -435,9 +446,7 @@ def _clinician_summary(a: Assessment, rulebook) -> list[str]:
     for qid, words in (("morning_stiffness", "morning stiffness over 30 minutes"),
                        ("better_with_exercise", "pain eases with exercise rather than rest"),
                        ("osteoporosis", "known osteoporosis"),
-                       ("long_term_steroids", "long-term steroids"),
-                       ("fear_of_movement", "avoids movement for fear of making it worse"),
-                       ("low_mood", "low mood or worry since the pain began")):
+                       ("long_term_steroids", "long-term steroids")):
         if answers.get(qid) is True and not _is_alarming(questions[qid], True):
             key.append(words)
     if key:
@@ -568,6 +577,79 @@ def _follow_up_reasons(follow_up) -> list[dict]:
             for r in follow_up.reasons]
 
 
+def risk_facts(a: Assessment, rulebook) -> dict | None:
+    """The risk screen's band for the report (triage/instrument.py): its label, what it means
+    for the person, sources, and a line for the clinician; None when the rulebook has no active
+    screen or the urgency makes it irrelevant (urgent, emergency: risk_group null)."""
+    instrument = getattr(rulebook, "instrument", None)
+    if instrument is None or a.urgency in ("urgent", "emergency"):
+        return None
+    caveat = "" if instrument.validated else (
+        "This short screen is the tool's own and has not been validated: treat it as a guide.")
+    if a.risk_group is None:
+        unanswered = [_humanise(i.question, rulebook).lower() for i in instrument.items
+                      if i.question not in a.answers]
+        return {"band": None, "label": "Not scored", "answers": _screen_answers(a, rulebook),
+                "advice": "Some of the questions about how you are coping were not answered, "
+                          "so the tool could not tell your risk of a slow recovery.",
+                "references": [], "caveat": caveat, "cites": [], "scores": "",
+                "clinician": f"Risk screen ({instrument.id}): not scored"
+                             + (f"; not answered: {_listing(unanswered)}." if unanswered
+                                else ".")}
+    band = next(b for b in instrument.bands if b.band == a.risk_group)
+    cites = []
+    for ref in band.references:  # "NICE NG59 (2016)": the short form for the printed report
+        year = re.search(r"\b(19|20)\d\d\b", ref)
+        cites.append(ref.split(",")[0] + (f" ({year.group(0)})" if year else ""))
+    scores = instrument.score(a.answers)
+    words = ", ".join(f"{k} {v}" for k, v in scores.items()) if scores else ""
+    shown = f" ({words})" if words else ""
+    return {"band": band.band, "label": band.label, "advice": band.advice,
+            "answers": _screen_answers(a, rulebook),
+            "references": list(band.references), "caveat": caveat, "cites": cites,
+            "scores": words,
+            "clinician": f"Risk screen ({instrument.id}, "
+                         f"{'validated' if instrument.validated else 'not validated'}): "
+                         f"{band.band}{shown}."}
+
+
+def _shows_risk(a: Assessment, rulebook) -> bool:
+    return getattr(rulebook, "instrument", None) is not None and a.urgency not in (
+        "urgent", "emergency")
+
+
+def _screen_answers(a: Assessment, rulebook) -> str:
+    """The risk screen's answers in one line: 'Bothered by it: a lot; yes to fear of harm; ...'."""
+    instrument = rulebook.instrument
+    questions = rulebook.questionnaire.questions
+    parts, yes, no, blank = [], [], [], []
+    for item in instrument.items:
+        q = questions[item.question]
+        value = a.answers.get(q.id)
+        name = _humanise(q.id, rulebook)
+        if value is None:
+            blank.append(name)
+        elif q.type == "bool":
+            (yes if value else no).append(name)
+        else:
+            parts.append(f"{name}: {_answer_words(q, value)}")
+    parts += [f"yes to {', '.join(yes)}"] if yes else []
+    parts += [f"no to {', '.join(no)}"] if no else []
+    parts += [f"not answered: {', '.join(blank)}"] if blank else []
+    return "; ".join(parts)
+
+
+def advice_facts(a: Assessment, rulebook) -> list[dict]:
+    """The self-management advice topics shown at this urgency (rules/advice.yaml)."""
+    from .advice import advice_for
+
+    return [{"id": t.id, "title": t.title, "points": list(t.points),
+             "sources": [s.text + (" (to confirm on the live page)" if s.confirm else "")
+                         for s in t.sources],
+             "cites": [s.cite for s in t.sources]}
+            for t in advice_for(rulebook, a.urgency)]
+
+
 def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | None = None,
                  follow_up=None) -> dict[str, Any]:
     """Everything a report says, as plain values: the one source for every format.
@@ -628,13 +710,21 @@ def report_facts(assessment: Assessment, rulebook, *, today=None, paper: str | N
                    for c in shown_causes],
         "posture_signs": [rulebook.label("posture_sign", s) for s in a.posture_signs],
         "plan": _stretch_plan(a, rulebook),
+        "risk": risk_facts(a, rulebook),
+        "advice": advice_facts(a, rulebook),
         "clinician": _clinician_summary(a, rulebook) + (
             [f"Not asked: the questions stopped at the emergency before {len(stopped)} more "
              f"question{'s' if len(stopped) != 1 else ''}."] if stopped else []),
         "reasons": _reasons(a, rulebook) + _follow_up_reasons(follow_up),
         "safety_net": [{"level": level, "title": title, "signs": signs}  # rules/rulebook.yaml
                        for level, title, signs in wording.safety_net(rulebook, a, day)],
+        "advice_sources_note": ("Sources in short; the text and Markdown versions of this report "
+                                "give each in full, with its section."),
         "answers": _answers_table(answers, rulebook, stopped),
+        # the printed report shows the risk screen's answers beside its band, on the advice page
+        "answers_printed": _answers_table(
+            answers, rulebook, stopped,
+            frozenset(rulebook.instrument.questions) if _shows_risk(a, rulebook) else frozenset()),
         "not_asked": [_humanise(q, rulebook).lower() for q in stopped],
         "notes": notes,
         "date": day.isoformat(),

@@ -23,6 +23,7 @@ from .conditions import (FINDING_KINDS, CountTest, Derived, FindingTest, Not, Vo
                          AnyOf, expression_parameters, expression_questions, parse_condition,
                          parse_expression, questions_read)
 from .errors import RulebookError, RulebookErrors
+from .instrument import RESULT, check_bands, parse_instrument
 from .questionnaire import Questionnaire, display_path, load_questionnaire, read_yaml
 from .reading import shorten
 from .records import NEW, Record, fill
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # annotations only: pathlib is imported where paths are used
 # Every parameter is a threshold on an answer (an age, weeks, hours a day, a count): a value
 # outside this range is a typing mistake.
 PARAMETER_RANGE = (0, 1000)
-RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml")
+RESERVED_FILES = ("rulebook.yaml", "questionnaire.yaml", "stretches.yaml", "advice.yaml")
 STATUSES = ("draft", "active", "retired")
 RULE_FIELDS = {"id", "title", "category", "status", "version", "rationale", "references",
                "reviewed_by", "reviewed_on", "when", "then", "examples"}
@@ -139,20 +140,32 @@ class Rulebook(Record):
     # rules: every rule, active or not, in file order
     # safety_net: SafetyNetLevel, most urgent first
     # emergency_screens: EmergencyWords, the default (rules == ()) last
+    # instruments: scored screens (instrument.py), every status; the active one's band is the
+    # fact `risk_group`
     _fields = ("name", "version", "review_period_days", "directory", "parameters", "labels",
                "questionnaire", "stretches", "rules", "safety_net", "derived", "emergency_screens",
-               "emergency_numbers")
+               "emergency_numbers", "instruments", "advice")
     _hashed = ("name", "version", "review_period_days", "directory", "rules", "safety_net",
-               "emergency_screens", "emergency_numbers")
+               "emergency_screens", "emergency_numbers", "instruments", "advice")
 
     def __init__(self, name: str, version: str, review_period_days: int, directory: str,
                  parameters: Mapping[str, Parameter], labels: Mapping[str, Mapping[str, str]],
                  questionnaire: Questionnaire, stretches: Mapping[str, Stretch], rules: tuple = (),
                  safety_net: tuple = (), derived: Mapping[str, Derived] = NEW,
-                 emergency_screens: tuple = (), emergency_numbers: str = ""):
+                 emergency_screens: tuple = (), emergency_numbers: str = "",
+                 instruments: tuple = (), advice: tuple = ()):
         derived = {} if derived is NEW else derived
         fill(self, name, version, review_period_days, directory, parameters, labels, questionnaire,
-             stretches, rules, safety_net, derived, emergency_screens, emergency_numbers)
+             stretches, rules, safety_net, derived, emergency_screens, emergency_numbers,
+             instruments, advice)
+
+    @property
+    def instrument(self):
+        """The active scored instrument (its band is `risk_group`), or None."""
+        for instrument in self.instruments:
+            if instrument.status == "active":
+                return instrument
+        return None
 
     def with_derived(self, answers: Mapping[str, Any]) -> dict:
         """The answers plus every derived quantity that can be computed from them: the facts the
@@ -162,11 +175,18 @@ class Rulebook(Record):
             value = quantity.compute(answers)
             if value is not None:
                 facts[name] = value
+        instrument = self.instrument
+        if instrument is not None:
+            band = instrument.band(answers)
+            if band is not None:
+                facts[RESULT] = band
         return facts
 
     def quantity(self, name: str):
         """A question, or a derived quantity, by its id."""
         question = self.questionnaire.questions.get(name)
+        if question is None and name == RESULT and self.instrument is not None:
+            return self.instrument.result_quantity()
         return question if question is not None else self.derived[name]
 
     @property
@@ -294,12 +314,18 @@ def _load(directory: Path) -> Rulebook:
 
     parameter_values = {n: p.value for n, p in parameters.items()}
     derived = _parse_derived(meta.get("derived"), meta_name, questionnaire, parameter_values)
+    errors: list[RulebookError] = []  # every broken rule is reported, not just the first
+    instruments = _load_instruments(directory, meta, meta_name, questionnaire, parameter_values,
+                                    errors)
+    readable = dict(derived)
+    active = [i for i in instruments if i.status == "active"]
+    if active:
+        readable[RESULT] = active[0].result_quantity()
     vocab = Vocabulary(questionnaire.questions, parameter_values,
-                       finding_values(labels, stretches), derived)
+                       finding_values(labels, stretches), readable)
     vocab.stretches = stretches
     rules: list[RuleSpec] = []
     seen: dict[str, str] = {}
-    errors: list[RulebookError] = []  # every broken rule is reported, not just the first
     rule_files = _rule_files(directory, meta, meta_name)
     for rule_file in rule_files:
         name = _display(rule_file)
@@ -333,8 +359,61 @@ def _load(directory: Path) -> Rulebook:
         directory=str(directory),
         parameters=parameters, labels=labels, questionnaire=questionnaire, stretches=stretches,
         rules=tuple(rules), safety_net=safety_net, derived=derived, emergency_screens=screens,
-        emergency_numbers=numbers,
+        emergency_numbers=numbers, instruments=tuple(instruments),
+        advice=_load_advice(directory),
     )
+
+
+def _load_advice(directory) -> tuple:
+    """advice.yaml (optional): the self-management advice topics (advice.py)."""
+    from .advice import parse_advice
+
+    path = directory / "advice.yaml"
+    if not path.exists():
+        return ()
+    return parse_advice(read_yaml(path), _display(path))
+
+
+def _instrument_files(meta, meta_name) -> list[str]:
+    listed = meta.get("instruments") or []
+    if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+        raise RulebookError("'instruments' must list the instrument files", file=meta_name)
+    return listed
+
+
+def _load_instruments(directory, meta, meta_name, questionnaire, parameters, errors) -> list:
+    """The scored instruments listed under `instruments:` in rulebook.yaml (instrument.py): each
+    read and checked, its bands walked for overlaps, gaps and bands no answers reach. At most one
+    may be active: its band is the fact `risk_group`."""
+    out = []
+    for file_name in _instrument_files(meta, meta_name):
+        path = directory / file_name
+        name = _display(path)
+        if not path.exists():
+            errors.append(RulebookError(f"instruments lists {file_name}, which is not in the "
+                                        f"directory", file=meta_name))
+            continue
+        try:
+            instrument = parse_instrument(read_yaml(path), name, questionnaire, parameters)
+        except RulebookError as exc:
+            errors.append(exc)
+            continue
+        problems = check_bands(instrument) if instrument.status != "retired" else []
+        for problem in problems:
+            errors.append(RulebookError(problem, file=name, where=instrument.id))
+        if problems:
+            continue
+        if any(i.id == instrument.id for i in out):
+            errors.append(RulebookError("duplicate instrument id", file=name,
+                                        where=instrument.id))
+            continue
+        out.append(instrument)
+    active = [i for i in out if i.status == "active"]
+    if len(active) > 1:
+        errors.append(RulebookError(f"two active instruments ({active[0].id}, {active[1].id}): "
+                                    f"only one can give risk_group; make the other draft",
+                                    file=meta_name))
+    return out
 
 
 def _parse_derived(raw, name, questionnaire, parameters) -> dict:
@@ -422,7 +501,9 @@ def _review_period(value, name) -> int:
 
 def _rule_files(directory: Path, meta, meta_name) -> list[Path]:
     """The rule files in the order rulebook.yaml lists them; an unlisted one is an error."""
-    present = sorted(p.name for p in directory.glob("*.yaml") if p.name not in RESERVED_FILES)
+    instruments = _instrument_files(meta, meta_name)
+    present = sorted(p.name for p in directory.glob("*.yaml")
+                     if p.name not in RESERVED_FILES and p.name not in instruments)
     listed = meta.get("rule_files")
     if listed is None:
         listed = present

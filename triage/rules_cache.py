@@ -25,8 +25,9 @@ import weakref
 from . import cachedir
 
 KEEP = 16
-_SOURCES = ("rulebook.py", "conditions.py", "questionnaire.py", "rules_cache.py")
-_ALLOWED_MODULES = ("triage.rulebook", "triage.conditions", "triage.questionnaire")
+_SOURCES = ("rulebook.py", "conditions.py", "questionnaire.py", "rules_cache.py", "instrument.py", "advice.py")
+_ALLOWED_MODULES = ("triage.rulebook", "triage.conditions", "triage.questionnaire",
+                    "triage.instrument", "triage.advice")
 # id(rulebook) -> (weak reference to it, its key): the key each rulebook loaded here was read or
 # built under, for the engine results kept beside it (engine/store.py)
 _KEYS: dict[int, tuple] = {}

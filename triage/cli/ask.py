@@ -686,7 +686,8 @@ def write_report(path: str, assessment, rulebook) -> str:
 @click.command(epilog="Examples:\n\n\b\n"
                       "  triage questions\n"
                       "  triage questions --format json\n"
-                      "  triage questions --format fhir -o questionnaire.fhir.json\n\n"
+                      "  triage questions --format fhir -o questionnaire.fhir.json\n"
+                      "  triage questions --instrument RISK-SCREEN-01 --format fhir\n\n"
                       "The FHIR form is an HL7 FHIR R4 Questionnaire resource (linkId = question "
                       "id, answerOption, enableWhen from the skip logic); `triage assess` accepts "
                       "a QuestionnaireResponse to it.")
@@ -696,13 +697,21 @@ def write_report(path: str, assessment, rulebook) -> str:
                    "fhir: a FHIR R4 Questionnaire resource.")
 @click.option("-o", "--output", "output_path", default="-", metavar="FILE|-", show_default=True,
               help="Where to write it (written atomically).")
+@click.option("--instrument", "instrument_id", metavar="ID", default=None,
+              help="A scored instrument instead (e.g. RISK-SCREEN-01): its items, points and "
+                   "bands; with --format fhir, a FHIR R4 Questionnaire with the points as "
+                   "ordinalValue extensions.")
 @rules_option
 @fail_on_input_errors
-def questions(output_format, output_path, rules_dir):
+def questions(output_format, output_path, instrument_id, rules_dir):
     """Print the questionnaire: sections, questions, answer types, choices and skip logic."""
     from ..fileio import atomic_write
 
-    questionnaire = load_rules(rules_dir).questionnaire
+    rulebook = load_rules(rules_dir)
+    questionnaire = rulebook.questionnaire
+    if instrument_id is not None:
+        atomic_write(output_path, _instrument_text(rulebook, instrument_id, output_format))
+        return
     if output_format == "json":
         text = json.dumps(questionnaire_as_dict(questionnaire), indent=2, ensure_ascii=False)
     elif output_format == "fhir":
@@ -712,6 +721,30 @@ def questions(output_format, output_path, rules_dir):
     else:
         text = _questions_text(questionnaire)
     atomic_write(output_path, text.rstrip("\n") + "\n")
+
+
+def _instrument_text(rulebook, instrument_id: str, output_format: str) -> str:
+    from ..clinician.screen import find_instrument, instrument_card, instrument_lines
+    from ..errors import TriageError
+
+    instrument = find_instrument(rulebook, instrument_id)
+    if instrument is None:
+        known = ", ".join(i.id for i in rulebook.instruments) or "none"
+        raise TriageError(f"no such scored instrument (in these rules: {known})",
+                          file=rulebook.directory, where=instrument_id)
+    if output_format == "fhir":
+        from ..fhir import instrument_resource
+
+        text = json.dumps(instrument_resource(instrument, rulebook.questionnaire), indent=2,
+                          ensure_ascii=False)
+    elif output_format == "json":
+        text = json.dumps(instrument_card(instrument, rulebook), indent=2, ensure_ascii=False)
+    else:
+        def wrap(text, indent="  ", hang=None):
+            return textwrap.wrap(text, 96, initial_indent=indent,
+                                 subsequent_indent=indent if hang is None else hang) or [indent]
+        text = "\n".join(instrument_lines(instrument_card(instrument, rulebook), wrap))
+    return text.rstrip("\n") + "\n"
 
 
 def _questions_text(questionnaire) -> str:

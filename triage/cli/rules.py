@@ -39,7 +39,9 @@ def _find_rule(rulebook, rule_id: str):
     except KeyError:
         import difflib
 
-        match = difflib.get_close_matches(rule_id.upper(), [r.id for r in rulebook.rules], n=1)
+        known = [r.id for r in rulebook.rules] + [i.id for i in getattr(rulebook, "instruments",
+                                                                         ())]
+        match = difflib.get_close_matches(rule_id.upper(), known, n=1)
         hint = f" (did you mean {match[0]}?)" if match else " (see `triage rules list`)"
         raise TriageError(f"no such rule{hint}", file=rulebook.directory, where=rule_id) from None
 
@@ -122,14 +124,25 @@ def show(rule_ids, output_format, today, rules_dir):
     and its examples with whether each passes."""
     from ..clinician.review import rule_card
 
+    from ..clinician.screen import find_instrument, instrument_card, instrument_lines
+
     rulebook = load_rules(rules_dir)
-    cards = [rule_card(_find_rule(rulebook, rid), rulebook, today=_today(today))
-             for rid in rule_ids]
+    cards = []
+    for rid in rule_ids:  # a rule, or a scored instrument (its id, e.g. RISK-SCREEN-01)
+        instrument = find_instrument(rulebook, rid)
+        if instrument is not None:
+            cards.append(dict(instrument_card(instrument, rulebook, today=_today(today)),
+                              kind="instrument"))
+        else:
+            cards.append(rule_card(_find_rule(rulebook, rid), rulebook, today=_today(today)))
     if output_format == "json":
-        out = [dict(card, condition=card["condition"].to_dict()) for card in cards]
+        out = [card if card.get("kind") == "instrument"
+               else dict(card, condition=card["condition"].to_dict()) for card in cards]
         click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2, ensure_ascii=False))
         return
-    click.echo("\n\n".join(_card_text(card) for card in cards))
+    click.echo("\n\n".join("\n".join(instrument_lines(card, _wrap))
+                            if card.get("kind") == "instrument" else _card_text(card)
+                            for card in cards))
 
 
 def _card_text(card) -> str:
@@ -396,6 +409,7 @@ def _explain_text(case, rulebook, show_all) -> str:
                      f"parameter {'review_days_sooner' if sooner else 'review_days'}).")
     else:
         lines.append(f"  No review date at urgency {a.urgency} (review_in_days: null).")
+    lines += _screen_lines(rulebook, case)
     if a.urgency in ("urgent", "emergency") and any(k == "stretch" for k, _, _ in case.drawn_by()):
         lines.append(f"  No stretches are shown at urgency {a.urgency}.")
     if a.unanswered_red_flags:
@@ -421,6 +435,42 @@ def _explain_text(case, rulebook, show_all) -> str:
     lines += ["", "`triage explain FILE --rule ID` shows one rule in full; --all lists every rule "
                   "that did not fire."]
     return "\n".join(lines) + "\n"
+
+
+def _screen_lines(rulebook, case) -> list[str]:
+    """The risk screen's reading of the case (triage/instrument.py): band, scores, and why."""
+    from ..clinician.screen import screen_result
+
+    result = screen_result(rulebook, case.answers)
+    if result is None:
+        return []
+    a = case.assessment
+    band = result["band"]
+    lines = [f"  Risk screen {result['id']}"
+             + ("" if result["validated"] else " (not validated)") + ":"]
+    if result["scores"] is not None:
+        lines += _wrap("scores " + ", ".join(f"{k} {v}" for k, v in result["scores"].items())
+                       + "; points per item: " + ", ".join(
+                           f"{i['question']} {i['points']}" for i in result["items"]),
+                       indent="    ", hang="      ")
+    elif result["unanswered"]:
+        lines += _wrap("items not answered: " + ", ".join(result["unanswered"]),
+                       indent="    ", hang="      ")
+    instrument = rulebook.instrument
+    if band is None:
+        lines += _wrap("not scored: the unanswered items could change the band, so no band is "
+                       "given (risk_group: null)", indent="    ", hang="      ")
+    else:
+        words = next(b for b in instrument.bands if b.band == band)
+        from ..conditions import describe
+
+        lines += _wrap(f"band {band} ({words.label}), because {describe(words.when)}",
+                       indent="    ", hang="      ")
+    if a.risk_group is None and band is not None:
+        lines += _wrap(f"risk_group: null in the assessment, because at urgency {a.urgency} the "
+                       f"person is seen first and the screen does not apply", indent="    ",
+                       hang="      ")
+    return lines
 
 
 def _explain_rule_text(case, rulebook, explanation) -> str:

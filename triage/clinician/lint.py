@@ -62,6 +62,10 @@ class LintReport:
                 f"{counts['retired']} retired), {examples} examples, {len(rb.parameters)} "
                 f"parameters, {len(rb.questionnaire.questions)} questions, "
                 f"{len(rb.stretches)} stretches")
+        instruments = getattr(rb, "instruments", ())
+        if instruments:
+            what += (f", {len(instruments)} scored instrument{'s' if len(instruments) > 1 else ''}"
+                     f" ({sum(len(i.examples) for i in instruments)} examples)")
         if n:
             return f"{n} problem{'s' if n != 1 else ''} in {self.directory}."
         return f"No problems in {self.directory} ({rb.name} {rb.version}): {what}."
@@ -125,6 +129,9 @@ def lint_rulebook(rulebook, *, today: _dt.date | None = None) -> list[Problem]:
                                                 "change nothing"))
     problems += _safety_net_problems(rulebook, meta)
     problems += _emergency_screen_problems(rulebook, meta)
+    from .screen import instrument_problems  # scored instruments (triage/instrument.py)
+
+    problems += [Problem(f, where, text) for f, where, text in instrument_problems(rulebook, today)]
     return problems
 
 

@@ -63,6 +63,15 @@ def pack_context(rulebook, *, today: _dt.date | None = None) -> dict:
                                  if ("avoid_stretch", s.id) in r.then]}
                  for s in rulebook.stretches.values()]
     examples = [e for c in cards for e in c["examples"]]
+    from .screen import instrument_card  # scored instruments (triage/instrument.py)
+
+    instruments = [instrument_card(i, rulebook, today=today)
+                   for i in getattr(rulebook, "instruments", ())]
+    advice = [{"id": t.id, "title": t.title, "for": list(t.for_urgencies),
+               "points": list(t.points),
+               "sources": [s.text + (f" (to confirm: {s.confirm})" if s.confirm else "")
+                           for s in t.sources]}
+              for t in getattr(rulebook, "advice", ())]
     return {
         "rulebook": {"name": rulebook.name, "version": rulebook.version,
                      "directory": rulebook.directory,
@@ -78,6 +87,8 @@ def pack_context(rulebook, *, today: _dt.date | None = None) -> dict:
         "labels": {kind: dict(values) for kind, values in rulebook.labels.items()},
         "sections": sections,
         "stretches": stretches,
+        "instruments": instruments,
+        "advice": advice,
     }
 
 

@@ -42,6 +42,12 @@ def phrase(leaf, rulebook=None, *, negate: bool = False) -> str:
     an answer test also holds when the question was not answered."""
     if isinstance(leaf, Not):
         return phrase(leaf.child, rulebook, negate=not negate)
+    if isinstance(leaf, AnswerTest) and leaf.question == "risk_group":  # the screen's band
+        values = (leaf.operand,) if leaf.op == "equals" else leaf.operand
+        if negate:
+            return (f"the risk screen's band (risk_group) is not {_or_list(values)} (another "
+                    f"band, or not scored)")
+        return f"the risk screen's band (risk_group) is {_or_list(values)}"
     if isinstance(leaf, AnswerTest):
         name = _words(leaf.question)
         question = None

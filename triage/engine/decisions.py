@@ -41,8 +41,9 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
-from ..assessment import Assessment, Reason
+from ..assessment import Assessment, Reason, risk_group_of
 from ..codecache import constant_pool, generated_function  # compiled code kept on disk
+from ..instrument import RESULT
 from ..conditions import (AnswerTest, CountTest, Evidence, FindingTest, Quantity, Unanswered,
                          _leaf, describe_evidence, expression_questions, iter_leaves)
 
@@ -229,6 +230,10 @@ def _derived_function(rulebook) -> Callable[[Mapping], dict]:
         known = " and ".join(f"{read(q)} is not None"
                              for q in expression_questions(quantity.expression)) or "True"
         body += [f"if {known}:", f"    _f[{const(name)}] = {expression}"]
+    instrument = getattr(rulebook, "instrument", None)
+    if instrument is not None:  # the screen's band, the fact `risk_group` (instrument.py)
+        body += [f"_band = {const(instrument.band)}(_r)", "if _band is not None:",
+                 f"    _f[{const(RESULT)}] = _band"]
     return generated_function("with_derived", "_r", ["_f = dict(_r)"] + reads() + body
                               + ["return _f"], constants)
 
@@ -418,7 +423,8 @@ class Decision:
             posture_signs=list(o["posture_signs"]),
             avoided_stretches=list(o["avoided_stretches"]),
             rulebook_version=o["rulebook_version"], answers=dict(answers),
-            review_in_days=o["review_in_days"])
+            review_in_days=o["review_in_days"],
+            risk_group=risk_group_of(o["urgency"], facts.get(RESULT)))
 
     def json_line(self, plan: AtomPlan, answers: Mapping, facts: Mapping, head: dict) -> str:
         """``json.dumps({**head, **assessment.to_dict()}, ensure_ascii=False)``, byte for byte,
@@ -434,7 +440,9 @@ class Decision:
             elif not plan.red_flag_set <= answers.keys():  # unanswered warning-sign questions
                 parts.append(", ".join(_encode_str(q) for q in plan.red_flag_questions
                                        if q not in answers))
-        parts.append("}")
+        # the risk screen's band is the case's own (not decided by the atoms): the last key
+        risk_group = risk_group_of(self.result.outcome["urgency"], facts.get(RESULT))
+        parts.append(f", {_encode_str('risk_group')}: {_encode_value(risk_group)}}}")
         return "".join(parts)
 
 
@@ -442,12 +450,14 @@ class Decision:
 # json_line renders these two per case; a field added to Assessment.to_dict() that depends on
 # the answers must be added here (tests/test_decisions.py compares the two paths byte for byte).
 PER_CASE_KEYS = ("reasons", "unanswered_red_flags")
+# ...and risk_group, the last key, which json_line writes itself after the frame
+LAST_KEY = "risk_group"
 
 
 def _segments(assessment: Assessment) -> tuple:
     return tuple((key, None) if key in PER_CASE_KEYS
                  else (key, f"{_encode_key(key)}: {_encode_value(value)}")
-                 for key, value in assessment.to_dict().items())
+                 for key, value in assessment.to_dict().items() if key != LAST_KEY)
 
 
 def _encode_str(text: str) -> str:

@@ -62,7 +62,8 @@ import weakref
 from typing import Any, Mapping
 
 from .. import _experta as xp
-from ..assessment import Assessment, Reason
+from ..assessment import Assessment, Reason, risk_group_of
+from ..instrument import RESULT
 from ..conditions import (All, AnswerTest, AnyOf, CountTest, FindingTest, Not, Unanswered, dnf, nnf,
                          compile_check, compile_checks,
                          describe_evidence, evaluate, evaluate_with_evidence, iter_leaves)
@@ -874,5 +875,7 @@ def _assessment(answers, rulebook: Rulebook, fired, findings, evidence=None) -> 
         reasons=reasons,
         unanswered_red_flags=[q for q in red_flag_questions if q not in answers],
         answers=dict(answers),
+        risk_group=risk_group_of(outcome["urgency"],
+                                 rulebook.with_derived(answers).get(RESULT)),
         **outcome,
     )

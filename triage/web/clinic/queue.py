@@ -121,6 +121,7 @@ class Submission:
             avoided_stretches=list(a.get("avoided_stretches", [])),
             rulebook_version=a.get("rulebook_version", ""),
             review_in_days=a.get("review_in_days"),  # policy version 3; absent before it
+            risk_group=a.get("risk_group"),  # issue 25; absent before it
             # "not sure" is stored as null; the report lists a question without an answer as
             # not answered (a null reached its number formatting and failed the page)
             answers={k: v for k, v in self.answers.items() if v is not None})
