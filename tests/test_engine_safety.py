@@ -36,6 +36,7 @@ from triage.contract import RED_FLAGS
 from triage.engine import EngineInconsistency, assess, run_rules
 from triage.resources import rules_dir
 from triage.rulebook import load_rulebook
+from support import depth
 
 SHIPPED = load_rulebook()
 QUESTIONNAIRE = SHIPPED.questionnaire
@@ -459,7 +460,7 @@ def answers_and_findings(draw):
     return answers, findings
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CONDITIONS, answers_and_findings())
 def test_compiled_tests_mean_what_the_grammar_means(condition, case):
     """The engine's compiled TESTs, conditions.evaluate (the cross-check) and the evidence walk
@@ -569,7 +570,7 @@ def _answer_values(q):
 CONCLUSIONS = sorted({pair for rule in SHIPPED.active_rules for pair in rule.then}, key=repr)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({}, optional={qid: st.none() | _answer_values(q)
                                            for qid, q in QUESTIONNAIRE.questions.items()}),
        st.sets(st.sampled_from(CONCLUSIONS)))

@@ -134,6 +134,7 @@ def screen_of(result) -> str:
     return emergency_screen(result, RULEBOOK).heading
 
 
+@pytest.mark.deep  # 500 walks through every form: CI's run, not the quick loop
 def test_500_generated_patients_reach_the_verdict_of_triage_assess_at_every_urgency(
         client, tmp_path):
     urgencies: dict[str, int] = {}
