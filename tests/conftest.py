@@ -1,4 +1,7 @@
+import functools
+import inspect
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -73,6 +76,56 @@ def _is_postgres(item) -> bool:
     return callspec is not None and "postgresql" in [str(v) for v in callspec.params.values()]
 
 
+# What starts a real process: a `triage` or Python child, `triage serve` (tests/web_support.py's
+# Server), a pseudo-terminal, a pool of processes.
+_SPAWNS = re.compile(r"subprocess\.(?:run|Popen|call|check_call|check_output)\b|\bServer\(|"
+                     r"pexpect\.spawn|\.Pool\(|create_subprocess_exec")
+
+
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+@functools.cache
+def _spawning_helpers(module) -> frozenset:
+    """The module's own functions that start a process, directly or through another of them."""
+    functions = {name: _source(obj) for name, obj in vars(module).items()
+                 if inspect.isfunction(obj) and obj.__module__ == module.__name__}
+    spawning = {name for name, text in functions.items() if _SPAWNS.search(text)}
+    grown = True
+    while grown:
+        grown = False
+        for name, text in functions.items():
+            if name not in spawning and any(re.search(rf"\b{helper}\(", text)
+                                            for helper in spawning):
+                spawning.add(name)
+                grown = True
+    return frozenset(spawning)
+
+
+def _spawns(function) -> bool:
+    function = inspect.unwrap(function)
+    text = _source(function)
+    if _SPAWNS.search(text):
+        return True
+    module = inspect.getmodule(function)
+    return module is not None and any(re.search(rf"\b{helper}\(", text)
+                                      for helper in _spawning_helpers(module))
+
+
+def _is_process(item) -> bool:
+    """Whether the test, or a fixture it uses, starts a real process (found in their source)."""
+    if _spawns(item.function):
+        return True
+    return any(_spawns(definition.func)
+               for definitions in item._fixtureinfo.name2fixturedefs.values()
+               for definition in definitions)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     quick, slow = [], []
     for item in items:
@@ -80,6 +133,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if _is_postgres(item):
             item.add_marker(pytest.mark.postgres)
+        if isinstance(item, pytest.Function) and _is_process(item):
+            item.add_marker(pytest.mark.process)
         if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
             item.add_marker(pytest.mark.slow)
         (slow if item.get_closest_marker("slow") else quick).append(item)
