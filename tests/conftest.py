@@ -24,10 +24,13 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 # A bare `pytest` is the quick loop: it leaves out the tests marked `slow` and runs the hypothesis
 # properties at a tenth of their depth (tests/support.py's depth()). `pytest --all` (what CI runs,
 # `.ci/run`) runs every test at full depth; so does a run of named files (`pytest
-# tests/test_x.py`: the file you name is the file you want) and any run with `-m`. Every kind of
-# slow test has its own marker, which implies `slow`; the browser and PostgreSQL ones are found
-# here by the fixtures they use, the others are marked in their files. docs/contributors/testing.md
-# says which command runs which.
+# tests/test_x.py`: the file you name is the file you want) and any run with `-m` or `-k`. Every
+# kind of slow test has its own marker, which implies `slow`. Four are found here, so a new test
+# is marked without anyone remembering to: `browser` (the `browser` fixture), `pdf` (the
+# `pdf_reader` fixture), `postgres` (the
+# `postgres_cluster` fixture or a `postgresql` parameter) and `process` (the test, a helper of its
+# module or a fixture it uses starts a process: see _SPAWNS). `deep` and `long` are written on
+# the test. docs/contributors/testing.md says which command runs which.
 
 SLOW_KINDS = {
     "browser": "drives a real Chromium through Playwright (the `browser` fixture)",
@@ -36,6 +39,7 @@ SLOW_KINDS = {
     "process": "starts real `triage` processes or servers and waits on them",
     "deep": "many generated cases or trials (hypothesis at depth, generated journeys, races)",
     "long": "a bounded load or race test of many trials",
+    "pdf": "renders PDFs with WeasyPrint (the `pdf_reader` fixture)",
 }
 QUICK_REPORT_OVER = 2.0  # seconds: a quick test slower than this is listed at the end
 
@@ -133,6 +137,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if _is_postgres(item):
             item.add_marker(pytest.mark.postgres)
+        if "pdf_reader" in item.fixturenames:
+            item.add_marker(pytest.mark.pdf)
         if isinstance(item, pytest.Function) and _is_process(item):
             item.add_marker(pytest.mark.process)
         if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):

@@ -120,6 +120,7 @@ def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypa
     assert runs.count == 0
 
 
+@pytest.mark.deep  # generated cases of both workloads through the disk store
 @pytest.mark.parametrize("workload", ["realistic", "uniform"])
 def test_generated_cases_read_back_from_disk_assess_as_the_engine_does(workload, monkeypatch):
     cases = generate(workload, SHIPPED.questionnaire, 600, seed=13)

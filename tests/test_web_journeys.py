@@ -120,6 +120,7 @@ def walk_and_compare(client, answers: dict):
     return expected, walk
 
 
+@pytest.mark.deep  # every vignette walked through every form: CI's run, not the quick loop
 def test_every_vignette_walked_through_the_forms_ends_on_the_verdict_of_triage_assess(client):
     vignettes = load_vignettes(ROOT / "tests" / "cases")
     assert len(vignettes) >= 60
