@@ -415,6 +415,7 @@ def _engine_keys(cases):
             for c in cases]
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_the_engine_runs_once_per_engine_key_and_every_atom_vector_is_cross_checked(
         monkeypatch):
     runs = _counting(monkeypatch, "run_rules")
@@ -576,6 +577,7 @@ def test_help_lists_the_lazy_commands_as_their_own_help_would():
 
 # --------------------------------------------------------------------------- the rulebook on disk
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_the_rulebook_cache_returns_what_the_rule_files_say(tmp_path, monkeypatch):
     import shutil
 

@@ -526,6 +526,7 @@ def test_rules_directory_fixture_is_isolated(synthetic_rulebook):
     assert not any(r.id.startswith("DEFAULT-") for r in SHIPPED.rules)
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_threads_assessing_at_once_get_the_same_results_as_one_at_a_time():
     # triage serve assesses in its request threads; the engine's working memory is shared, so
     # without taking turns a case reads another's facts (the cross-check then raises)

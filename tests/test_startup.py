@@ -104,6 +104,7 @@ def _store_files() -> list[Path]:
     return sorted(cachedir.cache_dir().glob("engine-*/*.json"))
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypatch):
     assert rules_cache.key_for(SHIPPED) is not None  # loaded through the rulebook cache
     vignettes = load_vignettes(ROOT / "tests" / "cases")
