@@ -11,3 +11,14 @@ NO_WARNING_SIGNS = {
 }
 # A 40-year-old with two weeks of pain, no injury and no warning sign.
 ALL_CLEAR = {"age": 40, "duration_weeks": 2, "trauma": "none", **NO_WARNING_SIGNS}
+
+
+def depth(examples: int) -> int:
+    """How many examples a hypothesis property tries: `examples` in a full run (CI's
+    `pytest --all`, a run of named files, `-m ...`), a tenth of them (at least 10) in the quick
+    loop of a bare `pytest` (tests/conftest.py decides which, once, in TRIAGE_TESTS)."""
+    import os
+
+    if os.environ.get("TRIAGE_TESTS") == "quick":
+        return min(examples, max(10, examples // 10))
+    return examples

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 pexpect = pytest.importorskip("pexpect")
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX pty")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX pty"),
+              pytest.mark.process]  # a real `triage ask` on a pseudo-terminal
 
 TIMEOUT = 10
 ANSI = "\x1b["

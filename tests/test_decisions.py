@@ -33,6 +33,7 @@ from triage.clinician.vignettes import load_vignettes
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from workloads import generate  # noqa: E402  (the benchmarks' own generators)
+from support import depth
 
 SHIPPED = load_rulebook()
 CASES = int(os.environ.get("TRIAGE_EXACTNESS_CASES", "100000"))
@@ -74,6 +75,7 @@ def _compare_share(job) -> tuple:
     return len(range(share, count, shares)), mismatches, first, decisions.cache_stats()[0]
 
 
+@pytest.mark.deep  # 100,000 cases per workload through the engine: CI's run, not the quick loop
 @pytest.mark.parametrize("workload", ["realistic", "uniform"])
 def test_generated_cases_give_the_same_bytes_cached_and_uncached(workload):
     shares = 2
@@ -164,7 +166,7 @@ def same_atoms_pairs(draw):
     return first, second
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=depth(150), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.filter_too_much])
 @given(same_atoms_pairs())
 def test_cases_with_the_same_atom_vector_fire_the_same_rules(pair):
@@ -213,7 +215,7 @@ def _atom_values():
 ATOM_VALUES = _atom_values()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=depth(300), deadline=None)
 @given(st.fixed_dictionaries({}, optional={q: st.sampled_from(v) for q, v in ATOM_VALUES.items()}))
 def test_each_bit_of_the_atom_vector_is_its_leaf_as_the_tree_walk_reads_it(facts):
     """The generated atom vector (one local per question read) against conditions.evaluate on each
@@ -251,7 +253,7 @@ NUMBERS = st.one_of(st.none(), st.integers(-3, 130), st.floats(-1e3, 1e3, allow_
                     st.sampled_from([0, 0.0, -0.0, 52, 0.1]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=depth(300), deadline=None)
 @given(st.fixed_dictionaries({}, optional={"age": NUMBERS, "duration_weeks": NUMBERS,
                                            "sitting_hours": NUMBERS, "fever": st.booleans()}))
 def test_the_compiled_derived_quantities_are_the_tree_walks(answers):
@@ -277,7 +279,7 @@ RAW_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 200),
                        st.lists(st.integers(), max_size=2))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=depth(400), deadline=None)
 @given(st.dictionaries(st.sampled_from(list(QUESTIONS) + ["agee", "Fever"]), RAW_VALUES))
 def test_the_compiled_validation_agrees_with_the_questionnaire(raw):
     _assert_validation_agrees(raw)
@@ -353,7 +355,7 @@ def test_the_compiled_validation_agrees_on_each_corner(change):
     _assert_validation_agrees(raw)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=depth(400), deadline=None)
 @given(nearly_valid_answers())
 def test_the_compiled_validation_agrees_on_nearly_valid_answers(raw):
     """Skip logic included: what the questionnaire implies must be implied alike, in order."""
@@ -413,6 +415,7 @@ def _engine_keys(cases):
             for c in cases]
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_the_engine_runs_once_per_engine_key_and_every_atom_vector_is_cross_checked(
         monkeypatch):
     runs = _counting(monkeypatch, "run_rules")
@@ -574,6 +577,7 @@ def test_help_lists_the_lazy_commands_as_their_own_help_would():
 
 # --------------------------------------------------------------------------- the rulebook on disk
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_the_rulebook_cache_returns_what_the_rule_files_say(tmp_path, monkeypatch):
     import shutil
 

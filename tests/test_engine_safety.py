@@ -36,6 +36,7 @@ from triage.contract import RED_FLAGS
 from triage.engine import EngineInconsistency, assess, run_rules
 from triage.resources import rules_dir
 from triage.rulebook import load_rulebook
+from support import depth
 
 SHIPPED = load_rulebook()
 QUESTIONNAIRE = SHIPPED.questionnaire
@@ -459,7 +460,7 @@ def answers_and_findings(draw):
     return answers, findings
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CONDITIONS, answers_and_findings())
 def test_compiled_tests_mean_what_the_grammar_means(condition, case):
     """The engine's compiled TESTs, conditions.evaluate (the cross-check) and the evidence walk
@@ -525,6 +526,7 @@ def test_rules_directory_fixture_is_isolated(synthetic_rulebook):
     assert not any(r.id.startswith("DEFAULT-") for r in SHIPPED.rules)
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_threads_assessing_at_once_get_the_same_results_as_one_at_a_time():
     # triage serve assesses in its request threads; the engine's working memory is shared, so
     # without taking turns a case reads another's facts (the cross-check then raises)
@@ -569,7 +571,7 @@ def _answer_values(q):
 CONCLUSIONS = sorted({pair for rule in SHIPPED.active_rules for pair in rule.then}, key=repr)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.fixed_dictionaries({}, optional={qid: st.none() | _answer_values(q)
                                            for qid, q in QUESTIONNAIRE.questions.items()}),
        st.sets(st.sampled_from(CONCLUSIONS)))

@@ -19,6 +19,7 @@ from triage.conditions import questions_read  # noqa: E402
 from triage.fhir import questionnaire_resource  # noqa: E402
 from triage.rulebook import load_rulebook  # noqa: E402
 from triage.clinician.vignettes import load_vignettes  # noqa: E402
+from support import depth
 
 RULEBOOK = load_rulebook()
 QUESTIONNAIRE = RULEBOOK.questionnaire
@@ -157,7 +158,7 @@ READ_BY_SKIPS = sorted({read for qid in SKIPPED
                         for read in questions_read(QUESTIONNAIRE.questions[qid].skip_if)})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=depth(150), deadline=None)
 @given(st.fixed_dictionaries({qid: answer_strategy(qid) for qid in READ_BY_SKIPS}))
 def test_enable_when_asks_exactly_the_questions_skip_logic_asks(answers):
     answered = {k: v for k, v in answers.items() if v is not None}

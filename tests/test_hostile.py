@@ -740,6 +740,7 @@ def test_12_ask_with_standard_input_closed_is_exit_2(tmp_path):
 
 # =========================================================================== 15. raw HTML
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_15_the_markdown_report_and_review_pack_emit_no_raw_html_from_the_rules(tmp_path):
     import yaml
 

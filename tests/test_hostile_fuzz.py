@@ -19,17 +19,18 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from triage.cli import main_group
 from triage.rulebook import load_rulebook
-from support import ALL_CLEAR
+from support import ALL_CLEAR, depth
 
-pytestmark = pytest.mark.timeout(600)
+# real processes under generated input: CI's run, not the quick loop
+pytestmark = [pytest.mark.timeout(600), pytest.mark.process, pytest.mark.deep]
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
 QUESTIONS = sorted(load_rulebook().questionnaire.questions)
 MEMORY_CAP = 1024 * 1024 * 1024
 TIME_CAP = 20  # seconds for one real process
-FAST = settings(max_examples=80, deadline=None, derandomize=True,
+FAST = settings(max_examples=depth(80), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=8, deadline=None, derandomize=True,
+SLOW = settings(max_examples=depth(8), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 COMMANDS = {

@@ -22,6 +22,7 @@ from clinic_support import PASSWORD, add_submission, CASES
 from triage.web.app import Settings, create_app
 from triage.web.clinic import accounts
 from triage.web.db import session_factory
+from support import depth
 
 CSRF = "c" * 43
 
@@ -133,7 +134,7 @@ def test_no_form_post_of_any_page_makes_a_server_error(site):
     question_ids = list(app.state.rulebook.questionnaire.questions)
     seen = []
 
-    @settings(max_examples=120, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=depth(120), deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(form=_forms(submission_id, question_ids),
            csrf=st.one_of(st.just(CSRF), st.just(CSRF), st.text(max_size=50)))
@@ -163,7 +164,7 @@ def test_the_openapi_operations_make_no_server_error(site):
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+        @settings(max_examples=depth(60), deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def call(case):

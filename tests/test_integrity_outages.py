@@ -124,15 +124,22 @@ def test_postgresql_stopped_then_back_a_patient_loses_nothing_and_no_log_holds_a
         waiting = subprocess.Popen(
             triage_command() + ["serve", "--port", str(port), "--database", url],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        told = []
         try:
-            time.sleep(2)
-            assert waiting.poll() is None, waiting.stderr.read()
+            # the database comes back only once the server has found it down and says it waits
+            # (a fixed 2 s sleep was too short on a loaded machine: the server had not yet
+            # tried the database when it came back, and the test failed for the machine)
+            for line in waiting.stderr:  # ends if the server exits without saying so
+                told.append(line)
+                if "Waiting up to" in line:
+                    break
+            assert waiting.poll() is None, "".join(told) + waiting.stderr.read()
             _restart(cluster)
             wait_until_up(f"http://127.0.0.1:{port}", waiting, timeout=30)
         finally:
             waiting.send_signal(signal.SIGINT)
             _, err = waiting.communicate(timeout=20)
-        assert "Waiting up to 30 s for the database" in err
+        assert "Waiting up to 30 s for the database" in "".join(told) + err
     finally:
         cluster.stop()
 

@@ -154,6 +154,7 @@ def test_rule_without_references(copy):
 
 # ---------------------------------------------------------------------------------------- examples
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_rule_without_a_firing_example(copy):
     edit(copy / "red_flags.yaml",
          "      - fires: {age: 30, duration_weeks: 0.5, trauma: major}\n"
@@ -231,6 +232,7 @@ def test_possible_rules_are_not_reported(copy, when):
     assert not [line for line in lines if "UR-TEST-01: can never fire" in line]
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_rule_needing_a_conclusion_no_active_rule_draws(copy):
     # Only RF-INFLAM-01 concludes cause inflammatory; as a draft it does not run, so the
     # inflammatory stretch plan can never fire.

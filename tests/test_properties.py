@@ -18,13 +18,14 @@ from triage.contract import NO_STRETCHES_AT, URGENCY_RANK
 from triage.engine import assess
 from triage.errors import AnswersError
 from triage.rulebook import load_rulebook
+from support import depth
 
 RULEBOOK = load_rulebook()
 QUESTIONNAIRE = RULEBOOK.questionnaire
 QUESTIONS = QUESTIONNAIRE.questions
 RED_FLAG_QUESTIONS = QUESTIONNAIRE.red_flag_questions
 
-SETTINGS = settings(max_examples=200, deadline=None,
+SETTINGS = settings(max_examples=depth(200), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -271,7 +272,7 @@ def test_an_error_message_is_one_line_even_for_a_key_with_a_line_break():
     assert "\n" not in caught.value.message
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=depth(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mapping=random_mappings(PRINTABLE))
 def test_any_answers_file_exits_0_or_2_without_a_traceback(mapping):
     """Contract section 4 through the command line: a random answers file gives exit 0 with an

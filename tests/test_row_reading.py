@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from triage.errors import AnswersError
 from triage.reading import Limits, limits, parse_json, parse_row
+from support import depth
 
 LIM = limits()
 
@@ -136,7 +137,7 @@ def _rows(draw):
     return "{" + comma.join(parts) + "}"
 
 
-ROWS = settings(max_examples=1500, deadline=None, derandomize=True,
+ROWS = settings(max_examples=depth(1500), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 

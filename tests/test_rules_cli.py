@@ -261,6 +261,7 @@ def test_diff_reads_csv_and_prints_a_transition_table(tmp_path, thirteen_weeks):
                      r"-> subacute$", out, re.M)
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_diff_of_identical_rules_changes_nothing(tmp_path, copy):
     cases = tmp_path / "cases.jsonl"
     cases.write_text("".join(json.dumps(c) + "\n" for c in KNOWN_SET))
@@ -318,6 +319,7 @@ def test_review_pack_markdown_by_suffix(tmp_path):
     assert "## Sign-off" in text
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_review_pack_shows_a_failing_example_and_escapes_html(tmp_path, copy):
     edit(copy / "red_flags.yaml", "title: Possible abdominal aortic aneurysm",
          "title: Possible <b>aneurysm</b>")
@@ -333,6 +335,7 @@ def test_review_pack_shows_a_failing_example_and_escapes_html(tmp_path, copy):
     assert "RF-AAA-01: example 1 (fires) fails" in html  # in the automatic-check section
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_review_pack_needs_a_known_suffix_or_format(tmp_path):
     result = run("rules", "doc", "-o", tmp_path / "pack.txt")
     assert result.exit_code == 2
@@ -386,6 +389,7 @@ def _apply_diff(path: Path, body: str):
         path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_readme_worked_example_does_what_it_says(tmp_path, monkeypatch):
     steps = list(WORKED_STEP.finditer(README.read_text(encoding="utf-8")))
     assert len(steps) >= 5, "rules/README.md lost its worked example"

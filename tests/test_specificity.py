@@ -118,6 +118,7 @@ def test_population_file_names_a_source_for_every_rate():
 
 # ------------------------------------------------------------------------------ the answer rows
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_answer_rows_are_valid_for_their_version(central, tmp_path):
     """`triage batch` of this checkout accepts every row (version-2 ids stay valid in version 3;
     version-3 rows fold onto version-2 ids only while this checkout lacks them)."""
@@ -228,6 +229,7 @@ def test_rule_breakdown_splits_each_person_among_the_rules_that_set_their_urgenc
     assert sum(v["pp"] for v in out.values()) == pytest.approx(75.0)  # the urgent+emergency share
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_figures_through_the_real_batch(tmp_path):
     """Hand-made people whose urgency the contract fixes in every version: chest pain is an
     emergency (section 3, first row), a major injury is an emergency (fracture row), and acute

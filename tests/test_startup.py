@@ -104,6 +104,7 @@ def _store_files() -> list[Path]:
     return sorted(cachedir.cache_dir().glob("engine-*/*.json"))
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypatch):
     assert rules_cache.key_for(SHIPPED) is not None  # loaded through the rulebook cache
     vignettes = load_vignettes(ROOT / "tests" / "cases")
@@ -120,6 +121,7 @@ def test_every_vignette_read_back_from_disk_assesses_as_the_engine_does(monkeypa
     assert runs.count == 0
 
 
+@pytest.mark.deep  # generated cases of both workloads through the disk store
 @pytest.mark.parametrize("workload", ["realistic", "uniform"])
 def test_generated_cases_read_back_from_disk_assess_as_the_engine_does(workload, monkeypatch):
     cases = generate(workload, SHIPPED.questionnaire, 600, seed=13)

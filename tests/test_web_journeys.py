@@ -120,6 +120,7 @@ def walk_and_compare(client, answers: dict):
     return expected, walk
 
 
+@pytest.mark.deep  # every vignette walked through every form: CI's run, not the quick loop
 def test_every_vignette_walked_through_the_forms_ends_on_the_verdict_of_triage_assess(client):
     vignettes = load_vignettes(ROOT / "tests" / "cases")
     assert len(vignettes) >= 60
@@ -134,6 +135,7 @@ def screen_of(result) -> str:
     return emergency_screen(result, RULEBOOK).heading
 
 
+@pytest.mark.deep  # 500 walks through every form: CI's run, not the quick loop
 def test_500_generated_patients_reach_the_verdict_of_triage_assess_at_every_urgency(
         client, tmp_path):
     urgencies: dict[str, int] = {}

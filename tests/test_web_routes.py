@@ -434,6 +434,7 @@ def test_start_again_deletes_unfinished_answers_and_starts_fresh(patient, client
     assert row.answers == {}
 
 
+@pytest.mark.slow  # over 1 s each in the measured run: CI's run, not the quick loop
 def test_a_finished_session_is_final_and_the_pdf_downloads(patient, client):
     patient.answer_all(DESK_WORKER)
     patient.submit()

@@ -189,6 +189,7 @@ def without_why_we_ask(page_text: str) -> str:
     return re.sub(r"<details.*?</details>", "", page_text, flags=re.S)
 
 
+@pytest.mark.deep  # every patient page of many journeys: CI's run, not the quick loop
 def test_patient_pages_show_no_developer_words(patient, client):
     pages = [client.get("/")]
     location = patient.start()

@@ -42,14 +42,24 @@ class Server:
 
     def __init__(self, database_url: str, *args: str, cwd: str | Path | None = None,
                  env: dict | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            triage_command() + ["serve", "--port", str(self.port), "--database", database_url,
-                                *args],
-            cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_until_up(self.url, self.process)
+        # A free port can be taken between free_port() and the server's bind by another process
+        # (a second pytest-xdist worker, another test run on the machine): then the server
+        # exits saying so, and it is started again on another port.
+        for attempt in range(5):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.process = subprocess.Popen(
+                triage_command() + ["serve", "--port", str(self.port), "--database",
+                                    database_url, *args],
+                cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_until_up(self.url, self.process)
+                return
+            except AssertionError as failed:
+                if attempt == 4 or "already in use" not in str(failed).lower():
+                    self.stop()
+                    raise
 
     def stop(self, timeout: float = 20) -> tuple[int, str, str]:
         import signal
