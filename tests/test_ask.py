@@ -1,5 +1,5 @@
 """`triage ask` driven through click's CliRunner with scripted input (one answer per line, as from a
-pipe), and `triage questions`. Clinical outcomes follow shared/contract.md section 3."""
+pipe), and `triage questions`. Clinical outcomes follow docs/contributors/policy.md section 3."""
 from __future__ import annotations
 
 import json

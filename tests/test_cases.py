@@ -1,5 +1,5 @@
 """The clinical vignettes of tests/cases/: given answers, the outcome the contract's policy
-(shared/contract.md sections 1-3) calls for, and the guideline fact behind it. Each vignette is one
+(docs/contributors/policy.md sections 1-3) calls for, and the guideline fact behind it. Each vignette is one
 test, named by its case id; `triage rules test` runs the same files through the same module."""
 from pathlib import Path
 

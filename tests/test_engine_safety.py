@@ -1,6 +1,6 @@
 """The engine is immune to experta 1.9.4's agenda bug, by construction, and checks itself.
 
-The bug (shared/repro/experta_not_agenda.py): when three or more activations share a salience and
+The bug (shown on stock experta in part 1 below): when three or more activations share a salience and
 the same facts -- typically rules whose only pattern is a NOT -- experta cancels only some of them
 when the NOT stops holding, and the rest fire. A "no red flag, so self-care" rule written that way
 can fire although the red flag is present.
@@ -135,7 +135,7 @@ N_SYNTHETIC_DEFAULTS = min(len(STRETCHES), 10)
 def _rule(rid, when, then):
     return {"id": rid, "title": rid, "status": "active", "version": 1,
             "rationale": "Synthetic rule for the agenda-bug test.",
-            "references": ["shared/repro/experta_not_agenda.py"], "when": when, "then": then}
+            "references": ["tests/test_engine_safety.py (the agenda bug)"], "when": when, "then": then}
 
 
 @pytest.fixture(scope="module")

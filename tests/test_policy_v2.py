@@ -1,4 +1,4 @@
-"""Policy version 2 (shared/contract.md sections 1, 3 and 5): the tests that bind what of it
+"""Policy version 2 (docs/contributors/policy.md sections 1, 3 and 5): the tests that bind what of it
 version 3 keeps. (Version 2's table of floors is retired: tests/test_policy_v3.py binds the
 version 3 table; each test below that version 3 changed says which row changed it.)
 

@@ -1,4 +1,4 @@
-"""Policy version 3 (shared/contract.md sections 1, 3 and 5b): the tests that bind it.
+"""Policy version 3 (docs/contributors/policy.md sections 1, 3 and 5b): the tests that bind it.
 
 * every warning-sign question's alarming answer, alone, gets the urgency the contract's version 3
   table gives it: a floor for the rows that escalate, and the exact urgency for the single

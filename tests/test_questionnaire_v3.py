@@ -1,4 +1,4 @@
-"""The version 3 questionnaire (shared/contract.md section 1; issue 21 item 2): plain words at a
+"""The version 3 questionnaire (docs/contributors/policy.md section 1; issue 21 item 2): plain words at a
 reading age a patient can manage, one thing per question, the emergency screens first, and
 follow-up questions asked only where they apply.
 

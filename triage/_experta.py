@@ -18,8 +18,8 @@ The agenda bug
 experta 1.9.4's ``DepthStrategy._update_agenda`` removes a cancelled activation by bisecting on its
 (salience, facts) key and looking only one slot either side. When three or more activations share
 that key -- typically several rules whose only pattern is a ``NOT`` -- some cancelled activations
-stay on the agenda and fire (``shared/repro/experta_not_agenda.py``). The engine in
-``triage/engine.py`` never gives the bug a chance: it compiles no ``NOT`` element and never retracts
+stay on the agenda and fire (tests/test_engine_safety.py, part 1, shows it on stock experta).
+The engine in ``triage/engine/rete.py`` never gives the bug a chance: it compiles no ``NOT`` element and never retracts
 or modifies a fact, so an activation, once on the agenda, is never cancelled. Absence ("no red
 flag", "no other cause") is tested only against a snapshot fact declared after the rules that could
 conclude it have all run (stratified negation). ``tests/test_engine_safety.py`` shows the naive

@@ -1,4 +1,4 @@
-"""The fixed vocabulary of shared/contract.md, section 2.
+"""The fixed vocabulary of docs/contributors/policy.md, section 2.
 
 Rule files may use these words and no others; the order of each tuple is the order in which the
 assessment lists them (most serious or most likely first).
