@@ -28,8 +28,10 @@ DESK_WORKER = {
     "pain_score": 3, "pain_trend": "same", "stops_daily_life": False, "diabetes": False,
     "morning_stiffness": False, **NO_WARNING_SIGNS, "leg_pain": "none", "leg_numbness": False,
     "sitting_hours": 8, "pelvis_tips_forward": True, "exaggerated_arch": True,
-    "tight_hip_flexors": True, "weak_glutes": False, "fear_of_movement": False,
-    "low_mood": False, "notes": "worse after long meetings",
+    "tight_hip_flexors": True, "weak_glutes": False,
+    # the risk screen (rules/risk_screen.yaml): a little bothered, no distress item: low risk
+    "back_bother": "a_little", "fear_of_harm": False, "pain_worry": False, "mood_low": False,
+    "hard_to_move_about": False, "notes": "worse after long meetings",
 }
 
 

@@ -151,6 +151,7 @@ def synthetic_rulebook(tmp_path_factory):
                                       encoding="utf-8")
     meta = yaml.safe_load((shipped / "rulebook.yaml").read_text(encoding="utf-8"))
     meta["rule_files"] = ["synthetic.yaml"]
+    meta.pop("instruments", None)  # no risk screen: the synthetic rules read none of its band
     (directory / "rulebook.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     rules = [_rule(f"RED-{i}", {question: True}, {"red_flag": flag})
              for i, (question, flag) in enumerate(zip(SYNTHETIC_QUESTIONS, SYNTHETIC_FLAGS))]

@@ -30,7 +30,7 @@ BUSY = {"sitting_hours": 9, "tight_hip_flexors": True, "pelvis_tips_forward": Tr
 # who answered weak_glutes: no.
 DESK_WORKER = {**ALL_CLEAR, "age": 34, "sex": "female", "onset": "gradual", "sitting_hours": 9,
                "pelvis_tips_forward": True, "exaggerated_arch": True, "tight_hip_flexors": True,
-               "weak_glutes": False, "fear_of_movement": False, "low_mood": False,
+               "weak_glutes": False, "fear_of_harm": False, "mood_low": False,
                "notes": "Worse after long meetings."}
 
 

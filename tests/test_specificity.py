@@ -263,6 +263,7 @@ def test_version_3_answers_fold_onto_the_version_2_ids_they_replaced():
     old = specificity.Version.__new__(specificity.Version)
     old.questions = {q: {} for q in ("age", "bladder_bowel_change", "headache_stiff_neck",
                                      "urinary_symptoms", "fever")}
+    old.accepted = set(old.questions)  # that code had no `replaced:` ids
     folded, lost = old.fold({"age": 40, "bladder_change": False, "bowel_control": True,
                              "severe_headache": False, "neck_stiff_fever": False,
                              "rash_not_fading": False, "fever": True, "side_pain": True})
