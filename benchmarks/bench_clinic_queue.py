@@ -28,7 +28,9 @@ cores 4 to 6 times oversubscribed by other work), median / p95 in ms, SQL's shar
 The unfiltered page's SQL no longer sorts or reads the table (under 40 ms median, was ~500).
 Its p95 depends on the other work: another run (load 11.2) gave the first page 74 / 170 ms,
 page 21 91 / 169, emergency 96 / 151, self-care 64 / 125, the searches 25 / 64 and 21 / 54
-(under 200 ms), a third (load 12.8) 302 / 574 for the first page. Re-run on an idle machine;
+(under 200 ms), a third (load 12.8) 302 / 574 for the first page. On the idle machine
+(8 December 2026, load 0.75 to 0.96, after the follow-up merge): first page 38 / 53 ms, page 21
+37 / 49, every filter at most 166 ms at p95, the searches 13 / 21 and 14 / 16: all under 200 ms.
 docs/administrators/queue-performance.md has every run.
 """
 from __future__ import annotations
