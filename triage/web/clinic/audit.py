@@ -57,6 +57,8 @@ ACTIONS = {
                              "address)",
     "check_in": "a patient completed a follow-up check-in of the submission (its answers and "
                 "outcome are not in the trail)",
+    "follow_up_fhir_exported": "downloaded a submission's first visit and check-ins as one FHIR "
+                               "bundle (no contact details)",
 }
 
 

@@ -54,6 +54,7 @@ def install(app: FastAPI) -> None:
         ("/sign-out", sign_out, ["POST"]),
         ("/submissions/{submission_id}", submission_page, ["GET"]),
         ("/submissions/{submission_id}/report", report_page, ["GET"]),
+        ("/submissions/{submission_id}/follow-up.fhir.json", follow_up_fhir, ["GET"]),
         ("/submissions/{submission_id}/review", review, ["POST"]),
         ("/submissions/{submission_id}/workflow", workflow_change, ["POST"]),
         ("/submissions/{submission_id}/notes", add_note, ["POST"]),
@@ -495,6 +496,43 @@ def report_page(request: Request, submission_id: str):
               "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
               "frame-ancestors 'none'")
     return HTMLResponse(html, headers={"content-security-policy": policy})
+
+
+def follow_up_fhir(request: Request, submission_id: str):
+    """The first visit and its completed check-ins as one FHIR R4 Bundle (triage.fhir's
+    follow_up_bundle: Patient, CarePlan, a QuestionnaireResponse per visit, each based on the
+    CarePlan), downloaded as a file; the download is audited (``follow_up_fhir_exported``). No
+    contact detail is in it: its Patient carries no name, birth date or number. 404 when the
+    submission has no completed check-in."""
+    import json
+    import uuid
+
+    from ...fhir import follow_up_bundle
+    from ...followup import CheckIn, FollowUpRecord
+
+    with request.app.state.db() as db:
+        user, found = _load(request, db, submission_id)
+        views = clinic_queue.check_ins(db, found.id) if found is not None else []
+        if not views:
+            db.commit()
+            return _refused(request, user, "There is no follow-up check-in of a submission at "
+                                           "this address.", 404)
+        audit.record(db, "follow_up_fhir_exported", user.name, submission_id=found.id,
+                     address=_address(request))
+        db.commit()
+    # the same ids on every download (a system that imports it again updates, not duplicates),
+    # and not the submission's id, which opens its clinic page
+    plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:triage:follow-up:{found.id}"))
+    check_ins = [CheckIn(v.at.date(), v.answers) for v in views]
+    record = FollowUpRecord(found.submitted_at.date(), check_ins, plan_id)
+    today = max(utcnow().date(), *(c.date for c in check_ins))
+    bundle = follow_up_bundle(found.answers, record, request.app.state.rulebook, today=today)
+    name = re.sub(r"[^A-Za-z0-9-]", "", found.reference or "") or plan_id
+    return Response(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n",
+                    media_type="application/fhir+json; charset=utf-8", headers={
+                        "content-disposition":
+                            f'attachment; filename="triage-follow-up-{name}.fhir.json"',
+                        "cache-control": "no-store"})
 
 
 async def _posted(request: Request, handler, *args):
