@@ -34,8 +34,8 @@ from fastapi import Request
 from ..ask import AnswerRejected, Session
 from .db import CheckIn as CheckInRow, digest, new_id, utcnow
 from .pages import render
-from .patient import (MAX_TEXT, NOT_SURE, RESUME_LIMIT, RESUME_WINDOW, _audit, _check, _db,
-                      _finished, _options, _patient, _question_context, _see, _Stop, _web_error,
+from .patient import (RESUME_LIMIT, RESUME_WINDOW, _audit, _check, _db, _entered, _finished,
+                      _patient, _question_context, _see, _Stop, _web_error, parsed_answer,
                       router)
 from .security import set_cookie
 from .store import (FOLLOW_UP_COOKIE, PatientRows, find_by_follow_up_code, give_follow_up_code,
@@ -379,23 +379,12 @@ def check_in_answer(request: Request, qid: str, csrf_token: str = "", answer: st
     with _db(request) as db:
         _check(request, csrf_token)
         row, check_in, session, q = _asked(request, db, qid)
-        not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
-        text = "" if not_sure else answer
         try:
-            if q.type == "text" and len(text) > MAX_TEXT:
-                raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters")
-            if not text.strip():
-                # a radio question answers only with a radio chosen ("I'm not sure" is one); a
-                # number may stay empty (every check-in question is optional)
-                if q.required or (q.type in ("bool", "choice") and not not_sure):
-                    raise AnswerRejected("this question needs an answer")
-                value = None
-            else:
-                value = session.parse(q, text)
+            value = parsed_answer(q, session, answer)  # the first visit's rules (patient.py)
         except AnswerRejected as exc:
             return render(request, "web/question.html.j2", status_code=400,
                           **_context(request, session, q,
-                                     error=_web_error(q, str(exc), text.strip()),
+                                     error=_web_error(q, str(exc), _entered(q, answer)),
                                      entered=answer))
         session.record(q.id, value)
         _save_answers(db, check_in, dict(session.given))

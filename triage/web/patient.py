@@ -369,32 +369,42 @@ def question_page(request: Request, qid: str, change: str = ""):
                       **_question_context(request, session, q, returning=bool(change)))
 
 
+def _entered(q: Question, answer: str) -> str:
+    """What the person typed, as an error message quotes it ("I'm not sure" is not typed)."""
+    not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
+    return "" if not_sure else answer.strip()
+
+
+def parsed_answer(q: Question, session: Session, answer: str):
+    """The value of one posted answer, or AnswerRejected: the first visit's question pages and
+    the follow-up check-in's (web/follow_up.py) take answers by the same rules."""
+    not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
+    text = "" if not_sure else answer
+    if q.type == "text" and len(text) > MAX_TEXT:
+        raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters (this is {len(text):,})")
+    if not text.strip():
+        # a radio question answers only with a radio chosen: "I'm not sure" is one, and an
+        # empty Continue is never taken as it, nor as the question's default (issue 20); a
+        # required number says so; an optional number or the notes may stay empty (the hint
+        # says so), which leaves them unanswered, never a default
+        if q.required or (q.type in ("bool", "choice") and not not_sure):
+            raise AnswerRejected("this question needs an answer")
+        return None
+    return session.parse(q, text)
+
+
 @router.post("/question/{qid}")
 def answer(request: Request, qid: str, csrf_token: str = "",
            answer: str = "", change: str = ""):
     with _db(request) as db:
         _check(request, csrf_token)
         row, session, q = _asked(request, db, qid, answer)
-        not_sure = answer == NOT_SURE and any(o["value"] == NOT_SURE for o in _options(q))
-        text = "" if not_sure else answer
         try:
-            if q.type == "text" and len(text) > MAX_TEXT:
-                raise AnswerRejected(f"keep it under {MAX_TEXT:,} characters "
-                                     f"(this is {len(text):,})")
-            if not text.strip():
-                # a radio question answers only with a radio chosen: "I'm not sure" is one, and an
-                # empty Continue is never taken as it, nor as the question's default (issue 20);
-                # a required number says so; an optional number or the notes may stay empty (the
-                # hint says so), which leaves them unanswered, never a default
-                if q.required or (q.type in ("bool", "choice") and not not_sure):
-                    raise AnswerRejected("this question needs an answer")
-                value = None
-            else:
-                value = session.parse(q, text)
+            value = parsed_answer(q, session, answer)
         except AnswerRejected as exc:
             return render(request, "web/question.html.j2", status_code=400,
                           **_question_context(request, session, q, returning=bool(change),
-                                              error=_web_error(q, str(exc), text.strip()),
+                                              error=_web_error(q, str(exc), _entered(q, answer)),
                                               entered=answer))
         session.record(q.id, value)
         was_emergency = row.urgency == "emergency"
